@@ -1,0 +1,1 @@
+"""Shelf: a serverless package-hosting backend speaking the Bintray REST API."""

@@ -1,0 +1,387 @@
+"""Account services: users, organisations, memberships, followers, API keys."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import Field
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+
+from chalicelib import db
+from chalicelib.accounts.models import ADMIN, MEMBER, ORG, OWNER, USER, Follower, Membership, Subject
+from chalicelib.auth.policy import Ctx, Right, rights_on
+from chalicelib.auth.principal import Principal
+from chalicelib.auth.secrets import hash_api_key, hash_password, new_api_key
+from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.timefmt import iso, now
+from chalicelib.validation import Body, subject_name
+
+Plan = Literal["oss", "premium", "enterprise"]
+
+
+class UserBody(Body):
+    """``PUT /api/security/users/{name}``."""
+
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    admin: bool = False
+    plan: Plan = "oss"
+    full_name: str | None = Field(default=None, max_length=256)
+
+
+class OrgBody(Body):
+    """``PUT /orgs/{org}``."""
+
+    owner: str
+    plan: Plan = "oss"
+    full_name: str | None = Field(default=None, max_length=256)
+
+
+class MemberBody(Body):
+    """``PUT /orgs/{org}/members/{user}``."""
+
+    type: Literal["member", "admin"] = MEMBER
+
+
+def _conditional_failed(error: Exception) -> bool:
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def _get_subject(name: str) -> Subject | None:
+    try:
+        return Subject.get(name)
+    except DoesNotExist:
+        return None
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+def get_user(name: str) -> Subject:
+    """The user ``name`` or a 404 (organisations are not users)."""
+    subject = _get_subject(name)
+    if subject is None or subject.kind != USER:
+        raise NotFound(f"User '{name}' was not found")
+    return subject
+
+
+def _new_user(name: str, email: str | None, key: str, **fields: Any) -> Subject:
+    return Subject(
+        name,
+        kind=USER,
+        name_lower=name.lower(),
+        email=email,
+        api_key_hash=hash_api_key(key),
+        registered=now(),
+        **fields,
+    )
+
+
+def put_user(name: str, body: UserBody) -> tuple[Subject, str | None]:
+    """Create user ``name`` (returns its new API key) or replace its details (key is None)."""
+    subject_name(name)
+    existing = _get_subject(name)
+    if existing is not None:
+        if existing.kind != USER:
+            raise Conflict(f"The name '{name}' is taken by an organization")
+        actions = [
+            Subject.email.set(body.email),
+            Subject.is_admin.set(body.admin),
+            Subject.plan.set(body.plan),
+            Subject.full_name.set(body.full_name) if body.full_name else Subject.full_name.remove(),
+        ]
+        if body.password:
+            actions.append(Subject.password_hash.set(hash_password(body.password)))
+        existing.update(actions=actions, condition=Subject.kind == USER)
+        return existing, None
+    key = new_api_key()
+    user = _new_user(
+        name,
+        body.email,
+        key,
+        full_name=body.full_name,
+        password_hash=hash_password(body.password) if body.password else None,
+        is_admin=body.admin,
+        plan=body.plan,
+    )
+    try:
+        user.save(condition=Subject.name.does_not_exist())
+    except PutError as error:
+        if _conditional_failed(error):
+            raise Conflict(f"The name '{name}' is already taken") from None
+        raise
+    return user, key
+
+
+def bootstrap_admin(name: str, api_key: str) -> None:
+    """Create or update the system administrator ``name`` so that ``api_key`` authenticates it."""
+    subject_name(name)
+    existing = _get_subject(name)
+    if existing is None:
+        _new_user(name, None, api_key, is_admin=True, plan="enterprise").save()
+        return
+    if existing.kind != USER:
+        raise Conflict(f"The name '{name}' is taken by an organization")
+    existing.update(actions=[Subject.is_admin.set(True), Subject.api_key_hash.set(hash_api_key(api_key))])
+
+
+def regenerate_api_key(principal: Principal) -> str:
+    """Replace the caller's API key; the old one stops working at once."""
+    key = new_api_key()
+    Subject(principal.name).update(
+        actions=[Subject.api_key_hash.set(hash_api_key(key))], condition=Subject.kind == USER
+    )
+    return key
+
+
+def list_users() -> list[Subject]:
+    """All users ordered by name."""
+    return list(Subject.kind_index.query(USER))
+
+
+def delete_user(name: str) -> None:
+    """Delete a user with their repositories, memberships and follow records.
+
+    Users who own organisations must hand them over first (409).
+    """
+    from chalicelib.repositories.services import delete_all_repositories
+
+    user = get_user(name)
+    memberships = list(Membership.member_index.query(name))
+    owned = [m.org for m in memberships if m.type == OWNER]
+    if owned:
+        raise Conflict(f"User '{name}' owns organization(s) {', '.join(owned)}: change their owner first")
+    delete_all_repositories(user.name)
+    db.batch_delete(memberships)
+    _delete_follow_records(name)
+    user.delete()
+
+
+def _delete_follow_records(name: str) -> None:
+    db.batch_delete(Follower.query(name))
+    for key in Follower.following_index.query(name):
+        unfollow(Principal(name=name), key.subject, missing_ok=True)
+
+
+# --- organisations ----------------------------------------------------------------------------
+
+
+def get_org(name: str) -> Subject:
+    """The organisation ``name`` or a 404."""
+    subject = _get_subject(name)
+    if subject is None or subject.kind != ORG:
+        raise NotFound(f"Organization '{name}' was not found")
+    return subject
+
+
+def put_org(name: str, body: OrgBody) -> tuple[Subject, bool]:
+    """Create organisation ``name`` owned by ``body.owner``, or update it. Returns (org, created)."""
+    subject_name(name)
+    owner = _get_subject(body.owner)
+    if owner is None or owner.kind != USER:
+        raise BadRequest(f"Invalid value for 'owner': user '{body.owner}' does not exist")
+    existing = _get_subject(name)
+    if existing is None:
+        org = Subject(
+            name,
+            kind=ORG,
+            name_lower=name.lower(),
+            owner=owner.name,
+            plan=body.plan,
+            full_name=body.full_name,
+            registered=now(),
+        )
+        try:
+            with db.transaction() as tx:
+                tx.save(org, condition=Subject.name.does_not_exist())
+                tx.save(Membership(name, owner.name, type=OWNER))
+        except TransactWriteError as error:
+            if db.cancelled_by_condition(error, 0):
+                raise Conflict(f"The name '{name}' is already taken") from None
+            raise
+        return org, True
+    if existing.kind != ORG:
+        raise Conflict(f"The name '{name}' is taken by a user")
+    with db.transaction() as tx:
+        tx.update(
+            existing,
+            actions=[
+                Subject.plan.set(body.plan),
+                Subject.owner.set(owner.name),
+                Subject.full_name.set(body.full_name) if body.full_name else Subject.full_name.remove(),
+            ],
+            condition=Subject.kind == ORG,
+        )
+        if existing.owner != owner.name:
+            if existing.owner:
+                tx.save(Membership(name, existing.owner, type=ADMIN))
+            tx.save(Membership(name, owner.name, type=OWNER))
+    existing.refresh()
+    return existing, False
+
+
+def delete_org(name: str) -> None:
+    """Delete an organisation with its repositories, memberships and followers."""
+    from chalicelib.repositories.services import delete_all_repositories
+
+    org = get_org(name)
+    delete_all_repositories(org.name)
+    db.batch_delete(Membership.query(name))
+    db.batch_delete(Follower.query(name))
+    org.delete()
+
+
+def set_member(org: Subject, user_name: str, body: MemberBody) -> dict[str, str]:
+    """Add ``user_name`` to ``org`` or change their role (the owner's role cannot change here)."""
+    user = get_user(user_name)
+    if org.owner == user.name:
+        raise Conflict(
+            f"'{user.name}' is the owner of '{org.name}'; change the owner with PUT /orgs/{org.name}"
+        )
+    Membership(org.name, user.name, type=body.type).save()
+    return {"name": user.name, "type": body.type}
+
+
+def remove_member(org: Subject, user_name: str) -> None:
+    """Remove ``user_name`` from ``org``; the owner cannot be removed."""
+    if org.owner == user_name:
+        raise Conflict(f"'{user_name}' is the owner of '{org.name}' and cannot be removed")
+    try:
+        Membership(org.name, user_name).delete(condition=Membership.member.exists())
+    except Exception as error:  # DeleteError
+        if _conditional_failed(error):
+            raise NotFound(f"User '{user_name}' is not a member of '{org.name}'") from None
+        raise
+
+
+# --- followers --------------------------------------------------------------------------------
+
+
+def follow(principal: Principal, subject: Subject) -> None:
+    """The caller follows ``subject`` (idempotent)."""
+    if principal.name == subject.name:
+        raise BadRequest("You cannot follow yourself")
+    try:
+        with db.transaction() as tx:
+            tx.save(
+                Follower(subject.name, principal.name, created=now()),
+                condition=Follower.follower.does_not_exist(),
+            )
+            tx.update(
+                subject,
+                actions=[Subject.followers_count.add(1)],
+                condition=Subject.name.exists(),
+            )
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            return
+        if db.cancelled_by_condition(error, 1):
+            raise NotFound(f"Subject '{subject.name}' was not found") from None
+        raise
+
+
+def unfollow(principal: Principal, subject_name_: str, missing_ok: bool = False) -> None:
+    """The caller stops following ``subject_name_``."""
+    try:
+        with db.transaction() as tx:
+            tx.delete(Follower(subject_name_, principal.name), condition=Follower.follower.exists())
+            tx.update(
+                Subject(subject_name_),
+                actions=[Subject.followers_count.add(-1)],
+                condition=Subject.name.exists(),
+            )
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0) and not missing_ok:
+            raise NotFound(f"You do not follow '{subject_name_}'") from None
+        if not (db.cancelled_by_condition(error, 0) or db.cancelled_by_condition(error, 1)):
+            raise
+        if db.cancelled_by_condition(error, 1):
+            # The followed subject is gone: drop the record alone.
+            Follower(subject_name_, principal.name).delete()
+
+
+def followers(subject: Subject, start_pos: int, size: int) -> tuple[list[dict[str, str]], int]:
+    """One page of followers of ``subject`` and the total count."""
+    items = db.page(iter(Follower.query(subject.name)), start_pos, size)
+    return [{"name": f.follower} for f in items], int(subject.followers_count or 0)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def gravatar_id(subject: Subject) -> str:
+    """The Gravatar hash of the subject's e-mail (empty without one)."""
+    if not subject.email:
+        return ""
+    return hashlib.md5(subject.email.strip().lower().encode(), usedforsecurity=False).hexdigest()
+
+
+def _visible_repo_names(principal: Principal, subject: Subject) -> list[str]:
+    from chalicelib.repositories.services import visible_repositories
+
+    return [repo.name for repo in visible_repositories(principal, subject)]
+
+
+def describe_user(ctx: Ctx, user: Subject) -> dict[str, Any]:
+    """The spec's Get User shape; ``quota_used_bytes`` only for those with admin rights on the user."""
+    rights = rights_on(ctx.principal, user)
+    body: dict[str, Any] = {
+        "name": user.name,
+        "full_name": user.full_name or "",
+        "gravatar_id": gravatar_id(user),
+        "repos": _visible_repo_names(ctx.principal, user),
+        "organizations": [m.org for m in Membership.member_index.query(user.name)],
+        "followers_count": int(user.followers_count or 0),
+        "registered": iso(user.registered),
+    }
+    if Right.ADMIN in rights:
+        body["quota_used_bytes"] = int(user.quota_used_bytes or 0)
+    return body
+
+
+def describe_org(ctx: Ctx, org: Subject) -> dict[str, Any]:
+    """The spec's Get Organization shape; member types and quota for org admins only."""
+    is_admin = ctx.can(Right.ADMIN)
+    members = []
+    for membership in Membership.query(org.name):
+        entry = {"name": membership.member}
+        if is_admin:
+            entry["type"] = membership.type
+        members.append(entry)
+    body: dict[str, Any] = {
+        "name": org.name,
+        "repos": _visible_repo_names(ctx.principal, org),
+        "followers_count": int(org.followers_count or 0),
+        "registered": iso(org.registered),
+        "owner": org.owner,
+        "full_name": org.full_name or "",
+        "members": members,
+    }
+    if is_admin and org.premium:
+        body["teams"] = []  # teams arrive with the organisations issue
+    if is_admin:
+        body["quota_used_bytes"] = int(org.quota_used_bytes or 0)
+    return body
+
+
+def describe_security_user(user: Subject) -> dict[str, Any]:
+    """The security API's user details (never the key or password)."""
+    return {
+        "name": user.name,
+        "email": user.email,
+        "admin": bool(user.is_admin),
+        "plan": user.plan,
+        "full_name": user.full_name or "",
+        "realm": "internal",
+        "registered": iso(user.registered),
+    }
+
+
+def search_users(ctx: Ctx, name: str, start_pos: int, size: int) -> list[dict[str, Any]]:
+    """Users whose name starts with ``name`` (case-insensitive), in Get User shape."""
+    prefix = name.strip().lower()
+    if not prefix:
+        raise BadRequest("The 'name' query parameter is required")
+    matches = Subject.kind_index.query(USER, Subject.name_lower.startswith(prefix))
+    return [describe_user(ctx, user) for user in db.page(iter(matches), start_pos, size)]

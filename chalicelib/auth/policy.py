@@ -1,0 +1,153 @@
+"""The central permission policy. Every route declares a ``Need``; nothing checks rights ad hoc.
+
+Rights on a subject's repositories (per the spec's Security lines):
+
+============================  =========================================
+caller                        rights
+============================  =========================================
+system administrator          read, publish, admin everywhere
+the user who is the subject   read, publish, admin
+org owner / org admin         read, publish, admin on the org's repos
+org member                    read, publish on the org's repos
+anyone else (or anonymous)    read on public repositories only
+============================  =========================================
+
+Private repositories are invisible (404) to callers without read rights.
+
+Example::
+
+    ctx = resolve(request, Need.PUBLISH, {"subject": "acme", "repo": "tools"})
+    ctx.can(Right.ADMIN)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.accounts.models import ADMIN, MEMBER, OWNER, Membership, Subject
+from chalicelib.auth.principal import Principal, authenticate
+from chalicelib.errors import Forbidden, NotFound, Unauthorized
+from chalicelib.repositories.models import Repository
+
+
+class Right(StrEnum):
+    READ = "read"
+    PUBLISH = "publish"
+    ADMIN = "admin"
+
+
+ALL_RIGHTS = frozenset(Right)
+READ_ONLY = frozenset({Right.READ})
+NO_RIGHTS: frozenset[Right] = frozenset()
+
+
+class Need(Enum):
+    """What a route requires. Path parameters ``subject``/``user``/``org`` and ``repo`` name the resource."""
+
+    ANYONE = "anyone"  # no login; a repository in the path must be readable
+    AUTHENTICATED = "authenticated"  # any logged-in user; a repository in the path must be readable
+    PUBLISH = "publish"  # publish right on the repository in the path
+    ADMIN = "admin"  # admin right on the repository, or on the subject when no repository is named
+    SYSADMIN = "sysadmin"  # system administrators only
+
+
+SUBJECT_PARAMS = ("subject", "org", "user")
+
+
+@dataclass
+class Ctx:
+    """What a route handler gets: the caller, the resolved subject and repository, and the rights."""
+
+    principal: Principal
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    raw_body: bytes | None
+    subject: Subject | None = None
+    repo: Repository | None = None
+    rights: frozenset[Right] = NO_RIGHTS
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def can(self, right: Right) -> bool:
+        return right in self.rights
+
+
+def org_role(org: str, user: str) -> str | None:
+    """The role of ``user`` in organisation ``org`` (owner, admin, member) or None."""
+    try:
+        return Membership.get(org, user).type
+    except DoesNotExist:
+        return None
+
+
+def rights_on(principal: Principal, subject: Subject, repo: Repository | None = None) -> frozenset[Right]:
+    """The rights ``principal`` has on ``subject`` (and on ``repo`` of it, when given)."""
+    if principal.is_admin:
+        return ALL_RIGHTS
+    if principal.authenticated:
+        if not subject.is_org and principal.name == subject.name:
+            return ALL_RIGHTS
+        if subject.is_org:
+            role = org_role(subject.name, principal.name or "")
+            if role in (OWNER, ADMIN):
+                return ALL_RIGHTS
+            if role == MEMBER:
+                return frozenset({Right.READ, Right.PUBLISH})
+    if repo is not None and not repo.private:
+        return READ_ONLY
+    return NO_RIGHTS
+
+
+def load_subject(name: str) -> Subject:
+    """The subject ``name`` or a 404."""
+    try:
+        return Subject.get(name)
+    except DoesNotExist:
+        raise NotFound(f"Subject '{name}' was not found") from None
+
+
+def load_repo(subject: Subject, name: str) -> Repository:
+    """The repository ``name`` of ``subject`` or a 404."""
+    try:
+        return Repository.get(subject.name, name)
+    except DoesNotExist:
+        raise NotFound(f"Repo '{name}' was not found") from None
+
+
+def resolve(
+    need: Need,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    query: Mapping[str, str] | None = None,
+    raw_body: bytes | None = None,
+    with_repo: bool = True,
+) -> Ctx:
+    """Authenticate, load the subject and repository named in the path, and enforce ``need``."""
+    principal = authenticate(headers)
+    ctx = Ctx(principal=principal, headers=headers, query=query or {}, raw_body=raw_body)
+    if need is not Need.ANYONE and not principal.authenticated:
+        raise Unauthorized()
+    if need is Need.SYSADMIN:
+        if not principal.is_admin:
+            raise Forbidden("This resource requires system administrator rights")
+        ctx.rights = ALL_RIGHTS
+        return ctx
+    subject_name = next((params[p] for p in SUBJECT_PARAMS if p in params), None)
+    if subject_name is None:
+        return ctx
+    ctx.subject = load_subject(subject_name)
+    if "repo" in params and with_repo:
+        ctx.repo = load_repo(ctx.subject, params["repo"])
+    ctx.rights = rights_on(principal, ctx.subject, ctx.repo)
+    if ctx.repo is not None and Right.READ not in ctx.rights:
+        # A private repository does not exist for those who may not read it.
+        raise NotFound(f"Repo '{ctx.repo.name}' was not found")
+    required = {Need.PUBLISH: Right.PUBLISH, Need.ADMIN: Right.ADMIN}.get(need)
+    if required is not None and required not in ctx.rights:
+        where = f"repository '{ctx.repo.name}'" if ctx.repo else f"subject '{ctx.subject.name}'"
+        raise Forbidden(f"You do not have '{required}' permission on {where}")
+    return ctx

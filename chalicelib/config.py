@@ -1,0 +1,39 @@
+"""Configuration read from the environment, once per container.
+
+Example::
+
+    from chalicelib.config import settings
+    settings().table_prefix  # "shelf-local-"
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment settings; every field comes from an environment variable."""
+
+    stage: str
+    region: str
+    table_prefix: str
+    dynamodb_endpoint: str | None
+    s3_endpoint: str | None
+    bucket: str
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The settings of this container (read once)."""
+    env = os.environ
+    return Settings(
+        stage=env.get("SHELF_STAGE", "local"),
+        region=env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1",
+        table_prefix=env.get("SHELF_TABLE_PREFIX", "shelf-"),
+        dynamodb_endpoint=env.get("SHELF_DYNAMODB_ENDPOINT") or None,
+        s3_endpoint=env.get("SHELF_S3_ENDPOINT") or None,
+        bucket=env.get("SHELF_BUCKET", "shelf-content"),
+    )

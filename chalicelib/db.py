@@ -1,0 +1,108 @@
+"""DynamoDB plumbing shared by the domain models (PynamoDB).
+
+Each domain declares its models with ``Meta = table_meta("name")``; ``all_models()`` lists them
+for table creation (local AWS, tests) and for the CloudFormation resources in ``infra/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.config import settings
+
+#: Modules that define models; imported lazily by ``all_models``.
+MODEL_MODULES = (
+    "chalicelib.accounts.models",
+    "chalicelib.repositories.models",
+    "chalicelib.packages.models",
+)
+
+
+def table_meta(name: str) -> type:
+    """A PynamoDB ``Meta`` class for table ``name`` under the configured prefix and endpoint."""
+    conf = settings()
+
+    class Meta:
+        table_name = conf.table_prefix + name
+        region = conf.region
+        host = conf.dynamodb_endpoint
+        billing_mode = "PAY_PER_REQUEST"
+
+    return Meta
+
+
+def all_models() -> list[type[Model]]:
+    """Every model class of the application, in a stable order."""
+    found: list[type[Model]] = []
+    for module_name in MODEL_MODULES:
+        module = importlib.import_module(module_name)
+        for model in getattr(module, "MODELS", ()):
+            found.append(model)
+    return found
+
+
+def create_tables(wait: bool = True) -> None:
+    """Create every table that does not exist yet (local AWS and tests)."""
+    for model in all_models():
+        if not model.exists():
+            model.create_table(wait=wait, billing_mode="PAY_PER_REQUEST")
+
+
+_connection: Connection | None = None
+
+
+def connection() -> Connection:
+    """The low-level connection used for transactions (one per container)."""
+    global _connection
+    if _connection is None:
+        conf = settings()
+        _connection = Connection(region=conf.region, host=conf.dynamodb_endpoint)
+    return _connection
+
+
+def transaction() -> TransactWrite:
+    """A write transaction; use as a context manager."""
+    return TransactWrite(connection=connection())
+
+
+def cancelled_by_condition(error: TransactWriteError, index: int) -> bool:
+    """Whether action ``index`` of a cancelled transaction failed its condition."""
+    reasons = error.cancellation_reasons or []
+    return (
+        index < len(reasons)
+        and reasons[index] is not None
+        and (reasons[index].code == "ConditionalCheckFailed")
+    )
+
+
+def batch_delete(items: Iterable[Model]) -> int:
+    """Delete ``items`` (of any models) in batches; returns how many were deleted."""
+    by_model: dict[type[Model], list[Model]] = {}
+    for item in items:
+        by_model.setdefault(type(item), []).append(item)
+    count = 0
+    for model, group in by_model.items():
+        with model.batch_write() as batch:
+            for item in group:
+                batch.delete(item)
+                count += 1
+    return count
+
+
+def page(items: Iterator[Any], start: int, size: int | None) -> list[Any]:
+    """Skip ``start`` items of an iterator and take at most ``size`` (all when None)."""
+    out: list[Any] = []
+    for position, item in enumerate(items):
+        if position < start:
+            continue
+        if size is not None and len(out) >= size:
+            break
+        out.append(item)
+    return out

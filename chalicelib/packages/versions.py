@@ -1,0 +1,211 @@
+"""Version services: create (with its ordinal), describe, update, delete, latest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+
+from chalicelib import db
+from chalicelib.auth.policy import Ctx, Right
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.packages.models import Package, Version
+from chalicelib.repositories.models import Repository
+from chalicelib.timefmt import iso, now, parse_iso
+from chalicelib.validation import Body, version_name
+
+LATEST = "_latest"
+MAX_ORDINAL_RETRIES = 8
+
+
+class VersionFields(Body):
+    """Fields shared by create and update."""
+
+    desc: str | None = Field(default=None, max_length=4000)
+    labels: list[str] | None = Field(default=None, max_length=50)
+    released: str | None = Field(default=None, max_length=64)
+    github_release_notes_file: str | None = Field(default=None, max_length=1024)
+    github_use_tag_release_notes: bool | None = None
+    vcs_tag: str | None = Field(default=None, max_length=256)
+
+    def released_at(self) -> datetime | None:
+        return parse_iso(self.released, "released") if self.released else None
+
+
+class CreateVersionBody(VersionFields):
+    """``POST /packages/{subject}/{repo}/{package}/versions``."""
+
+    name: str
+
+
+class UpdateVersionBody(VersionFields):
+    """``PATCH /packages/{subject}/{repo}/{package}/versions/{version}``."""
+
+
+def get_version(package: Package, name: str) -> Version:
+    """Version ``name`` of ``package`` (``_latest`` resolves to the latest version) or a 404."""
+    if name == LATEST:
+        name = package.latest_version or ""
+        if not name:
+            raise NotFound(f"Package '{package.name}' has no versions")
+    try:
+        return Version.get(package.id, name)
+    except DoesNotExist:
+        raise NotFound(f"Version '{name}' was not found") from None
+
+
+def create_version(repo: Repository, package: Package, body: CreateVersionBody) -> Version:
+    """Create a version with the next ordinal of its package.
+
+    The ordinal comes from the package's ``version_seq``, claimed with an optimistic condition in
+    the same transaction as the version's insert; a concurrent creator makes us retry.
+    """
+    version_name(body.name)
+    released = body.released_at()
+    for _ in range(MAX_ORDINAL_RETRIES):
+        ordinal = int(package.version_seq or 0) + 1
+        created = now()
+        version = Version(
+            package.id,
+            body.name,
+            ordinal=ordinal,
+            owner=package.owner,
+            repo=package.repo,
+            package=package.name,
+            desc=body.desc,
+            labels=body.labels or [],
+            created=created,
+            updated=created,
+            released=released,
+            published=False,
+            github_release_notes_file=body.github_release_notes_file,
+            github_use_tag_release_notes=bool(body.github_use_tag_release_notes),
+            vcs_tag=body.vcs_tag,
+        )
+        try:
+            with db.transaction() as tx:
+                tx.save(version, condition=Version.name.does_not_exist())
+                tx.update(
+                    package,
+                    actions=[
+                        Package.version_seq.set(ordinal),
+                        Package.newest_version.set(body.name),
+                        Package.updated.set(created),
+                    ],
+                    condition=(Package.id == package.id) & (Package.version_seq == ordinal - 1),
+                )
+        except TransactWriteError as error:
+            if db.cancelled_by_condition(error, 0):
+                raise Conflict(f"Version '{body.name}' already exists") from None
+            if not db.cancelled_by_condition(error, 1):
+                raise
+            package = _reload(repo, package)
+            continue
+        package.version_seq = ordinal
+        package.newest_version = body.name
+        return version
+    raise Conflict("Too many concurrent version creations; try again")
+
+
+def _reload(repo: Repository, package: Package) -> Package:
+    try:
+        fresh = Package.get(repo.id, package.name)
+    except DoesNotExist:
+        fresh = None
+    if fresh is None or fresh.id != package.id:
+        raise NotFound(f"Package '{package.name}' was not found")
+    return fresh
+
+
+def update_version(version: Version, body: UpdateVersionBody) -> Version:
+    """Apply the fields present in ``body``."""
+    given = body.model_fields_set
+    actions = [Version.updated.set(now())]
+    if "released" in given:
+        released = body.released_at()
+        actions.append(Version.released.set(released) if released else Version.released.remove())
+    for field in ("desc", "github_release_notes_file", "vcs_tag"):
+        if field in given:
+            value = getattr(body, field)
+            attr = getattr(Version, field)
+            actions.append(attr.set(value) if value else attr.remove())
+    if "labels" in given:
+        actions.append(Version.labels.set(body.labels or []))
+    if "github_use_tag_release_notes" in given:
+        actions.append(Version.github_use_tag_release_notes.set(bool(body.github_use_tag_release_notes)))
+    try:
+        version.update(actions=actions, condition=Version.name.exists())
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise NotFound(f"Version '{version.name}' was not found") from None
+        raise
+    return version
+
+
+def delete_version(package: Package, version: Version) -> None:
+    """Delete a version; the package's newest/latest pointers move to the next candidates."""
+    try:
+        version.delete(condition=Version.name.exists())
+    except Exception as error:  # DeleteError
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise NotFound(f"Version '{version.name}' was not found") from None
+        raise
+    if version.name in (package.newest_version, package.latest_published_version):
+        refresh_latest(package)
+
+
+def refresh_latest(package: Package) -> None:
+    """Recompute the package's newest version and newest version with published files."""
+    newest = None
+    latest_published = None
+    for row in Version.ordinal_index.query(package.id, scan_index_forward=False):
+        newest = newest or row.name
+        if row.published:
+            latest_published = row.name
+            break
+    actions = [
+        Package.newest_version.set(newest) if newest else Package.newest_version.remove(),
+        (
+            Package.latest_published_version.set(latest_published)
+            if latest_published
+            else Package.latest_published_version.remove()
+        ),
+    ]
+    try:
+        package.update(actions=actions, condition=Package.id == package.id)
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def describe(ctx: Ctx, version: Version, attribute_values: bool = False) -> dict[str, Any]:
+    """The spec's Get Version shape; publisher-only fields for publishers."""
+    can_publish = ctx.can(Right.PUBLISH)
+    body: dict[str, Any] = {
+        "name": version.name,
+        "desc": version.desc or "",
+        "package": version.package,
+        "repo": version.repo,
+        "owner": version.owner,
+        "labels": list(version.labels or []),
+        "published": bool(version.published),
+        "created": iso(version.created),
+        "updated": iso(version.updated),
+        "released": iso(version.released) or "",
+        "ordinal": int(version.ordinal),
+    }
+    if attribute_values:
+        body["attributes"] = {}
+    else:
+        body["attribute_names"] = [
+            n for n in version.attribute_names or [] if can_publish or not n.startswith("_")
+        ]
+    if can_publish:
+        body.update(
+            github_release_notes_file=version.github_release_notes_file or "",
+            github_use_tag_release_notes=bool(version.github_use_tag_release_notes),
+            vcs_tag=version.vcs_tag or "",
+        )
+    return body

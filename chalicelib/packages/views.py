@@ -1,0 +1,116 @@
+"""Routes of packages, versions, package searches and OSS licenses."""
+
+from __future__ import annotations
+
+from chalice import Response
+
+from chalicelib import licenses
+from chalicelib.auth.policy import Ctx, Need
+from chalicelib.packages import services, versions
+from chalicelib.packages.services import CreatePackageBody, UpdatePackageBody
+from chalicelib.packages.versions import CreateVersionBody, UpdateVersionBody
+from chalicelib.validation import parse_body
+from chalicelib.web.paging import AUTHENTICATED_PAGE_SIZE, PAGE_SIZE, flag, paged_response, start_pos
+from chalicelib.web.routing import Api, created
+
+api = Api(__name__)
+SUCCESS = {"message": "success"}
+
+
+# --- packages ---------------------------------------------------------------------------------
+
+
+@api.route("/repos/{subject}/{repo}/packages", ["GET"], Need.ANYONE)
+def get_packages(ctx: Ctx, subject: str, repo: str) -> Response:
+    assert ctx.repo is not None
+    start = start_pos(ctx.query)
+    size = AUTHENTICATED_PAGE_SIZE if ctx.principal.authenticated else PAGE_SIZE
+    items, total = services.list_packages(ctx.repo, start, ctx.query.get("start_name"), size)
+    return paged_response([{"name": p.name, "linked": False} for p in items], start, total)
+
+
+@api.route("/packages/{subject}/{repo}", ["POST"], Need.PUBLISH)
+def create_package(ctx: Ctx, subject: str, repo: str) -> Response:
+    assert ctx.subject is not None and ctx.repo is not None
+    package = services.create_package(ctx.subject, ctx.repo, parse_body(ctx.raw_body, CreatePackageBody))
+    return created(services.describe(ctx, package))
+
+
+@api.route("/packages/{subject}/{repo}/{package}", ["GET"], Need.ANYONE)
+def get_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
+    assert ctx.repo is not None
+    found = services.get_package(ctx.repo, package)
+    return services.describe(ctx, found, attribute_values=flag(ctx.query, "attribute_values"))
+
+
+@api.route("/packages/{subject}/{repo}/{package}", ["PATCH"], Need.PUBLISH)
+def update_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
+    assert ctx.subject is not None and ctx.repo is not None
+    found = services.get_package(ctx.repo, package)
+    body = parse_body(ctx.raw_body, UpdatePackageBody)
+    return services.describe(ctx, services.update_package(ctx.subject, ctx.repo, found, body))
+
+
+@api.route("/packages/{subject}/{repo}/{package}", ["DELETE"], Need.PUBLISH)
+def delete_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
+    assert ctx.repo is not None
+    services.delete_package(ctx.repo, services.get_package(ctx.repo, package))
+    return SUCCESS
+
+
+@api.route("/search/packages", ["GET"], Need.ANYONE)
+def search_packages(ctx: Ctx) -> list[dict]:
+    q = ctx.query
+    found = services.search(
+        q.get("name"), q.get("desc"), q.get("subject"), q.get("repo"), start_pos(q), PAGE_SIZE
+    )
+    return [services.describe(ctx, package, can_publish=False) for package in found]
+
+
+@api.route("/search/packages/maven", ["GET"], Need.ANYONE)
+def search_maven_packages(ctx: Ctx) -> list[dict]:
+    q = ctx.query
+    return services.maven_search(
+        q.get("g"), q.get("a"), q.get("q"), q.get("subject"), q.get("repo"), start_pos(q), PAGE_SIZE
+    )
+
+
+# --- versions ---------------------------------------------------------------------------------
+
+
+@api.route("/packages/{subject}/{repo}/{package}/versions", ["POST"], Need.PUBLISH)
+def create_version(ctx: Ctx, subject: str, repo: str, package: str) -> Response:
+    assert ctx.repo is not None
+    found = services.get_package(ctx.repo, package)
+    version = versions.create_version(ctx.repo, found, parse_body(ctx.raw_body, CreateVersionBody))
+    return created(versions.describe(ctx, version))
+
+
+@api.route("/packages/{subject}/{repo}/{package}/versions/{version}", ["GET"], Need.ANYONE)
+def get_version(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
+    assert ctx.repo is not None
+    found = versions.get_version(services.get_package(ctx.repo, package), version)
+    return versions.describe(ctx, found, attribute_values=flag(ctx.query, "attribute_values"))
+
+
+@api.route("/packages/{subject}/{repo}/{package}/versions/{version}", ["PATCH"], Need.PUBLISH)
+def update_version(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
+    assert ctx.repo is not None
+    found = versions.get_version(services.get_package(ctx.repo, package), version)
+    return versions.describe(ctx, versions.update_version(found, parse_body(ctx.raw_body, UpdateVersionBody)))
+
+
+@api.route("/packages/{subject}/{repo}/{package}/versions/{version}", ["DELETE"], Need.PUBLISH)
+def delete_version(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
+    assert ctx.repo is not None
+    parent = services.get_package(ctx.repo, package)
+    versions.delete_version(parent, versions.get_version(parent, version))
+    return SUCCESS
+
+
+# --- licenses ---------------------------------------------------------------------------------
+
+
+@api.route("/licenses/oss_licenses", ["GET"], Need.ANYONE)
+def oss_licenses(ctx: Ctx) -> list[dict]:
+    return [dict(entry) for entry in licenses.OSS_LICENSES]

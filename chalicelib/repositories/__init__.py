@@ -1,0 +1,1 @@
+"""Repositories: create, read, update, delete, search."""

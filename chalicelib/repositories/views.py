@@ -1,0 +1,57 @@
+"""Routes of repositories."""
+
+from __future__ import annotations
+
+from chalice import Response
+
+from chalicelib.auth.policy import Ctx, Need
+from chalicelib.repositories import services
+from chalicelib.repositories.services import CreateRepoBody, UpdateRepoBody
+from chalicelib.validation import parse_body
+from chalicelib.web.paging import PAGE_SIZE, start_pos
+from chalicelib.web.routing import Api, created
+
+api = Api(__name__)
+
+
+@api.route("/repos/{subject}", ["GET"], Need.ANYONE)
+def get_repositories(ctx: Ctx, subject: str) -> list[dict]:
+    assert ctx.subject is not None
+    return [
+        {"name": repo.name, "owner": repo.owner}
+        for repo in services.visible_repositories(ctx.principal, ctx.subject)
+    ]
+
+
+@api.route("/repos/{subject}/{repo}", ["GET"], Need.ANYONE)
+def get_repository(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.subject is not None and ctx.repo is not None
+    return services.describe(ctx.repo, ctx.subject)
+
+
+@api.route("/repos/{subject}/{repo}", ["POST"], Need.ADMIN, creates_repo=True)
+def create_repository(ctx: Ctx, subject: str, repo: str) -> Response:
+    assert ctx.subject is not None
+    body = parse_body(ctx.raw_body, CreateRepoBody)
+    return created(services.describe(services.create_repository(ctx.subject, repo, body), ctx.subject))
+
+
+@api.route("/repos/{subject}/{repo}", ["PATCH"], Need.ADMIN)
+def update_repository(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.subject is not None and ctx.repo is not None
+    body = parse_body(ctx.raw_body, UpdateRepoBody)
+    return services.describe(services.update_repository(ctx.subject, ctx.repo, body), ctx.subject)
+
+
+@api.route("/repos/{subject}/{repo}", ["DELETE"], Need.ADMIN)
+def delete_repository(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.repo is not None
+    services.delete_repository(ctx.repo)
+    return {"message": "success"}
+
+
+@api.route("/search/repos", ["GET"], Need.AUTHENTICATED)
+def search_repositories(ctx: Ctx) -> list[dict]:
+    found = services.search(ctx.query.get("name"), ctx.query.get("desc"), start_pos(ctx.query), PAGE_SIZE)
+    owners = services.owners_of(found)
+    return [services.describe(repo, owners[repo.owner]) for repo in found]

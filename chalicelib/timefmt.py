@@ -1,0 +1,34 @@
+"""Timestamps in the spec's ISO 8601 form: ``yyyy-MM-dd'T'HH:mm:ss.SSSZ``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from chalicelib.errors import BadRequest
+
+
+def now() -> datetime:
+    """The current UTC time."""
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """Render ``value`` as ``2026-11-24T19:38:44.123Z`` (None stays None)."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_iso(value: str, field: str) -> datetime:
+    """Parse an ISO 8601 timestamp sent by a client; 400 naming ``field`` when it is not one."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"'{field}' must be an ISO 8601 timestamp, got {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

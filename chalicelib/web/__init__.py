@@ -1,0 +1,1 @@
+"""HTTP plumbing: route declaration with permission needs, responses, errors, fallbacks."""

@@ -1,0 +1,113 @@
+"""Route declaration. Every route names its permission ``Need``; the wrapper enforces it centrally.
+
+A handler reads as: parse input, call one service function, shape the response::
+
+    api = Api(__name__)
+
+    @api.route("/repos/{subject}/{repo}", ["GET"], Need.ANYONE)
+    def get_repo(ctx: Ctx, subject: str, repo: str) -> dict:
+        return services.describe(ctx)
+
+Handlers receive every path parameter by name, greedy ``{file_path+}`` ones included (as ``file_path``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import ValidationError
+
+from chalicelib.auth.policy import Ctx, Need, resolve
+from chalicelib.errors import BadRequest, ShelfError
+from chalicelib.validation import describe_validation_error
+
+log = logging.getLogger("shelf")
+
+#: Bodies of JSON routes: curl -d sends form encoding by default, so accept any type and parse JSON.
+ANY_CONTENT_TYPE = ["*/*"]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One declared route, kept for tests and the route-table checks."""
+
+    path: str
+    methods: tuple[str, ...]
+    need: Need
+    handler: str
+    creates_repo: bool = False
+
+
+#: Every route declared through ``Api.route`` in this process.
+ROUTES: list[RouteSpec] = []
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response."""
+    all_headers = {"Content-Type": "application/json"}
+    all_headers.update(headers or {})
+    return Response(body=json.dumps(body), status_code=status, headers=all_headers)
+
+
+def created(body: Any) -> Response:
+    """201 with a JSON body."""
+    return json_response(body, 201)
+
+
+def error_response(error: ShelfError) -> Response:
+    """The JSON rendering of a domain error."""
+    return json_response({"message": error.message}, error.status, error.headers)
+
+
+class Api:
+    """A Chalice blueprint whose routes declare a permission need."""
+
+    def __init__(self, import_name: str):
+        self.blueprint = Blueprint(import_name)
+
+    def route(
+        self, path: str, methods: list[str], need: Need, creates_repo: bool = False
+    ) -> Callable[[Callable], Callable]:
+        """Register ``handler(ctx, **path_params)`` for ``methods`` on ``path``.
+
+        ``creates_repo``: the ``{repo}`` in the path is about to be created, so it is not loaded.
+        """
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            def view(**_: str) -> Response:
+                return self._dispatch(handler, need, creates_repo)
+
+            view.__name__ = handler.__name__
+            view.__doc__ = handler.__doc__
+            self.blueprint.route(path, methods=methods, content_types=ANY_CONTENT_TYPE)(view)
+            ROUTES.append(RouteSpec(path, tuple(methods), need, handler.__name__, creates_repo))
+            return handler
+
+        return decorator
+
+    def _dispatch(self, handler: Callable[..., Any], need: Need, creates_repo: bool) -> Response:
+        request = self.blueprint.current_request
+        params = dict(request.uri_params or {})
+        try:
+            ctx: Ctx = resolve(
+                need,
+                params,
+                request.headers,
+                query=request.query_params or {},
+                raw_body=request.raw_body,
+                with_repo=not creates_repo,
+            )
+            ctx.extra["source_ip"] = (request.context.get("identity") or {}).get("sourceIp")
+            result = handler(ctx, **params)
+        except ShelfError as error:
+            return error_response(error)
+        except ValidationError as error:
+            return error_response(BadRequest(describe_validation_error(error)))
+        if isinstance(result, Response):
+            return result
+        return json_response(result)

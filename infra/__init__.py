@@ -1,0 +1,1 @@
+"""Deployment and local-infrastructure tooling (not deployed with the Lambda function)."""

@@ -1,0 +1,217 @@
+"""A local API Gateway (REST, Lambda proxy integration) in front of the Chalice app.
+
+It matches request paths against the app's resources exactly as API Gateway does — literal
+segments first, then the single path variable of a level, then a greedy ``{name+}`` variable that
+takes the rest of the path — and hands the app the same proxy event API Gateway would. ``chalice
+local`` does not route greedy paths, so ``make serve`` and the HTTP tests use this instead.
+
+Example::
+
+    from werkzeug.serving import run_simple
+    run_simple("127.0.0.1", 8000, LocalGateway(app))
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from werkzeug.wrappers import Request, Response
+
+MISSING_TOKEN = {"message": "Missing Authentication Token"}
+
+
+@dataclass
+class Resource:
+    """One level of the resource tree."""
+
+    path: str | None = None  # set when a resource with methods ends here
+    literals: dict[str, Resource] = field(default_factory=dict)
+    variable: tuple[str, Resource] | None = None
+    greedy: tuple[str, Resource] | None = None
+
+
+class RouteConflict(ValueError):
+    """The route table cannot be deployed on API Gateway."""
+
+
+def build_tree(paths: list[str]) -> Resource:
+    """The resource tree of ``paths``; raises RouteConflict for what API Gateway refuses."""
+    root = Resource()
+    for path in paths:
+        node = root
+        segments = [s for s in path.strip("/").split("/") if s]
+        for position, segment in enumerate(segments):
+            if segment.startswith("{") and segment.endswith("}"):
+                name = segment[1:-1]
+                if name.endswith("+"):
+                    if position != len(segments) - 1:
+                        raise RouteConflict(f"{path}: a greedy variable must be the last segment")
+                    slot = "greedy"
+                    name = name[:-1]
+                else:
+                    slot = "variable"
+                current = getattr(node, slot)
+                other = node.greedy if slot == "variable" else node.variable
+                if current is not None and current[0] != name:
+                    raise RouteConflict(f"{path}: sibling variables {{{current[0]}}} and {{{name}}}")
+                if other is not None and other[0] != name:
+                    raise RouteConflict(f"{path}: sibling variables {{{other[0]}}} and {{{name}}}")
+                if current is None:
+                    current = (name, Resource())
+                    setattr(node, slot, current)
+                node = current[1]
+            else:
+                node = node.literals.setdefault(segment, Resource())
+        node.path = path if path.startswith("/") else "/" + path
+    return root
+
+
+def match(root: Resource, path: str) -> tuple[str, dict[str, str]] | None:
+    """The resource path matching request ``path`` and its decoded path parameters, or None."""
+    raw = path.split("?", 1)[0]
+    if raw != "/" and raw.endswith("/"):
+        raw = raw[:-1]
+    segments = raw.strip("/").split("/") if raw.strip("/") else []
+    params: dict[str, str] = {}
+    found = _walk(root, segments, 0, params)
+    if found is None:
+        return None
+    return found, params
+
+
+def _walk(node: Resource, segments: list[str], index: int, params: dict[str, str]) -> str | None:
+    if index == len(segments):
+        return node.path
+    segment = segments[index]
+    if segment == "":
+        return None
+    child = node.literals.get(unquote(segment))
+    if child is not None:
+        found = _walk(child, segments, index + 1, params)
+        if found is not None:
+            return found
+    if node.variable is not None:
+        name, child = node.variable
+        params[name] = unquote(segment)
+        found = _walk(child, segments, index + 1, params)
+        if found is not None:
+            return found
+        del params[name]
+    if node.greedy is not None:
+        name, child = node.greedy
+        if child.path is not None:
+            params[name] = unquote("/".join(segments[index:]))
+            return child.path
+    return None
+
+
+class LambdaContext:
+    """The bits of the Lambda context object the app may read."""
+
+    function_name = "shelf-local"
+    memory_limit_in_mb = 1024
+    aws_request_id = ""
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._deadline = time.monotonic() + 30
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalGateway:
+    """A WSGI application that turns HTTP requests into API Gateway proxy events for ``app``.
+
+    One request at a time reaches the app, as in one Lambda container.
+    """
+
+    def __init__(self, app: Any, stage: str = "api"):
+        self.app = app
+        self.stage = stage
+        self.tree = build_tree(list(app.routes))
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        request = Request(environ)
+        response = self.handle(request)
+        return response(environ, start_response)
+
+    def handle(self, request: Request) -> Response:
+        found = match(self.tree, request.path)
+        if found is None:
+            return Response(json.dumps(MISSING_TOKEN), 403, content_type="application/json")
+        resource, params = found
+        if request.method not in self.app.routes.get(resource, {}):
+            return Response(json.dumps(MISSING_TOKEN), 403, content_type="application/json")
+        event = self.event(request, resource, params)
+        with self._lock:
+            result = self.app(event, LambdaContext())
+        return self.response(result)
+
+    def event(self, request: Request, resource: str, params: dict[str, str]) -> dict[str, Any]:
+        """The API Gateway REST proxy event for ``request``."""
+        body_bytes = request.get_data()
+        headers = {key: value for key, value in request.headers.items()}
+        multi_headers: dict[str, list[str]] = {}
+        for key, value in request.headers.items():
+            multi_headers.setdefault(key, []).append(value)
+        query = {key: values[-1] for key, values in request.args.lists()}
+        multi_query = {key: values for key, values in request.args.lists()}
+        is_binary = self._is_binary(request.headers.get("Content-Type", ""))
+        if not body_bytes:
+            body: str | None = None
+        elif is_binary:
+            body = base64.b64encode(body_bytes).decode("ascii")
+        else:
+            body = body_bytes.decode("utf-8", errors="replace")
+        source_ip = request.headers.get("X-Forwarded-For", request.remote_addr or "127.0.0.1").split(",")[0]
+        return {
+            "resource": resource,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers or None,
+            "multiValueHeaders": multi_headers or None,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": resource,
+                "httpMethod": request.method,
+                "path": f"/{self.stage}{request.path}",
+                "stage": self.stage,
+                "requestId": str(uuid.uuid4()),
+                "requestTimeEpoch": int(time.time() * 1000),
+                "identity": {"sourceIp": source_ip.strip(), "userAgent": request.headers.get("User-Agent")},
+            },
+            "body": body,
+            "isBase64Encoded": is_binary and body is not None,
+        }
+
+    def _is_binary(self, content_type: str) -> bool:
+        content_type = content_type.split(";")[0].strip().lower()
+        types = [t.lower() for t in self.app.api.binary_types]
+        return "*/*" in types or (bool(content_type) and content_type in types)
+
+    @staticmethod
+    def response(result: dict[str, Any]) -> Response:
+        """The HTTP response for the app's proxy result."""
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+        response = Response(data, status=result.get("statusCode", 200))
+        response.headers.clear()
+        for key, value in (result.get("headers") or {}).items():
+            response.headers[key] = value
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            for value in values:
+                response.headers.add(key, value)
+        response.headers.setdefault("Content-Type", "application/json")
+        return response

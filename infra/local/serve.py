@@ -1,0 +1,39 @@
+"""``make serve``: start the embedded local AWS and serve the API on http://127.0.0.1:$PORT.
+
+Environment: ``PORT`` (8000), ``AWS_PORT`` (4566, the local AWS endpoint),
+``SHELF_ADMIN_USER`` / ``SHELF_ADMIN_API_KEY`` (the system administrator; a random key is
+generated and printed once when unset).
+"""
+
+from __future__ import annotations
+
+import os
+
+from werkzeug.serving import run_simple
+
+from infra.local.aws import create_resources, point_at, start_moto
+
+
+def main() -> None:
+    port = int(os.environ.get("PORT", "8000"))
+    aws_port = int(os.environ.get("AWS_PORT", "4566"))
+    _, endpoint = start_moto(aws_port)
+    point_at(endpoint)
+    create_resources()
+
+    from app import app
+    from chalicelib.accounts.bootstrap import bootstrap_from_env
+    from infra.local.gateway import LocalGateway
+
+    admin, generated_key = bootstrap_from_env()
+    print(f"Local AWS (moto) on {endpoint}")
+    print(f"Shelf API on http://127.0.0.1:{port}")
+    if generated_key:
+        print(f"System administrator: {admin} / API key: {generated_key}  (shown once)")
+    else:
+        print(f"System administrator: {admin} (API key from SHELF_ADMIN_API_KEY)")
+    run_simple("127.0.0.1", port, LocalGateway(app), threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()
