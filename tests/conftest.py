@@ -6,6 +6,7 @@ Tests isolate themselves by unique names (``unique()``), not by resetting tables
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from werkzeug.serving import make_server
 
 from infra.local.aws import point_at, start_moto
 
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 _moto, AWS_ENDPOINT = start_moto(0)
 point_at(AWS_ENDPOINT, table_prefix="shelf-test-")
 
@@ -43,7 +45,9 @@ class Api:
         self.base_url = base_url
         self.session = requests.Session()
 
-    def request(self, method: str, path: str, auth: tuple[str, str] | None = None, **kwargs) -> requests.Response:
+    def request(
+        self, method: str, path: str, auth: tuple[str, str] | None = None, **kwargs
+    ) -> requests.Response:
         return self.session.request(method, self.base_url + path, auth=auth, allow_redirects=False, **kwargs)
 
     def get(self, path: str, auth=None, **kwargs) -> requests.Response:

@@ -61,8 +61,9 @@ def build_tree(paths: list[str]) -> Resource:
                 other = node.greedy if slot == "variable" else node.variable
                 if current is not None and current[0] != name:
                     raise RouteConflict(f"{path}: sibling variables {{{current[0]}}} and {{{name}}}")
-                if other is not None and other[0] != name:
-                    raise RouteConflict(f"{path}: sibling variables {{{other[0]}}} and {{{name}}}")
+                if other is not None:
+                    # API Gateway allows one variable resource per level, greedy or not.
+                    raise RouteConflict(f"{path}: sibling variables {{{other[0]}}} and {segment}")
                 if current is None:
                     current = (name, Resource())
                     setattr(node, slot, current)

@@ -1,0 +1,89 @@
+"""Uniqueness and cascades under concurrency: the invariants hold through conditional writes and
+transactions in DynamoDB (the local AWS), not through read-then-write in the code.
+
+The local gateway serialises requests like one Lambda container, so the races run the service
+layer from several threads at once, as several containers would."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from chalicelib.accounts.models import Subject
+from chalicelib.accounts.services import OrgBody, UserBody, put_org, put_user
+from chalicelib.errors import ShelfError
+from chalicelib.packages.models import Package
+from chalicelib.packages.services import CreatePackageBody, create_package
+from chalicelib.repositories.models import Repository
+from chalicelib.repositories.services import CreateRepoBody, create_repository, delete_repository
+from tests.conftest import ADMIN, unique
+
+ROUNDS = 5
+
+
+def race(*actions: Callable[[], object]) -> list[int]:
+    """Run ``actions`` at the same moment; returns the status each ended with (201 on success)."""
+    barrier = threading.Barrier(len(actions))
+
+    def run(action: Callable[[], object]) -> int:
+        barrier.wait()
+        try:
+            action()
+        except ShelfError as error:
+            return error.status
+        return 201
+
+    with ThreadPoolExecutor(len(actions)) as pool:
+        return sorted(pool.map(run, actions))
+
+
+def test_two_creators_of_one_repository_get_one_201(world):
+    owner = Subject.get(world.user().name)
+    for _ in range(ROUNDS):
+        name = unique("r")
+        body_a = CreateRepoBody(desc="from a")
+        body_b = CreateRepoBody(desc="from b", private=True)
+        outcomes = race(
+            lambda: create_repository(owner, name, body_a), lambda: create_repository(owner, name, body_b)
+        )
+        assert outcomes == [201, 409]
+        assert len([r for r in Repository.query(owner.name) if r.name == name]) == 1
+
+
+def test_two_creators_of_one_package_get_one_201_and_one_count(api, world):
+    user = world.user()
+    owner = Subject.get(user.name)
+    repo_name = world.repo(user.name)
+    for _ in range(ROUNDS):
+        repo = Repository.get(user.name, repo_name)
+        body = CreatePackageBody(name=unique("p"), licenses=["MIT"], vcs_url="https://x/y.git")
+        assert race(lambda: create_package(owner, repo, body), lambda: create_package(owner, repo, body)) == [
+            201,
+            409,
+        ]
+    assert Repository.get(user.name, repo_name).package_count == ROUNDS
+    assert len(api.get(f"/repos/{user.name}/{repo_name}/packages", ADMIN).json()) == ROUNDS
+
+
+def test_two_creators_of_one_user_or_org_name_get_one_201(world):
+    owner = world.user()
+    for _ in range(ROUNDS):
+        name = unique("s")
+        outcomes = race(
+            lambda: put_user(name, UserBody(email="a@example.com")),
+            lambda: put_org(name, OrgBody(owner=owner.name)),
+        )
+        assert outcomes == [201, 409]
+
+
+def test_package_created_while_its_repository_is_deleted_leaves_nothing_behind(world):
+    user = world.user()
+    owner = Subject.get(user.name)
+    for _ in range(ROUNDS):
+        repo_name = world.repo(user.name)
+        repo = Repository.get(user.name, repo_name)
+        body = CreatePackageBody(name="pkg", licenses=["MIT"], vcs_url="https://x/y.git")
+        race(lambda: create_package(owner, repo, body), lambda: delete_repository(repo))
+        # Whatever the interleaving, the deleted repository's id owns no package.
+        assert list(Package.query(repo.id)) == []
