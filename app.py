@@ -15,3 +15,15 @@ app.register_blueprint(repositories.blueprint)
 app.register_blueprint(packages.blueprint)
 
 install_fallbacks(app)
+
+
+@app.lambda_function(name="bootstrap_admin")
+def bootstrap_admin(event: dict, context: object) -> dict:
+    """Create or update the system administrator from SHELF_ADMIN_USER / SHELF_ADMIN_API_KEY.
+
+    Invoke once after deploying; a generated key is returned in the answer only, never logged.
+    """
+    from chalicelib.accounts.bootstrap import bootstrap_from_env
+
+    name, generated = bootstrap_from_env()
+    return {"name": name, "api_key": generated}

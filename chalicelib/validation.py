@@ -31,7 +31,7 @@ RESERVED_VERSION_NAMES = {"_latest"}
 
 def check_name(kind: str, value: str, pattern: re.Pattern[str]) -> str:
     """Return ``value`` if it is a valid ``kind`` name, else raise 400 naming the problem."""
-    if not isinstance(value, str) or not pattern.match(value) or ".." in value:
+    if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value:
         raise BadRequest(
             f"Invalid {kind} name {value!r}: use letters, digits and {_allowed(pattern)}, "
             f"starting with a letter or digit"

@@ -21,7 +21,9 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 USER_FIELDS = {"name", "full_name", "gravatar_id", "repos", "organizations", "followers_count", "registered"}
 ORG_FIELDS = {"name", "repos", "followers_count", "registered", "owner", "full_name", "members"}
-SECURITY_USER_FIELDS = {"name", "email", "admin", "plan", "realm", "registered"}
+SECURITY_USER_FIELDS = {"name", "email", "admin", "plan", "full_name", "realm", "registered"}
+ORG_ADMIN_FIELDS = ORG_FIELDS | {"quota_used_bytes"}
+PREMIUM_ORG_ADMIN_FIELDS = ORG_ADMIN_FIELDS | {"teams"}
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -131,6 +133,27 @@ def test_put_user_rejects_invalid_names(api, admin, name):
     assert_error(response, 400, "name")
 
 
+def test_put_user_name_length_limit(api, admin):
+    longest = unique("u").ljust(64, "x")
+    assert put_user(api, admin, longest).status_code == 201
+    assert_error(put_user(api, admin, unique("u").ljust(65, "x")), 400, "name")
+
+
+def test_put_user_rejects_trailing_newline_in_name(api, admin):
+    name = unique("u")
+    assert_error(
+        api.put(f"/api/security/users/{name}%0A", admin, json={"email": "x@example.com"}), 400, "name"
+    )
+
+
+def test_admin_flag_grants_and_replace_revokes_sysadmin(api, admin):
+    name = unique("u")
+    key = put_user(api, admin, name, admin=True).json()["api_key"]
+    assert api.get("/api/security/users", auth=(name, key)).status_code == 200
+    assert put_user(api, admin, name, admin=False).status_code == 200
+    assert_error(api.get("/api/security/users", auth=(name, key)), 403)
+
+
 def test_put_user_name_taken_by_org(api, admin, world):
     org = world.org(world.user())
     assert_error(put_user(api, admin, org), 409)
@@ -177,7 +200,7 @@ def test_get_security_user_shape_hides_secrets(api, admin):
     response = api.get(f"/api/security/users/{name}", auth=admin)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert SECURITY_USER_FIELDS <= set(body)
+    assert set(body) == SECURITY_USER_FIELDS
     assert not {"api_key", "apiKey", "password", "password_hash", "api_key_hash"} & set(body)
     assert "s3cret-pass" not in response.text and "sha256$" not in response.text
     assert body["name"] == name
@@ -366,7 +389,7 @@ def test_create_org_returns_org_shape(api, admin, world):
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert ORG_FIELDS <= set(body)
+    assert set(body) == PREMIUM_ORG_ADMIN_FIELDS
     assert body["name"] == name
     assert body["owner"] == owner.name
     assert body["full_name"] == "Acme Inc."
@@ -438,7 +461,7 @@ def test_get_org_for_org_admins(api, acme):
         response = api.get(f"/orgs/{acme['org']}", auth=acme[who].auth)
         assert response.status_code == 200, response.text
         body = response.json()
-        assert ORG_FIELDS <= set(body)
+        assert set(body) == PREMIUM_ORG_ADMIN_FIELDS
         assert {m["name"]: m["type"] for m in body["members"]} == {
             acme["owner"].name: "owner",
             acme["admin"].name: "admin",
@@ -451,18 +474,19 @@ def test_get_org_for_org_admins(api, acme):
 
 def test_get_org_for_plain_member(api, acme):
     body = api.get(f"/orgs/{acme['org']}", auth=acme["member"].auth).json()
-    assert ORG_FIELDS <= set(body)
+    assert set(body) == ORG_FIELDS
+    assert sorted(m["name"] for m in body["members"]) == sorted(
+        acme[who].name for who in ("owner", "admin", "member")
+    )
     assert all(set(m) == {"name"} for m in body["members"]), body["members"]
-    assert len(body["members"]) == 3
-    assert "teams" not in body and "quota_used_bytes" not in body
     assert sorted(body["repos"]) == sorted([acme["public"], acme["private"]])
 
 
 def test_get_org_for_stranger(api, acme):
     body = api.get(f"/orgs/{acme['org']}", auth=acme["stranger"].auth).json()
     assert body["name"] == acme["org"] and body["owner"] == acme["owner"].name
+    assert set(body) == ORG_FIELDS
     assert all(set(m) == {"name"} for m in body["members"]), body["members"]
-    assert "teams" not in body and "quota_used_bytes" not in body
     assert body["repos"] == [acme["public"]]
 
 
@@ -470,8 +494,8 @@ def test_oss_org_has_no_teams_even_for_owner(api, world):
     owner = world.user()
     org = world.org(owner, plan="oss")
     body = api.get(f"/orgs/{org}", auth=owner.auth).json()
-    assert "teams" not in body
-    assert "quota_used_bytes" in body
+    assert set(body) == ORG_ADMIN_FIELDS
+    assert body["quota_used_bytes"] == 0
 
 
 def test_get_org_errors(api, world):

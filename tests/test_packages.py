@@ -299,6 +299,13 @@ def test_create_package_permissions(api, world):
     assert api.get(f"/repos/{org}/{public}").json()["package_count"] == 2
 
 
+def test_create_package_blank_label_is_400(api, owner, repo):
+    body = {"name": unique("p"), "licenses": ["MIT"], "vcs_url": VCS, "labels": ["ok", " "]}
+    r = api.post(f"/packages/{owner.name}/{repo}", owner.auth, json=body)
+    assert r.status_code == 400, r.text
+    assert_message(r, "labels")
+
+
 def test_create_package_increments_package_count(api, world, owner, repo):
     assert api.get(f"/repos/{owner.name}/{repo}").json()["package_count"] == 0
     world.package(owner.name, repo)
@@ -418,6 +425,21 @@ def test_update_package_plan_rules(api, world, owner, repo):
     assert r.status_code == 400, r.text
     assert_message(r, "labels")
     assert api.get(path).json()["licenses"] == ["MIT"]
+
+
+def test_update_package_clears_and_keeps_mandatory_fields(api, world, owner, repo):
+    pkg = world.package(owner.name, repo, desc="something", website_url="https://w.example.com")
+    path = f"/packages/{owner.name}/{repo}/{pkg}"
+    r = api.patch(path, owner.auth, json={"desc": "", "website_url": None})
+    assert r.status_code == 200, r.text
+    after = api.get(path).json()
+    assert after["desc"] == ""
+    assert after["website_url"] == ""
+    # vcs_url stays mandatory in a public repository of an OSS subject.
+    r = api.patch(path, owner.auth, json={"vcs_url": None})
+    assert r.status_code == 400, r.text
+    assert_message(r, "vcs_url")
+    assert api.get(path).json()["vcs_url"] == VCS
 
 
 def test_update_unknown_package_is_404(api, owner, repo):

@@ -12,7 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.accounts.models import Subject
+from chalicelib.errors import NotFound
 from chalicelib.packages.models import Package, Version
+from chalicelib.repositories import services
 from chalicelib.repositories.models import Repository
 from tests.conftest import unique
 
@@ -187,7 +190,9 @@ def test_create_debian_component_defaults_to_main(api, world):
 def test_create_debian_fields_on_other_type_is_400(api, world, field, repo_type):
     alice = world.user()
     name = unique("r")
-    assert_error(create(api, alice.name, name, alice.auth, type=repo_type, **{field: "x"}), 400, "debian")
+    assert_error(
+        create(api, alice.name, name, alice.auth, type=repo_type, **{field: "x"}), 400, f"'{field}'", "debian"
+    )
     assert api.get(f"/repos/{alice.name}/{name}").status_code == 404
 
 
@@ -204,9 +209,15 @@ def test_create_rpm_stores_yum_settings(api, world):
     assert not DEBIAN_FIELDS & set(r.json())
 
 
-def test_create_rpm_fields_on_other_type_is_400(api, world):
+@pytest.mark.parametrize("field, value", [("yum_metadata_depth", 3), ("yum_groups_file", "g.xml")])
+@pytest.mark.parametrize("repo_type", ["generic", "debian"])
+def test_create_rpm_fields_on_other_type_is_400(api, world, field, value, repo_type):
     alice = world.user()
-    assert_error(create(api, alice.name, unique("r"), alice.auth, type="generic", yum_metadata_depth=3), 400)
+    name = unique("r")
+    assert_error(
+        create(api, alice.name, name, alice.auth, type=repo_type, **{field: value}), 400, f"'{field}'", "rpm"
+    )
+    assert api.get(f"/repos/{alice.name}/{name}").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -534,7 +545,7 @@ def test_update_invalid_values_are_400(api, world, body):
     alice = world.user()
     name = world.repo(alice.name, desc="kept", labels=["kept"])
     before = api.get(f"/repos/{alice.name}/{name}").json()
-    assert_error(api.patch(f"/repos/{alice.name}/{name}", alice.auth, json=body), 400, next(iter(body))[:10])
+    assert_error(api.patch(f"/repos/{alice.name}/{name}", alice.auth, json=body), 400, f"'{next(iter(body))}")
     assert api.get(f"/repos/{alice.name}/{name}").json() == before
 
 
@@ -557,6 +568,18 @@ def test_update_debian_and_rpm_settings(api, world):
     r = api.patch(f"/repos/{alice.name}/{rpm}", alice.auth, json={"yum_metadata_depth": 4})
     assert r.status_code == 200, r.text
     assert api.get(f"/repos/{alice.name}/{rpm}").json()["yum_metadata_depth"] == 4
+
+
+def test_update_of_a_repository_deleted_meanwhile_is_404(api, world):
+    """The service-level race: the repository vanishes between the route's read and the update."""
+    alice = world.user()
+    name = world.repo(alice.name)
+    stale = Repository.get(alice.name, name)
+    assert api.delete(f"/repos/{alice.name}/{name}", alice.auth).status_code == 200
+    with pytest.raises(NotFound):
+        services.update_repository(Subject.get(alice.name), stale, services.UpdateRepoBody(desc="x"))
+    with pytest.raises(Repository.DoesNotExist):
+        Repository.get(alice.name, name)  # the update did not resurrect it
 
 
 # --- DELETE /repos/:subject/:repo -------------------------------------------------------------
@@ -729,7 +752,11 @@ def test_package_count_follows_package_create_and_delete(api, world):
     assert api.delete(f"/packages/{alice.name}/{name}/{first}", alice.auth).status_code == 200
     assert count() == 1
     # A failed create (duplicate) or delete (missing) does not move the counter.
-    r = api.post(f"/packages/{alice.name}/{name}", alice.auth, json={"name": second, "licenses": ["MIT"]})
+    r = api.post(
+        f"/packages/{alice.name}/{name}",
+        alice.auth,
+        json={"name": second, "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"},
+    )
     assert r.status_code == 409, r.text
     assert api.delete(f"/packages/{alice.name}/{name}/{first}", alice.auth).status_code == 404
     assert count() == 1

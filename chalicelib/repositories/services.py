@@ -6,7 +6,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib import db, plans
 from chalicelib.accounts.models import Subject
@@ -66,10 +66,12 @@ def _check_settings(owner: Subject, repo_type: str, body: RepoSettings) -> None:
     given = body.model_fields_set
     if "version_update_max_days" in given and body.version_update_max_days is not None:
         plans.require(owner, "version_update_max_days")
-    if repo_type != "debian" and any(getattr(body, f) is not None for f in DEBIAN_FIELDS):
-        raise BadRequest("The default_debian_* fields apply to debian repositories only")
-    if repo_type != "rpm" and any(getattr(body, f) is not None for f in RPM_FIELDS):
-        raise BadRequest("The yum_* fields apply to rpm repositories only")
+    for fields, only_for in ((DEBIAN_FIELDS, "debian"), (RPM_FIELDS, "rpm")):
+        misplaced = [f for f in fields if getattr(body, f) is not None]
+        if repo_type != only_for and misplaced:
+            raise BadRequest(
+                f"Invalid value for '{misplaced[0]}': it applies to {only_for} repositories only"
+            )
     if body.gpg_use_owner_key:
         # Owner GPG keys are not stored by Shelf yet (see docs/compatibility.md).
         raise BadRequest("'gpg_use_owner_key' needs a GPG key pair on the owner's profile, and it has none")
@@ -147,7 +149,12 @@ def update_repository(owner: Subject, repo: Repository, body: UpdateRepoBody) ->
             actions += [Repository.desc.remove(), Repository.desc_lower.remove()]
     if "labels" in given:
         actions.append(Repository.labels.set(body.labels or []))
-    repo.update(actions=actions, condition=Repository.id == repo.id)
+    try:
+        repo.update(actions=actions, condition=Repository.id == repo.id)
+    except UpdateError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise NotFound(f"Repo '{repo.name}' was not found") from None
+        raise
     return repo
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -13,12 +16,51 @@ LOCAL_CREDENTIALS = {
 }
 
 
-def start_moto(port: int = 0) -> tuple[ThreadedMotoServer, str]:
-    """Start moto's server on 127.0.0.1 (``port`` 0 picks a free one); returns (server, endpoint)."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    host, bound_port = server.get_host_and_port()
-    return server, f"http://{host}:{bound_port}"
+class AtomicDynamoDB:
+    """WSGI middleware running one DynamoDB request at a time.
+
+    DynamoDB applies each request atomically (a conditional write or a transaction either sees the
+    item before or after another one); moto does not lock, so concurrent clients could both pass a
+    condition. Serialising DynamoDB requests restores the service's guarantee; S3 stays concurrent.
+    """
+
+    def __init__(self, app: Any):
+        self.app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            with self._lock:
+                return list(self.app(environ, start_response))
+        return self.app(environ, start_response)
+
+
+class LocalAws:
+    """moto's server in a background thread."""
+
+    def __init__(self, port: int = 0):
+        app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
+        self.server: BaseWSGIServer = make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler
+        )
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def start(self) -> LocalAws:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def start_moto(port: int = 0) -> tuple[LocalAws, str]:
+    """Start the local AWS on 127.0.0.1 (``port`` 0 picks a free one); returns (server, endpoint)."""
+    server = LocalAws(port).start()
+    return server, server.endpoint
 
 
 def point_at(endpoint: str, table_prefix: str = "shelf-local-") -> None:

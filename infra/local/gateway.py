@@ -134,15 +134,18 @@ class LocalGateway:
     One request at a time reaches the app, as in one Lambda container.
     """
 
-    def __init__(self, app: Any, stage: str = "api"):
+    def __init__(self, app: Any, stage: str = "api", access_log: bool = False):
         self.app = app
         self.stage = stage
+        self.access_log = access_log
         self.tree = build_tree(list(app.routes))
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Any) -> Any:
         request = Request(environ)
         response = self.handle(request)
+        if self.access_log:
+            print(f"{request.method} {request.full_path.rstrip('?')} -> {response.status_code}", flush=True)
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:

@@ -7,6 +7,7 @@ generated and printed once when unset).
 
 from __future__ import annotations
 
+import logging
 import os
 
 from werkzeug.serving import run_simple
@@ -17,6 +18,7 @@ from infra.local.aws import create_resources, point_at, start_moto
 def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     aws_port = int(os.environ.get("AWS_PORT", "4566"))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per API request instead
     _, endpoint = start_moto(aws_port)
     point_at(endpoint)
     create_resources()
@@ -32,7 +34,7 @@ def main() -> None:
         print(f"System administrator: {admin} / API key: {generated_key}  (shown once)")
     else:
         print(f"System administrator: {admin} (API key from SHELF_ADMIN_API_KEY)")
-    run_simple("127.0.0.1", port, LocalGateway(app), threaded=True, use_reloader=False)
+    run_simple("127.0.0.1", port, LocalGateway(app, access_log=True), threaded=True, use_reloader=False)
 
 
 if __name__ == "__main__":
