@@ -7,6 +7,8 @@ for table creation (local AWS, tests) and for the CloudFormation resources in ``
 from __future__ import annotations
 
 import importlib
+import random
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -72,6 +74,11 @@ def transaction() -> TransactWrite:
     return TransactWrite(connection=connection())
 
 
+def condition_failed(error: Exception) -> bool:
+    """Whether a PynamoDB write (put, update, delete) failed its condition."""
+    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 def cancelled_by_condition(error: TransactWriteError, index: int) -> bool:
     """Whether action ``index`` of a cancelled transaction failed its condition."""
     reasons = error.cancellation_reasons or []
@@ -80,6 +87,24 @@ def cancelled_by_condition(error: TransactWriteError, index: int) -> bool:
         and reasons[index] is not None
         and (reasons[index].code == "ConditionalCheckFailed")
     )
+
+
+#: Attempts of a transaction DynamoDB cancels because another one was writing the same item.
+TRANSACTION_ATTEMPTS = 8
+
+
+def transaction_conflict(error: TransactWriteError) -> bool:
+    """Whether DynamoDB cancelled the transaction because another transaction was writing one of
+    its items at the same moment (``TransactionConflict``): nothing was written, trying again is safe."""
+    return any(
+        reason is not None and reason.code == "TransactionConflict"
+        for reason in error.cancellation_reasons or []
+    )
+
+
+def backoff(attempt: int) -> None:
+    """A short random pause before retrying a conflicted transaction."""
+    time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))
 
 
 def batch_delete(items: Iterable[Model]) -> int:

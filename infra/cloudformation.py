@@ -31,8 +31,10 @@ def table_resource(model: Any) -> dict[str, Any]:
         "KeySchema": _key_schema(schema["key_schema"]),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
     }
-    for kind, name in (("global_secondary_indexes", "GlobalSecondaryIndexes"),
-                       ("local_secondary_indexes", "LocalSecondaryIndexes")):
+    for kind, name in (
+        ("global_secondary_indexes", "GlobalSecondaryIndexes"),
+        ("local_secondary_indexes", "LocalSecondaryIndexes"),
+    ):
         indexes = [
             {
                 "IndexName": index["index_name"],
@@ -56,7 +58,9 @@ def template() -> dict[str, Any]:
 
     resources = {}
     for model in all_models():
-        logical = "".join(part.capitalize() for part in re.split(r"[-_]", model.Meta.table_name[len(PROD_PREFIX):]))
+        logical = "".join(
+            part.capitalize() for part in re.split(r"[-_]", model.Meta.table_name[len(PROD_PREFIX) :])
+        )
         resources[f"{logical}Table"] = table_resource(model)
     return {"Resources": resources}
 

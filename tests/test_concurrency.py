@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from chalicelib.accounts.models import Subject
 from chalicelib.accounts.services import OrgBody, UserBody, put_org, put_user
@@ -45,7 +46,7 @@ def test_two_creators_of_one_repository_get_one_201(world):
         body_a = CreateRepoBody(desc="from a")
         body_b = CreateRepoBody(desc="from b", private=True)
         outcomes = race(
-            lambda: create_repository(owner, name, body_a), lambda: create_repository(owner, name, body_b)
+            partial(create_repository, owner, name, body_a), partial(create_repository, owner, name, body_b)
         )
         assert outcomes == [201, 409]
         assert len([r for r in Repository.query(owner.name) if r.name == name]) == 1
@@ -58,7 +59,9 @@ def test_two_creators_of_one_package_get_one_201_and_one_count(api, world):
     for _ in range(ROUNDS):
         repo = Repository.get(user.name, repo_name)
         body = CreatePackageBody(name=unique("p"), licenses=["MIT"], vcs_url="https://x/y.git")
-        assert race(lambda: create_package(owner, repo, body), lambda: create_package(owner, repo, body)) == [
+        assert race(
+            partial(create_package, owner, repo, body), partial(create_package, owner, repo, body)
+        ) == [
             201,
             409,
         ]
@@ -71,8 +74,8 @@ def test_two_creators_of_one_user_or_org_name_get_one_201(world):
     for _ in range(ROUNDS):
         name = unique("s")
         outcomes = race(
-            lambda: put_user(name, UserBody(email="a@example.com")),
-            lambda: put_org(name, OrgBody(owner=owner.name)),
+            partial(put_user, name, UserBody(email="a@example.com")),
+            partial(put_org, name, OrgBody(owner=owner.name)),
         )
         assert outcomes == [201, 409]
 
@@ -84,6 +87,6 @@ def test_package_created_while_its_repository_is_deleted_leaves_nothing_behind(w
         repo_name = world.repo(user.name)
         repo = Repository.get(user.name, repo_name)
         body = CreatePackageBody(name="pkg", licenses=["MIT"], vcs_url="https://x/y.git")
-        race(lambda: create_package(owner, repo, body), lambda: delete_repository(repo))
+        race(partial(create_package, owner, repo, body), partial(delete_repository, repo))
         # Whatever the interleaving, the deleted repository's id owns no package.
         assert list(Package.query(repo.id)) == []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
+from chalicelib import db
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import register_system_id
 from chalicelib.repositories.models import Repository
@@ -903,3 +905,82 @@ def test_every_listed_license_is_accepted(api, world, owner, repo):
 
 def test_oss_licenses_with_bad_credentials_is_401(api):
     assert api.get("/licenses/oss_licenses", auth=("nobody", "bad")).status_code == 401
+
+
+# --- DynamoDB transaction conflicts ------------------------------------------------------------
+
+
+class _ConflictingTransaction:
+    """A transaction DynamoDB cancels with ``TransactionConflict`` (another transaction was writing
+    one of its items at the same moment, e.g. the repository's package count); moto never does that,
+    so tests inject it."""
+
+    def __enter__(self):
+        return self
+
+    def save(self, *args, **kwargs) -> None:
+        pass
+
+    update = delete = condition_check = save
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            cause = VerboseClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}},
+                "TransactWriteItems",
+                cancellation_reasons=[None, CancellationReason(code="TransactionConflict")],
+            )
+            raise TransactWriteError("Failed to write transaction items", cause=cause)
+        return False
+
+
+@pytest.fixture
+def conflicts(monkeypatch):
+    """``conflicts(n)``: the next ``n`` DynamoDB transactions of the app are cancelled by a conflict."""
+    real = db.transaction
+    left = [0]
+
+    def transaction():
+        if left[0] > 0:
+            left[0] -= 1
+            return _ConflictingTransaction()
+        return real()
+
+    monkeypatch.setattr(db, "transaction", transaction)
+
+    def arm(n: int) -> None:
+        left[0] = n
+
+    return arm
+
+
+def test_create_and_delete_package_retry_a_transaction_conflict(api, world, owner, repo, conflicts):
+    name = unique("p")
+    conflicts(2)
+    r = api.post(
+        f"/packages/{owner.name}/{repo}", owner.auth, json={"name": name, "licenses": ["MIT"], "vcs_url": VCS}
+    )
+    assert r.status_code == 201, r.text
+    assert api.get(f"/repos/{owner.name}/{repo}").json()["package_count"] == 1
+
+    world.version(owner.name, repo, name, "1.0")
+    package_id = Package.get(Repository.get(owner.name, repo).id, name).id
+    conflicts(2)
+    r = api.delete(f"/packages/{owner.name}/{repo}/{name}", owner.auth)
+    assert r.status_code == 200, r.text
+    assert api.get(f"/packages/{owner.name}/{repo}/{name}").status_code == 404
+    assert api.get(f"/repos/{owner.name}/{repo}").json()["package_count"] == 0
+    assert list(Version.query(package_id)) == []
+
+
+def test_endless_transaction_conflicts_are_not_swallowed(api, owner, repo, conflicts):
+    name = unique("p")
+    conflicts(1000)
+    r = api.post(
+        f"/packages/{owner.name}/{repo}", owner.auth, json={"name": name, "licenses": ["MIT"], "vcs_url": VCS}
+    )
+    # Given up after a bounded number of attempts (no endless loop), and nothing half-written.
+    assert r.status_code >= 500, r.text
+    conflicts(0)
+    assert api.get(f"/packages/{owner.name}/{repo}/{name}").status_code == 404
+    assert api.get(f"/repos/{owner.name}/{repo}").json()["package_count"] == 0

@@ -6,7 +6,7 @@ import hashlib
 from typing import Any, Literal
 
 from pydantic import Field
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
 
 from chalicelib import db
 from chalicelib.accounts.models import ADMIN, MEMBER, ORG, OWNER, USER, Follower, Membership, Subject
@@ -42,10 +42,6 @@ class MemberBody(Body):
     """``PUT /orgs/{org}/members/{user}``."""
 
     type: Literal["member", "admin"] = MEMBER
-
-
-def _conditional_failed(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def _get_subject(name: str) -> Subject | None:
@@ -108,7 +104,7 @@ def put_user(name: str, body: UserBody) -> tuple[Subject, str | None]:
     try:
         user.save(condition=Subject.name.does_not_exist())
     except PutError as error:
-        if _conditional_failed(error):
+        if db.condition_failed(error):
             raise Conflict(f"The name '{name}' is already taken") from None
         raise
     return user, key
@@ -249,8 +245,8 @@ def remove_member(org: Subject, user_name: str) -> None:
         raise Conflict(f"'{user_name}' is the owner of '{org.name}' and cannot be removed")
     try:
         Membership(org.name, user_name).delete(condition=Membership.member.exists())
-    except Exception as error:  # DeleteError
-        if _conditional_failed(error):
+    except DeleteError as error:
+        if db.condition_failed(error):
             raise NotFound(f"User '{user_name}' is not a member of '{org.name}'") from None
         raise
 
@@ -292,13 +288,14 @@ def unfollow(principal: Principal, subject_name_: str, missing_ok: bool = False)
                 condition=Subject.name.exists(),
             )
     except TransactWriteError as error:
-        if db.cancelled_by_condition(error, 0) and not missing_ok:
+        if db.cancelled_by_condition(error, 0):
+            if missing_ok:
+                return
             raise NotFound(f"You do not follow '{subject_name_}'") from None
-        if not (db.cancelled_by_condition(error, 0) or db.cancelled_by_condition(error, 1)):
+        if not db.cancelled_by_condition(error, 1):
             raise
-        if db.cancelled_by_condition(error, 1):
-            # The followed subject is gone: drop the record alone.
-            Follower(subject_name_, principal.name).delete()
+        # The followed subject is gone: drop the follow record alone.
+        Follower(subject_name_, principal.name).delete()
 
 
 def followers(subject: Subject, start_pos: int, size: int) -> tuple[list[dict[str, str]], int]:

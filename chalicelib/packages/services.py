@@ -114,21 +114,27 @@ def create_package(owner: Subject, repo: Repository, body: CreatePackageBody) ->
         name_lower=body.name.lower(),
         search_shard=None if repo.private else PUBLIC_SHARD,
     )
-    try:
-        with db.transaction() as tx:
-            tx.save(package, condition=Package.name.does_not_exist())
-            tx.update(
-                Repository(repo.owner, repo.name),
-                actions=[Repository.package_count.add(1)],
-                condition=Repository.id == repo.id,
-            )
-    except TransactWriteError as error:
-        if db.cancelled_by_condition(error, 0):
-            raise Conflict(f"Package '{body.name}' already exists") from None
-        if db.cancelled_by_condition(error, 1):
-            raise NotFound(f"Repo '{repo.name}' was not found") from None
-        raise
-    return package
+    attempt = 0
+    while True:
+        try:
+            with db.transaction() as tx:
+                tx.save(package, condition=Package.name.does_not_exist())
+                tx.update(
+                    Repository(repo.owner, repo.name),
+                    actions=[Repository.package_count.add(1)],
+                    condition=Repository.id == repo.id,
+                )
+        except TransactWriteError as error:
+            if db.cancelled_by_condition(error, 0):
+                raise Conflict(f"Package '{body.name}' already exists") from None
+            if db.cancelled_by_condition(error, 1):
+                raise NotFound(f"Repo '{repo.name}' was not found") from None
+            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
+                db.backoff(attempt)
+                attempt += 1
+                continue
+            raise
+        return package
 
 
 def update_package(owner: Subject, repo: Repository, package: Package, body: UpdatePackageBody) -> Package:
@@ -160,7 +166,7 @@ def update_package(owner: Subject, repo: Repository, package: Package, body: Upd
     try:
         package.update(actions=actions, condition=Package.id == package.id)
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             raise NotFound(f"Package '{package.name}' was not found") from None
         raise
     return package
@@ -168,21 +174,26 @@ def update_package(owner: Subject, repo: Repository, package: Package, body: Upd
 
 def delete_package(repo: Repository, package: Package) -> None:
     """Delete a package with its versions and coordinates."""
-    try:
-        with db.transaction() as tx:
-            tx.delete(package, condition=Package.id == package.id)
-            tx.update(
-                Repository(repo.owner, repo.name),
-                actions=[Repository.package_count.add(-1)],
-                condition=Repository.id == repo.id,
-            )
-    except TransactWriteError as error:
-        if db.cancelled_by_condition(error, 0):
-            raise NotFound(f"Package '{package.name}' was not found") from None
-        if not db.cancelled_by_condition(error, 1):
+    for attempt in range(db.TRANSACTION_ATTEMPTS):
+        try:
+            with db.transaction() as tx:
+                tx.delete(package, condition=Package.id == package.id)
+                tx.update(
+                    Repository(repo.owner, repo.name),
+                    actions=[Repository.package_count.add(-1)],
+                    condition=Repository.id == repo.id,
+                )
+        except TransactWriteError as error:
+            if db.cancelled_by_condition(error, 0):
+                raise NotFound(f"Package '{package.name}' was not found") from None
+            if db.cancelled_by_condition(error, 1):
+                # The repository is being deleted: its purge removes this package too.
+                return
+            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
+                db.backoff(attempt)
+                continue
             raise
-        # The repository is being deleted: its purge removes this package too.
-        return
+        break
     purge_package_contents(package)
 
 
@@ -338,7 +349,7 @@ def register_system_id(repo: Repository, package: Package, group_id: str, artifa
             condition=~Package.system_ids.contains(coordinate) & (Package.id == package.id),
         )
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not db.condition_failed(error):
             raise
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import Field
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db
 from chalicelib.auth.policy import Ctx, Right
@@ -17,7 +17,7 @@ from chalicelib.timefmt import iso, now, parse_iso
 from chalicelib.validation import Body, version_name
 
 LATEST = "_latest"
-MAX_ORDINAL_RETRIES = 8
+MAX_ORDINAL_RETRIES = 16
 
 
 class VersionFields(Body):
@@ -60,11 +60,12 @@ def create_version(repo: Repository, package: Package, body: CreateVersionBody) 
     """Create a version with the next ordinal of its package.
 
     The ordinal comes from the package's ``version_seq``, claimed with an optimistic condition in
-    the same transaction as the version's insert; a concurrent creator makes us retry.
+    the same transaction as the version's insert; a concurrent creator (a failed condition, or
+    DynamoDB's ``TransactionConflict``) makes us retry.
     """
     version_name(body.name)
     released = body.released_at()
-    for _ in range(MAX_ORDINAL_RETRIES):
+    for attempt in range(MAX_ORDINAL_RETRIES):
         ordinal = int(package.version_seq or 0) + 1
         created = now()
         version = Version(
@@ -99,7 +100,10 @@ def create_version(repo: Repository, package: Package, body: CreateVersionBody) 
         except TransactWriteError as error:
             if db.cancelled_by_condition(error, 0):
                 raise Conflict(f"Version '{body.name}' already exists") from None
-            if not db.cancelled_by_condition(error, 1):
+            if db.transaction_conflict(error):
+                # Another transaction was writing the package (or this name) at the same moment.
+                db.backoff(attempt)
+            elif not db.cancelled_by_condition(error, 1):
                 raise
             package = _reload(repo, package)
             continue
@@ -138,7 +142,7 @@ def update_version(version: Version, body: UpdateVersionBody) -> Version:
     try:
         version.update(actions=actions, condition=Version.name.exists())
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             raise NotFound(f"Version '{version.name}' was not found") from None
         raise
     return version
@@ -148,8 +152,8 @@ def delete_version(package: Package, version: Version) -> None:
     """Delete a version; the package's newest/latest pointers move to the next candidates."""
     try:
         version.delete(condition=Version.name.exists())
-    except Exception as error:  # DeleteError
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+    except DeleteError as error:
+        if db.condition_failed(error):
             raise NotFound(f"Version '{version.name}' was not found") from None
         raise
     if version.name in (package.newest_version, package.latest_published_version):
@@ -176,7 +180,7 @@ def refresh_latest(package: Package) -> None:
     try:
         package.update(actions=actions, condition=Package.id == package.id)
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not db.condition_failed(error):
             raise
 
 

@@ -6,7 +6,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib import db, plans
 from chalicelib.accounts.models import Subject
@@ -119,7 +119,7 @@ def create_repository(owner: Subject, name: str, body: CreateRepoBody) -> Reposi
     try:
         repo.save(condition=Repository.name.does_not_exist())
     except PutError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             raise Conflict(f"Repo '{name}' already exists") from None
         raise
     return repo
@@ -152,7 +152,7 @@ def update_repository(owner: Subject, repo: Repository, body: UpdateRepoBody) ->
     try:
         repo.update(actions=actions, condition=Repository.id == repo.id)
     except UpdateError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if db.condition_failed(error):
             raise NotFound(f"Repo '{repo.name}' was not found") from None
         raise
     return repo
@@ -166,8 +166,8 @@ def delete_repository(repo: Repository) -> None:
 
     try:
         repo.delete(condition=Repository.id == repo.id)
-    except Exception as error:  # DeleteError
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+    except DeleteError as error:
+        if db.condition_failed(error):
             raise NotFound(f"Repo '{repo.name}' was not found") from None
         raise
     purge_repository_contents(repo.id)
