@@ -322,7 +322,7 @@ def _visible_repo_names(principal: Principal, subject: Subject) -> list[str]:
 
 def describe_user(ctx: Ctx, user: Subject) -> dict[str, Any]:
     """The spec's Get User shape; ``quota_used_bytes`` only for those with admin rights on the user."""
-    rights = rights_on(ctx.principal, user)
+    rights = rights_on(ctx.principal, user.name)
     body: dict[str, Any] = {
         "name": user.name,
         "full_name": user.full_name or "",

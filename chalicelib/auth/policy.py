@@ -61,16 +61,26 @@ SUBJECT_PARAMS = ("subject", "org", "user")
 
 @dataclass
 class Ctx:
-    """What a route handler gets: the caller, the resolved subject and repository, and the rights."""
+    """What a route handler gets: the caller, the subject and repository named in the path, the rights.
+
+    The subject is loaded on first use: a download of a public file needs only the repository.
+    """
 
     principal: Principal
     headers: Mapping[str, str]
     query: Mapping[str, str]
     raw_body: bytes | None
-    subject: Subject | None = None
+    subject_name: str | None = None
     repo: Repository | None = None
     rights: frozenset[Right] = NO_RIGHTS
     extra: dict[str, Any] = field(default_factory=dict)
+    _subject: Subject | None = None
+
+    @property
+    def subject(self) -> Subject | None:
+        if self._subject is None and self.subject_name is not None:
+            self._subject = load_subject(self.subject_name)
+        return self._subject
 
     def can(self, right: Right) -> bool:
         return right in self.rights
@@ -84,19 +94,22 @@ def org_role(org: str, user: str) -> str | None:
         return None
 
 
-def rights_on(principal: Principal, subject: Subject, repo: Repository | None = None) -> frozenset[Right]:
-    """The rights ``principal`` has on ``subject`` (and on ``repo`` of it, when given)."""
+def rights_on(principal: Principal, owner: str, repo: Repository | None = None) -> frozenset[Right]:
+    """The rights ``principal`` has on the subject named ``owner`` (and on ``repo`` of it, when given).
+
+    Users and organisations share one name space, so a caller named ``owner`` is that user; any
+    other caller's rights come from a membership of the organisation ``owner`` (none for a user).
+    """
     if principal.is_admin:
         return ALL_RIGHTS
     if principal.authenticated:
-        if not subject.is_org and principal.name == subject.name:
+        if principal.name == owner:
             return ALL_RIGHTS
-        if subject.is_org:
-            role = org_role(subject.name, principal.name or "")
-            if role in (OWNER, ADMIN):
-                return ALL_RIGHTS
-            if role == MEMBER:
-                return frozenset({Right.READ, Right.PUBLISH})
+        role = org_role(owner, principal.name or "")
+        if role in (OWNER, ADMIN):
+            return ALL_RIGHTS
+        if role == MEMBER:
+            return frozenset({Right.READ, Right.PUBLISH})
     if repo is not None and not repo.private:
         return READ_ONLY
     return NO_RIGHTS
@@ -110,10 +123,10 @@ def load_subject(name: str) -> Subject:
         raise NotFound(f"Subject '{name}' was not found") from None
 
 
-def load_repo(subject: Subject, name: str) -> Repository:
-    """The repository ``name`` of ``subject`` or a 404."""
+def load_repo(owner: str, name: str) -> Repository:
+    """The repository ``name`` of ``owner`` or a 404."""
     try:
-        return Repository.get(subject.name, name)
+        return Repository.get(owner, name)
     except DoesNotExist:
         raise NotFound(f"Repo '{name}' was not found") from None
 
@@ -126,7 +139,7 @@ def resolve(
     raw_body: bytes | None = None,
     with_repo: bool = True,
 ) -> Ctx:
-    """Authenticate, load the subject and repository named in the path, and enforce ``need``."""
+    """Authenticate, load the repository (or subject) named in the path, and enforce ``need``."""
     principal = authenticate(headers)
     ctx = Ctx(principal=principal, headers=headers, query=query or {}, raw_body=raw_body)
     if need is not Need.ANYONE and not principal.authenticated:
@@ -136,18 +149,20 @@ def resolve(
             raise Forbidden("This resource requires system administrator rights")
         ctx.rights = ALL_RIGHTS
         return ctx
-    subject_name = next((params[p] for p in SUBJECT_PARAMS if p in params), None)
-    if subject_name is None:
+    ctx.subject_name = next((params[p] for p in SUBJECT_PARAMS if p in params), None)
+    if ctx.subject_name is None:
         return ctx
-    ctx.subject = load_subject(subject_name)
     if "repo" in params and with_repo:
-        ctx.repo = load_repo(ctx.subject, params["repo"])
-    ctx.rights = rights_on(principal, ctx.subject, ctx.repo)
+        # The repository's existence implies its owner's: no need to read the subject here.
+        ctx.repo = load_repo(ctx.subject_name, params["repo"])
+    else:
+        ctx.subject  # noqa: B018  (404 for an unknown subject)
+    ctx.rights = rights_on(principal, ctx.subject_name, ctx.repo)
     if ctx.repo is not None and Right.READ not in ctx.rights:
         # A private repository does not exist for those who may not read it.
         raise NotFound(f"Repo '{ctx.repo.name}' was not found")
     required = {Need.PUBLISH: Right.PUBLISH, Need.ADMIN: Right.ADMIN}.get(need)
     if required is not None and required not in ctx.rights:
-        where = f"repository '{ctx.repo.name}'" if ctx.repo else f"subject '{ctx.subject.name}'"
+        where = f"repository '{ctx.repo.name}'" if ctx.repo else f"subject '{ctx.subject_name}'"
         raise Forbidden(f"You do not have '{required}' permission on {where}")
     return ctx

@@ -181,7 +181,7 @@ def delete_all_repositories(owner: str) -> None:
 
 def visible_repositories(principal: Principal, subject: Subject) -> list[Repository]:
     """Repositories of ``subject`` that ``principal`` may see (private ones need read rights)."""
-    can_read_private = Right.READ in rights_on(principal, subject)
+    can_read_private = Right.READ in rights_on(principal, subject.name)
     return [repo for repo in Repository.query(subject.name) if can_read_private or not repo.private]
 
 
