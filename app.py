@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from chalicelib.accounts.views import api as accounts
+from chalicelib.content.views import api as content
 from chalicelib.packages.views import api as packages
 from chalicelib.repositories.views import api as repositories
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
@@ -13,6 +14,7 @@ app.register_middleware(normalise_errors, "http")
 app.register_blueprint(accounts.blueprint)
 app.register_blueprint(repositories.blueprint)
 app.register_blueprint(packages.blueprint)
+app.register_blueprint(content.blueprint)
 
 install_fallbacks(app)
 

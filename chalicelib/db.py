@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "chalicelib.accounts.models",
     "chalicelib.repositories.models",
     "chalicelib.packages.models",
+    "chalicelib.content.models",
 )
 
 

@@ -24,6 +24,7 @@ point_at(AWS_ENDPOINT, table_prefix="shelf-test-")
 
 from app import app as chalice_app  # noqa: E402  (the environment must be set first)
 from chalicelib.accounts.services import bootstrap_admin  # noqa: E402
+from chalicelib.web.routing import API_BINARY_MEDIA_TYPES  # noqa: E402
 from infra.local.aws import create_resources  # noqa: E402
 from infra.local.gateway import LocalGateway  # noqa: E402
 
@@ -68,7 +69,7 @@ class Api:
 
 @pytest.fixture(scope="session")
 def gateway() -> LocalGateway:
-    return LocalGateway(chalice_app)
+    return LocalGateway(chalice_app, binary_media_types=API_BINARY_MEDIA_TYPES)
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,7 @@ class Package(Model):
     newest_version = UnicodeAttribute(null=True)
     #: The newest version with a published file (maintained by content publishing).
     latest_published_version = UnicodeAttribute(null=True)
+    latest_published_ordinal = NumberAttribute(null=True)
     system_ids = ListAttribute(of=UnicodeAttribute, default=list)
     linked_to_repos = ListAttribute(of=UnicodeAttribute, default=list)
     attribute_names = ListAttribute(of=UnicodeAttribute, default=list)

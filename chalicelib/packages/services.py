@@ -199,6 +199,9 @@ def delete_package(repo: Repository, package: Package) -> None:
 
 def purge_package_contents(package: Package) -> None:
     """Remove every record under a deleted package (idempotent)."""
+    from chalicelib.content.services import purge_package_files
+
+    purge_package_files(package.id)
     db.batch_delete(Version.query(package.id))
     db.batch_delete(_system_id_rows(package))
 

@@ -156,6 +156,9 @@ def delete_version(package: Package, version: Version) -> None:
         if db.condition_failed(error):
             raise NotFound(f"Version '{version.name}' was not found") from None
         raise
+    from chalicelib.content.services import purge_version_files
+
+    purge_version_files(package.id, version.name)
     if version.name in (package.newest_version, package.latest_published_version):
         refresh_latest(package)
 
@@ -167,16 +170,16 @@ def refresh_latest(package: Package) -> None:
     for row in Version.ordinal_index.query(package.id, scan_index_forward=False):
         newest = newest or row.name
         if row.published:
-            latest_published = row.name
+            latest_published = row
             break
-    actions = [
-        Package.newest_version.set(newest) if newest else Package.newest_version.remove(),
-        (
-            Package.latest_published_version.set(latest_published)
-            if latest_published
-            else Package.latest_published_version.remove()
-        ),
-    ]
+    actions = [Package.newest_version.set(newest) if newest else Package.newest_version.remove()]
+    if latest_published is not None:
+        actions += [
+            Package.latest_published_version.set(latest_published.name),
+            Package.latest_published_ordinal.set(latest_published.ordinal),
+        ]
+    else:
+        actions += [Package.latest_published_version.remove(), Package.latest_published_ordinal.remove()]
     try:
         package.update(actions=actions, condition=Package.id == package.id)
     except UpdateError as error:

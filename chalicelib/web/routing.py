@@ -28,6 +28,10 @@ from chalicelib.validation import describe_validation_error
 
 log = logging.getLogger("shelf")
 
+#: API Gateway's binaryMediaTypes: every request body reaches the function base64-encoded, so uploads
+#: of any Content-Type (or none) arrive intact; JSON bodies are decoded from it as well.
+API_BINARY_MEDIA_TYPES = ["*/*"]
+
 #: Bodies of JSON routes: curl -d sends form encoding by default, so accept any type and parse JSON.
 ANY_CONTENT_TYPE = ["*/*"]
 
@@ -103,6 +107,7 @@ class Api:
                 with_repo=not creates_repo,
             )
             ctx.extra["source_ip"] = (request.context.get("identity") or {}).get("sourceIp")
+            ctx.extra["request_id"] = request.context.get("requestId") or ""
             result = handler(ctx, **params)
         except ShelfError as error:
             return error_response(error)

@@ -79,5 +79,9 @@ def point_at(endpoint: str, table_prefix: str = "shelf-local-") -> None:
 def create_resources() -> None:
     """Create every table (and, later, the content bucket) that does not exist yet."""
     from chalicelib.db import create_tables
+    from chalicelib.queues import create_queues
+    from chalicelib.storage import create_bucket
 
     create_tables()
+    create_bucket()
+    create_queues()

@@ -134,8 +134,15 @@ class LocalGateway:
     One request at a time reaches the app, as in one Lambda container.
     """
 
-    def __init__(self, app: Any, stage: str = "api", access_log: bool = False):
+    def __init__(
+        self,
+        app: Any,
+        stage: str = "api",
+        access_log: bool = False,
+        binary_media_types: list[str] | None = None,
+    ):
         self.app = app
+        self.binary_media_types = [t.lower() for t in (binary_media_types or app.api.binary_types)]
         self.stage = stage
         self.access_log = access_log
         self.tree = build_tree(list(app.routes))
@@ -202,7 +209,7 @@ class LocalGateway:
 
     def _is_binary(self, content_type: str) -> bool:
         content_type = content_type.split(";")[0].strip().lower()
-        types = [t.lower() for t in self.app.api.binary_types]
+        types = self.binary_media_types
         return "*/*" in types or (bool(content_type) and content_type in types)
 
     @staticmethod

@@ -25,6 +25,7 @@ def main() -> None:
 
     from app import app
     from chalicelib.accounts.bootstrap import bootstrap_from_env
+    from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
     from infra.local.gateway import LocalGateway
 
     admin, generated_key = bootstrap_from_env()
@@ -34,7 +35,13 @@ def main() -> None:
         print(f"System administrator: {admin} / API key: {generated_key}  (shown once)")
     else:
         print(f"System administrator: {admin} (API key from SHELF_ADMIN_API_KEY)")
-    run_simple("127.0.0.1", port, LocalGateway(app, access_log=True), threaded=True, use_reloader=False)
+    run_simple(
+        "127.0.0.1",
+        port,
+        LocalGateway(app, access_log=True, binary_media_types=API_BINARY_MEDIA_TYPES),
+        threaded=True,
+        use_reloader=False,
+    )
 
 
 if __name__ == "__main__":

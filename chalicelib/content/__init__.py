@@ -1,0 +1,1 @@
+"""Content: files of versions — upload, publish, download, delete, listings, search."""

@@ -1,0 +1,31 @@
+"""Download events: every download (signed or not) is recorded once, without a synchronous write to
+a hot DynamoDB item — the request only sends one SQS message; a consumer aggregates later."""
+
+from __future__ import annotations
+
+from chalicelib import queues
+from chalicelib.auth.policy import Ctx
+from chalicelib.content.models import File
+from chalicelib.timefmt import iso, now
+
+
+def record(ctx: Ctx, file: File, event_id: str, callback_id: str | None = None) -> None:
+    """Queue the download event of ``file`` (who, what, when, bytes, client address)."""
+    queues.send(
+        queues.DOWNLOAD_EVENTS,
+        {
+            "id": event_id,
+            "at": iso(now()),
+            "user": ctx.principal.name,
+            "access_key": ctx.extra.get("access_key"),
+            "callback_id": callback_id,
+            "ip": ctx.extra.get("source_ip"),
+            "owner": file.owner,
+            "repo": file.repo,
+            "repo_id": file.repo_id,
+            "package": file.package,
+            "version": file.version,
+            "path": file.path,
+            "size": int(file.size),
+        },
+    )

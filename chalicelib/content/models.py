@@ -1,0 +1,107 @@
+"""DynamoDB model of files.
+
+Access patterns (see docs/data-model.md):
+- file by repository and path (download, override, delete): ``File`` hash ``repo_id``, range ``path``
+- files of a version (listing, publish, discard): GSI ``version_index`` (``version_key``, ``path``)
+- files of a package: GSI ``package_index`` (``package_id``, ``path``)
+- public published files by name prefix (search): sparse GSI ``public_name_index``
+- files by SHA-1 (search): GSI ``sha1_index``; files by SHA-256 (blob collection): GSI ``sha256_index``
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.db import table_meta
+
+
+class VersionIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "version_index"
+        projection = AllProjection()
+
+    version_key = UnicodeAttribute(hash_key=True)
+    path = UnicodeAttribute(range_key=True)
+
+
+class PackageIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "package_index"
+        projection = AllProjection()
+
+    package_id = UnicodeAttribute(hash_key=True)
+    path = UnicodeAttribute(range_key=True)
+
+
+class PublicNameIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "public_name_index"
+        projection = AllProjection()
+
+    search_shard = UnicodeAttribute(hash_key=True)
+    name_lower = UnicodeAttribute(range_key=True)
+
+
+class Sha1Index(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "sha1_index"
+        projection = AllProjection()
+
+    sha1 = UnicodeAttribute(hash_key=True)
+    path = UnicodeAttribute(range_key=True)
+
+
+class Sha256Index(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "sha256_index"
+        projection = KeysOnlyProjection()
+
+    sha256 = UnicodeAttribute(hash_key=True)
+
+
+class File(Model):
+    """A file of a version, at one path of a repository (one file per path)."""
+
+    Meta = table_meta("files")
+
+    repo_id = UnicodeAttribute(hash_key=True)
+    path = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    name_lower = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    repo = UnicodeAttribute()
+    package = UnicodeAttribute()
+    package_id = UnicodeAttribute()
+    version = UnicodeAttribute()
+    #: ``package_id#version``
+    version_key = UnicodeAttribute()
+    size = NumberAttribute()
+    sha1 = UnicodeAttribute()
+    sha256 = UnicodeAttribute()
+    created = UTCDateTimeAttribute()
+    uploader = UnicodeAttribute(null=True)
+    published = BooleanAttribute(default=False)
+    published_at = UTCDateTimeAttribute(null=True)
+    list_in_downloads = BooleanAttribute(default=False)
+    deb_distribution = ListAttribute(of=UnicodeAttribute, null=True)
+    deb_component = ListAttribute(of=UnicodeAttribute, null=True)
+    deb_architecture = ListAttribute(of=UnicodeAttribute, null=True)
+    #: ``public`` while the file is published in a public repository, else absent.
+    search_shard = UnicodeAttribute(null=True)
+
+    version_index = VersionIndex()
+    package_index = PackageIndex()
+    public_name_index = PublicNameIndex()
+    sha1_index = Sha1Index()
+    sha256_index = Sha256Index()
+
+
+MODELS = (File,)

@@ -1,0 +1,110 @@
+"""Content paths: file-path validation, matrix parameters, the Maven layout, Debian coordinates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.errors import BadRequest
+
+MAX_PATH = 1024
+
+
+@dataclass(frozen=True)
+class ContentPath:
+    """A path from a greedy route, split from its ``;name=value`` matrix parameters."""
+
+    path: str
+    matrix: dict[str, str]
+
+
+def split_matrix(raw: str) -> ContentPath:
+    """``a/b.jar;bt_package=p;publish=1`` -> path ``a/b.jar`` and its matrix parameters."""
+    path, _, params = raw.partition(";")
+    matrix: dict[str, str] = {}
+    for item in params.split(";") if params else []:
+        name, _, value = item.partition("=")
+        if name:
+            matrix[name.strip()] = value.strip()
+    return ContentPath(path, matrix)
+
+
+def check_file_path(path: str) -> str:
+    """A repository-relative file path, or 400: no empty, ``.`` or ``..`` segments, no control chars."""
+    if not path or len(path) > MAX_PATH:
+        raise BadRequest(f"Invalid file path: it must have 1 to {MAX_PATH} characters")
+    if path.startswith("/") or any(ord(ch) < 32 or ch == "\x7f" for ch in path) or "\\" in path:
+        raise BadRequest(f"Invalid file path {path!r}")
+    for segment in path.split("/"):
+        if segment in ("", ".", ".."):
+            raise BadRequest(f"Invalid file path {path!r}: empty, '.' and '..' segments are not allowed")
+    return path
+
+
+def truthy(value: str | None) -> bool:
+    """``1``/``true``/``yes`` (any case) as a flag."""
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def option(
+    name: str, matrix: Mapping[str, str], query: Mapping[str, str], headers: Mapping[str, str], header: str
+) -> str | None:
+    """An upload option given as a matrix parameter, a query parameter or a request header."""
+    for source, key in ((matrix, name), (query, name), (headers, header.lower())):
+        value = source.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class MavenCoordinates:
+    group_id: str
+    artifact_id: str
+    version: str
+
+
+def maven_coordinates(path: str) -> MavenCoordinates:
+    """Coordinates of a path in the Maven layout ``group/path/artifact/version/artifact-version[-cls].ext``;
+    400 when the path does not follow it."""
+    segments = path.split("/")
+    if len(segments) < 4:
+        raise BadRequest(
+            f"Invalid Maven path {path!r}: expected "
+            "group/artifactId/version/artifactId-version[-classifier].ext"
+        )
+    *group, artifact, version, filename = segments
+    base_version = version[: -len("-SNAPSHOT")] if version.endswith("-SNAPSHOT") else version
+    prefixes = (f"{artifact}-{version}", f"{artifact}-{base_version}-")
+    if not any(filename.startswith(prefix) for prefix in prefixes):
+        raise BadRequest(f"Invalid Maven path {path!r}: the file name must start with '{artifact}-{version}'")
+    rest = filename[len(f"{artifact}-{version}") :] if filename.startswith(f"{artifact}-{version}") else "-"
+    if rest and rest[0] not in ".-":
+        raise BadRequest(f"Invalid Maven path {path!r}: the file name must start with '{artifact}-{version}'")
+    return MavenCoordinates(".".join(group), artifact, version)
+
+
+@dataclass(frozen=True)
+class DebianCoordinates:
+    distributions: list[str]
+    components: list[str]
+    architectures: list[str]
+
+
+def _csv(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def debian_coordinates(matrix: Mapping[str, str], headers: Mapping[str, str]) -> DebianCoordinates | None:
+    """Debian coordinates from ``;deb_distribution=;deb_component=;deb_architecture=`` or the
+    ``X-Bintray-Debian-*`` headers (comma-separated lists); None when none is given."""
+    values = {}
+    for name, header in (
+        ("distribution", "x-bintray-debian-distribution"),
+        ("component", "x-bintray-debian-component"),
+        ("architecture", "x-bintray-debian-architecture"),
+    ):
+        values[name] = _csv(matrix.get(f"deb_{name}") or headers.get(header))
+    if not any(values.values()):
+        return None
+    return DebianCoordinates(values["distribution"], values["component"], values["architecture"])

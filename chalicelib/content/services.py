@@ -1,0 +1,371 @@
+"""Content services: upload, publish/discard, download lookup, delete, listings, search."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+
+from chalicelib import db, storage
+from chalicelib.accounts.models import Subject
+from chalicelib.auth.policy import Ctx, Right, org_role
+from chalicelib.auth.principal import Principal
+from chalicelib.content.models import File
+from chalicelib.content.paths import DebianCoordinates, check_file_path
+from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.packages.models import Package, Version
+from chalicelib.packages.services import get_package
+from chalicelib.packages.versions import CreateVersionBody, create_version, get_version
+from chalicelib.repositories.models import PUBLIC_SHARD, Repository
+from chalicelib.timefmt import iso, now, parse_iso
+
+#: Published files may be overridden or deleted this long after publishing (the spec's 180 days).
+OVERRIDE_WINDOW = timedelta(days=180)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What an upload request asks for."""
+
+    path: str
+    package: str
+    version: str
+    publish: bool = False
+    override: bool = False
+    sha256: str | None = None
+    debian: DebianCoordinates | None = None
+
+
+@dataclass(frozen=True)
+class Digest:
+    size: int
+    sha1: str
+    sha256: str
+
+
+def digest(data: bytes) -> Digest:
+    return Digest(len(data), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest())
+
+
+def _version_key(package: Package, version: str) -> str:
+    return f"{package.id}#{version}"
+
+
+def find_file(repo: Repository, path: str) -> File | None:
+    try:
+        return File.get(repo.id, path)
+    except DoesNotExist:
+        return None
+
+
+def ensure_version(repo: Repository, package: Package, name: str) -> Version:
+    """The version ``name`` of ``package``, created when missing (uploads create versions)."""
+    try:
+        return get_version(package, name)
+    except NotFound:
+        pass
+    try:
+        return create_version(repo, package, CreateVersionBody(name=name))
+    except Conflict:
+        return get_version(package, name)
+
+
+def _update_window(principal: Principal, repo: Repository) -> timedelta:
+    """How long after publishing ``principal`` may still change a published file of ``repo``."""
+    limited = repo.version_update_max_days is not None and principal.name and not principal.is_admin
+    if (
+        limited
+        and principal.name != repo.owner
+        and org_role(repo.owner, principal.name) not in ("owner", "admin")
+    ):
+        return timedelta(days=int(repo.version_update_max_days))
+    return OVERRIDE_WINDOW
+
+
+def check_may_change(principal: Principal, repo: Repository, existing: File, action: str) -> None:
+    """409 when a published file is past the window in which it may still be changed."""
+    if not existing.published or existing.published_at is None:
+        return
+    window = _update_window(principal, repo)
+    if now() - existing.published_at > window:
+        raise Conflict(
+            f"Cannot {action} '{existing.path}': it was published more than {window.days} days ago"
+        )
+
+
+def check_upload(principal: Principal, repo: Repository, package: Package, request: Upload) -> File | None:
+    """Validate an upload before any byte is stored; returns the file it replaces, if any."""
+    check_file_path(request.path)
+    if repo.type == "debian" and request.debian is None and request.path.endswith(".deb"):
+        raise BadRequest(
+            "Debian uploads need deb_distribution, deb_component and deb_architecture "
+            "(matrix parameters or X-Bintray-Debian-* headers)"
+        )
+    if request.debian is not None and not all(
+        (request.debian.distributions, request.debian.components, request.debian.architectures)
+    ):
+        raise BadRequest("Debian coordinates need a distribution, a component and an architecture")
+    existing = find_file(repo, request.path)
+    if existing is None:
+        return None
+    if existing.version_key != _version_key(package, request.version):
+        raise Conflict(
+            f"'{request.path}' already belongs to {existing.package}/{existing.version}; delete it first"
+        )
+    if existing.published:
+        if not request.override:
+            raise Conflict(f"'{request.path}' is already published; upload with override=1 to replace it")
+        check_may_change(principal, repo, existing, "override")
+    return existing
+
+
+def store(
+    principal: Principal,
+    repo: Repository,
+    package: Package,
+    request: Upload,
+    data: Digest,
+    replaced: File | None,
+) -> File:
+    """Record a file whose bytes are already in S3 under ``data.sha256``.
+
+    The write is conditional on what ``check_upload`` saw, so of two concurrent uploads to one path
+    exactly one lands; the other gets 409. S3 is written before DynamoDB: a failure in between
+    leaves an unreferenced blob (collected later), never a record without its object.
+    """
+    version = ensure_version(repo, package, request.version)
+    created = now()
+    record = File(
+        repo.id,
+        request.path,
+        name=request.path.rsplit("/", 1)[-1],
+        name_lower=request.path.rsplit("/", 1)[-1].lower(),
+        owner=repo.owner,
+        repo=repo.name,
+        package=package.name,
+        package_id=package.id,
+        version=version.name,
+        version_key=_version_key(package, version.name),
+        size=data.size,
+        sha1=data.sha1,
+        sha256=data.sha256,
+        created=created,
+        uploader=principal.name,
+        published=False,
+        list_in_downloads=bool(replaced.list_in_downloads) if replaced else False,
+    )
+    if replaced is not None and replaced.published:
+        # An override replaces the content of a published file; the file stays published.
+        record.published = True
+        record.published_at = replaced.published_at
+        record.search_shard = replaced.search_shard
+    if request.debian is not None:
+        record.deb_distribution = request.debian.distributions
+        record.deb_component = request.debian.components
+        record.deb_architecture = request.debian.architectures
+    if replaced is None:
+        condition = File.path.does_not_exist()
+    else:
+        condition = (File.sha256 == replaced.sha256) & (File.created == replaced.created)
+    try:
+        record.save(condition=condition)
+    except PutError as error:
+        if db.condition_failed(error):
+            raise Conflict(f"'{request.path}' was changed by another upload at the same time") from None
+        raise
+    Subject(repo.owner).update(
+        actions=[Subject.quota_used_bytes.add(data.size - (int(replaced.size) if replaced else 0))]
+    )
+    if request.publish:
+        publish_files(repo, package, version, [record])
+    return record
+
+
+def upload_bytes(principal: Principal, repo: Repository, request: Upload, body: bytes) -> File:
+    """Upload a file whose bytes came with the request."""
+    package = get_package(repo, request.package)
+    data = digest(body)
+    if request.sha256 and request.sha256.lower() != data.sha256:
+        raise Conflict(
+            f"Checksum mismatch: X-Checksum-Sha2 is {request.sha256} but the content's is {data.sha256}"
+        )
+    replaced = check_upload(principal, repo, package, request)
+    storage.put_blob(body, data.sha256)
+    return store(principal, repo, package, request, data, replaced)
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+
+def unpublished_files(package: Package, version: str) -> list[File]:
+    return [f for f in File.version_index.query(_version_key(package, version)) if not f.published]
+
+
+def publish_files(repo: Repository, package: Package, version: Version, files: list[File]) -> int:
+    """Publish ``files`` of ``version``; the version becomes published, and the latest if newest."""
+    at = now()
+    for record in files:
+        actions = [File.published.set(True), File.published_at.set(at)]
+        if not repo.private:
+            actions.append(File.search_shard.set(PUBLIC_SHARD))
+        try:
+            record.update(actions=actions, condition=File.sha256 == record.sha256)
+        except UpdateError as error:
+            if not db.condition_failed(error):
+                raise
+    if files:
+        _mark_version_published(package, version, at)
+    return len(files)
+
+
+def _mark_version_published(package: Package, version: Version, at: datetime) -> None:
+    if not version.published:
+        version.update(actions=[Version.published.set(True), Version.released.set(version.released or at)])
+    try:
+        package.update(
+            actions=[
+                Package.latest_published_version.set(version.name),
+                Package.latest_published_ordinal.set(version.ordinal),
+            ],
+            condition=(Package.id == package.id)
+            & (
+                Package.latest_published_ordinal.does_not_exist()
+                | (Package.latest_published_ordinal <= version.ordinal)
+            ),
+        )
+    except UpdateError as error:
+        if not db.condition_failed(error):
+            raise
+
+
+def publish_version(repo: Repository, package: Package, version: Version, discard: bool) -> int:
+    """Publish (or, with ``discard``, remove) every unpublished file of ``version``; returns how many."""
+    files = unpublished_files(package, version.name)
+    if discard:
+        for record in files:
+            _delete_record(record)
+        return len(files)
+    return publish_files(repo, package, version, files)
+
+
+# --- reading, downloading, deleting -----------------------------------------------------------
+
+
+def visible_file(ctx: Ctx, path: str) -> File:
+    """The file at ``path`` of ``ctx.repo`` if the caller may see it; otherwise 404 (nothing revealed).
+
+    Unpublished files are visible to publishers only.
+    """
+    assert ctx.repo is not None
+    check_file_path(path)
+    record = find_file(ctx.repo, path)
+    if record is None or (not record.published and not ctx.can(Right.PUBLISH)):
+        raise NotFound(f"File '{path}' was not found")
+    return record
+
+
+def _delete_record(record: File) -> None:
+    try:
+        record.delete(condition=File.sha256 == record.sha256)
+    except DeleteError as error:
+        if db.condition_failed(error):
+            raise Conflict(f"'{record.path}' was changed at the same time; try again") from None
+        raise
+    Subject(record.owner).update(actions=[Subject.quota_used_bytes.add(-int(record.size))])
+
+
+def delete_file(principal: Principal, repo: Repository, record: File) -> None:
+    """Delete one file (published ones only within the update window). Its blob is collected later."""
+    check_may_change(principal, repo, record, "delete")
+    _delete_record(record)
+
+
+def purge_version_files(package_id: str, version: str) -> None:
+    """Remove the file records of a deleted version (idempotent)."""
+    db.batch_delete(File.version_index.query(f"{package_id}#{version}"))
+
+
+def purge_package_files(package_id: str) -> None:
+    """Remove the file records of a deleted package (idempotent)."""
+    db.batch_delete(File.package_index.query(package_id))
+
+
+def set_list_in_downloads(record: File, listed: bool) -> None:
+    record.update(actions=[File.list_in_downloads.set(listed)])
+
+
+# --- listings and search ----------------------------------------------------------------------
+
+
+def describe(record: File) -> dict[str, Any]:
+    """The spec's file shape (Get Package Files)."""
+    return {
+        "name": record.name,
+        "path": record.path,
+        "package": record.package,
+        "version": record.version,
+        "repo": record.repo,
+        "owner": record.owner,
+        "created": iso(record.created),
+        "size": int(record.size),
+        "sha1": record.sha1,
+        "sha256": record.sha256,
+    }
+
+
+def package_files(ctx: Ctx, package: Package, include_unpublished: bool) -> list[File]:
+    show_unpublished = include_unpublished and ctx.can(Right.PUBLISH)
+    return [f for f in File.package_index.query(package.id) if f.published or show_unpublished]
+
+
+def version_files(ctx: Ctx, package: Package, version: str, include_unpublished: bool) -> list[File]:
+    show_unpublished = include_unpublished and ctx.can(Right.PUBLISH)
+    rows = File.version_index.query(_version_key(package, version))
+    return [f for f in rows if f.published or show_unpublished]
+
+
+def search_by_name(
+    name: str, subject: str | None, repo: str | None, created_after: str | None, start: int, size: int
+) -> list[File]:
+    """Published files of public repositories whose name matches ``name`` (``*`` and ``?`` wildcards,
+    case-insensitive). Served by the sparse ``public_name_index``; the literal prefix bounds the read."""
+    pattern = name.strip().lower()
+    if not pattern:
+        raise BadRequest("The 'name' query parameter is required")
+    after = parse_iso(created_after, "created_after") if created_after else None
+    prefix = re.split(r"[*?]", pattern)[0]
+    key = File.name_lower.startswith(prefix) if prefix else None
+    matches = (
+        f
+        for f in File.public_name_index.query(PUBLIC_SHARD, range_key_condition=key)
+        if fnmatch.fnmatchcase(f.name_lower, pattern)
+        and (not subject or f.owner == subject)
+        and (not repo or f.repo == repo)
+        and (after is None or f.created >= after)
+    )
+    return db.page(matches, start, size)
+
+
+def search_by_sha1(sha1: str, subject: str | None, repo: str | None, start: int, size: int) -> list[File]:
+    """Published files of public repositories with this SHA-1."""
+    matches = (
+        f
+        for f in File.sha1_index.query(sha1.strip().lower())
+        if f.search_shard == PUBLIC_SHARD
+        and (not subject or f.owner == subject)
+        and (not repo or f.repo == repo)
+    )
+    return db.page(matches, start, size)
+
+
+def package_of(record: File, repo: Repository) -> Package:
+    try:
+        package = Package.get(repo.id, record.package)
+    except DoesNotExist:
+        raise NotFound(f"Package '{record.package}' was not found") from None
+    return package
