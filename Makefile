@@ -23,6 +23,10 @@ test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
+## bench: AWS operations and latency per route, cold import time (figures in docs/performance.md)
+bench: install
+	$(PY) -m bench
+
 lint: install
 	$(PY) -m ruff check .
 

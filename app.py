@@ -1,8 +1,11 @@
 """Shelf: the Chalice application. A table of contents: the code lives in ``chalicelib/``."""
 
-from chalice import Chalice
+from chalice import Chalice, Rate
+from chalice.app import CloudWatchEvent, SQSEvent
 
+from chalicelib import queues
 from chalicelib.accounts.views import api as accounts
+from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
 from chalicelib.packages.views import api as packages
 from chalicelib.repositories.views import api as repositories
@@ -15,6 +18,7 @@ app.register_blueprint(accounts.blueprint)
 app.register_blueprint(repositories.blueprint)
 app.register_blueprint(packages.blueprint)
 app.register_blueprint(content.blueprint)
+app.register_blueprint(signing.blueprint)
 
 install_fallbacks(app)
 
@@ -29,3 +33,29 @@ def bootstrap_admin(event: dict, context: object) -> dict:
 
     name, generated = bootstrap_from_env()
     return {"name": name, "api_key": generated}
+
+
+@app.on_sqs_message(queue=queues.queue_name(queues.DOWNLOAD_EVENTS), batch_size=10)
+def download_events(event: SQSEvent) -> None:
+    """Record queued download events exactly once, with their daily aggregates (chalicelib/stats)."""
+    from chalicelib.stats.downloads import consume
+
+    consume(event.to_dict())
+
+
+@app.on_sqs_message(queue=queues.queue_name(queues.UPLOAD_EVENTS), batch_size=1)
+def upload_events(event: SQSEvent) -> None:
+    """Finish large uploads: S3 reports each object PUT through the 307 (chalicelib/content/large.py)."""
+    from chalicelib.content.large import finish_from_event
+
+    finish_from_event(event.to_dict())
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def collect_blobs(event: CloudWatchEvent) -> None:
+    """Delete content no file refers to any more, once it is older than the grace period."""
+    from datetime import timedelta
+
+    from chalicelib.content.gc import collect_unreferenced_blobs
+
+    collect_unreferenced_blobs(grace=timedelta(hours=1))

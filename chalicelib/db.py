@@ -25,6 +25,7 @@ MODEL_MODULES = (
     "chalicelib.repositories.models",
     "chalicelib.packages.models",
     "chalicelib.content.models",
+    "chalicelib.stats.models",
 )
 
 

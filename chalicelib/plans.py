@@ -19,6 +19,8 @@ FEATURES: dict[str, tuple[str, str]] = {
     "version_update_max_days": ("enterprise", "'version_update_max_days'"),
     "custom_licenses": ("premium", "'custom_licenses'"),
     "public_stats": ("premium", "'public_stats'"),
+    "url_signing": ("premium", "URL signing"),
+    "dynamic_download": ("premium", "Dynamic download"),
 }
 
 

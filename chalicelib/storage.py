@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -78,3 +79,73 @@ def create_bucket() -> None:
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     if settings().bucket not in existing:
         client.create_bucket(Bucket=settings().bucket)
+
+
+# --- large uploads: staged under uploads/<id>, then moved to their content address ----------------
+
+
+def staged_key(upload_id: str) -> str:
+    """The object key a large upload is PUT to (through a presigned URL)."""
+    return f"{UPLOAD_PREFIX}{upload_id}"
+
+
+def presign_put(key: str, seconds: int, content_length: int) -> str:
+    """A URL that PUTs exactly ``content_length`` bytes to ``key`` for ``seconds`` (signed locally)."""
+    return s3().generate_presigned_url(
+        "put_object",
+        Params={"Bucket": settings().bucket, "Key": key, "ContentLength": content_length},
+        ExpiresIn=seconds,
+    )
+
+
+def object_chunks(key: str, chunk_size: int = 8 * 1024 * 1024) -> Iterator[bytes]:
+    """The bytes of object ``key``, streamed in chunks (never the whole object in memory)."""
+    body = s3().get_object(Bucket=settings().bucket, Key=key)["Body"]
+    try:
+        yield from body.iter_chunks(chunk_size)
+    finally:
+        body.close()
+
+
+def object_exists(key: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3().head_object(Bucket=settings().bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def adopt_staged(key: str, sha256: str) -> str:
+    """Copy staged object ``key`` to the blob key of ``sha256`` (server side; a managed transfer, so
+    multipart copy above 5 GB); skipped when identical content is already stored."""
+    target = blob_key(sha256)
+    if not object_exists(target):
+        bucket = settings().bucket
+        s3().copy({"Bucket": bucket, "Key": key}, bucket, target)
+    return target
+
+
+def delete_object(key: str) -> None:
+    s3().delete_object(Bucket=settings().bucket, Key=key)
+
+
+def notify_uploads(queue_arn: str) -> None:
+    """Send S3's ``ObjectCreated`` events of ``uploads/`` to the queue ``queue_arn`` (local AWS; deployed,
+    the same notification is part of the bucket's configuration, see docs/architecture.md)."""
+    s3().put_bucket_notification_configuration(
+        Bucket=settings().bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "Id": "shelf-large-uploads",
+                    "QueueArn": queue_arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}},
+                }
+            ]
+        },
+    )

@@ -45,6 +45,9 @@ def table_resource(model: Any) -> dict[str, Any]:
         ]
         if indexes:
             properties[name] = sorted(indexes, key=lambda i: i["IndexName"])
+    ttl = model._ttl_attribute()
+    if ttl is not None:
+        properties["TimeToLiveSpecification"] = {"AttributeName": ttl.attr_name, "Enabled": True}
     return {"Type": "AWS::DynamoDB::Table", "Properties": properties}
 
 

@@ -3,7 +3,7 @@
 Expected outcomes come from the policy table below (the spec's Security lines), not from the code:
 denied calls go over HTTP and must answer exactly 401/403/404 and change nothing; allowed calls are
 checked through the central policy (``resolve``) so that destructive routes stay side-effect free,
-and allowed reads also go over HTTP and must answer 200.
+and allowed reads also go over HTTP and must answer 200 (downloads: 302 to the content).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def expected(need: Need, role: str, repo_private: bool | None) -> int | str:
     """'ok' or the status the policy table demands."""
     if need is Need.SYSADMIN:
         return "ok" if role == "sysadmin" else (401 if role == "anonymous" else 403)
-    if need is not Need.ANYONE and role == "anonymous":
+    if need not in (Need.ANYONE, Need.DOWNLOAD) and role == "anonymous":
         return 401
     rights = set(RIGHTS[role])
     if repo_private is False:
@@ -50,7 +50,7 @@ def expected(need: Need, role: str, repo_private: bool | None) -> int | str:
 
 
 @pytest.fixture(scope="module")
-def scene(world):
+def scene(api, world):
     owner, org_admin, member, stranger, target = (world.user() for _ in range(5))
     org = world.org(owner, plan="premium")
     world.member(org, org_admin, "admin")
@@ -60,6 +60,11 @@ def scene(world):
         repo = world.repo(org, private=private)
         world.package(org, repo, name="pkg")
         world.version(org, repo, "pkg", "1.0")
+        # One published file per repository, for the content routes ({file_path+} = "f.txt").
+        response = api.put(f"/content/{org}/{repo}/pkg/1.0/f.txt", ADMIN, data=b"x")
+        assert response.status_code == 201, response.text
+        response = api.post(f"/content/{org}/{repo}/pkg/1.0/publish", ADMIN, json={})
+        assert response.status_code == 200 and response.json() == {"files": 1}, response.text
         repos[private] = repo
     auth = {
         "anonymous": None,
@@ -102,6 +107,8 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         "version": "1.0",
         "user": scene["target"],
         "name": scene["target"],
+        # The greedy file path: the scene's file, or what the publish route expects.
+        "file_path": "pkg/1.0/publish" if spec.handler == "publish_content" else "f.txt",
     }
     if spec.path.startswith("/users/"):
         values["user"] = scene["target"]
@@ -132,14 +139,16 @@ def test_route_permission(api, scene, spec, method, role, private):
         resolve(spec.need, params, headers, with_repo=not spec.creates_repo)
         if method == "GET":
             response = api.get(path, scene["auth"][role], params={"name": "zz", "g": "zz"})
-            assert response.status_code == 200, (path, role, response.text)
+            allowed = (200, 302) if spec.need is Need.DOWNLOAD or "{file_path+}" in spec.path else (200,)
+            assert response.status_code in allowed, (path, role, response.status_code, response.text)
         return
     with pytest.raises(ShelfError) as raised:
         resolve(spec.need, params, headers, with_repo=not spec.creates_repo)
     assert raised.value.status == want
     response = api.request(method, path, scene["auth"][role], json={})
     assert response.status_code == want, (method, path, role, response.text)
-    assert set(response.json()) == {"message"}
+    if method != "HEAD":  # a HEAD answer has no body
+        assert set(response.json()) == {"message"}
 
 
 def test_denied_writes_leave_everything_in_place(api, scene):
@@ -148,3 +157,6 @@ def test_denied_writes_leave_everything_in_place(api, scene):
         response = api.get(f"/packages/{scene['org']}/{repo}/pkg/versions/1.0", ADMIN)
         assert response.status_code == 200, response.text
         assert api.get(f"/repos/{scene['org']}/{repo}", ADMIN).json()["private"] is private
+        files = api.get(f"/packages/{scene['org']}/{repo}/pkg/versions/1.0/files", ADMIN).json()
+        assert [(f["path"], f["size"]) for f in files] == [("f.txt", 1)]
+        assert api.get(f"/dl/{scene['org']}/{repo}/f.txt", ADMIN).status_code == 302

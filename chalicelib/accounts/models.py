@@ -54,6 +54,8 @@ class Subject(Model):
     registered = UTCDateTimeAttribute()
     followers_count = NumberAttribute(default=0)
     quota_used_bytes = NumberAttribute(default=0)
+    #: Key of the subject's signed URLs (urlsafe base64, generated on first use; regenerating revokes them).
+    url_signing_key = UnicodeAttribute(null=True)
 
     kind_index = KindIndex()
 

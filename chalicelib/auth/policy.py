@@ -31,6 +31,8 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.accounts.models import ADMIN, MEMBER, OWNER, Membership, Subject
 from chalicelib.auth.principal import Principal, authenticate
+from chalicelib.content import signing
+from chalicelib.content.paths import split_matrix
 from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.repositories.models import Repository
 
@@ -50,6 +52,7 @@ class Need(Enum):
     """What a route requires. Path parameters ``subject``/``user``/``org`` and ``repo`` name the resource."""
 
     ANYONE = "anyone"  # no login; a repository in the path must be readable
+    DOWNLOAD = "download"  # like ANYONE, or a valid signed URL of the path (``content/signing.py``)
     AUTHENTICATED = "authenticated"  # any logged-in user; a repository in the path must be readable
     PUBLISH = "publish"  # publish right on the repository in the path
     ADMIN = "admin"  # admin right on the repository, or on the subject when no repository is named
@@ -131,6 +134,17 @@ def load_repo(owner: str, name: str) -> Repository:
         raise NotFound(f"Repo '{name}' was not found") from None
 
 
+def signed_rights(ctx: Ctx, params: Mapping[str, str]) -> frozenset[Right]:
+    """Read on the path of a valid signed URL (403 if forged, tampered, expired or revoked).
+
+    The signature covers that exact path; unpublished files stay hidden (they need publish).
+    """
+    assert ctx.repo is not None and ctx.subject is not None
+    path = split_matrix(params.get("file_path", "")).path
+    ctx.extra["signed"] = signing.verify_download(ctx.subject, ctx.repo.name, path, ctx.query)
+    return READ_ONLY
+
+
 def resolve(
     need: Need,
     params: Mapping[str, str],
@@ -142,7 +156,7 @@ def resolve(
     """Authenticate, load the repository (or subject) named in the path, and enforce ``need``."""
     principal = authenticate(headers)
     ctx = Ctx(principal=principal, headers=headers, query=query or {}, raw_body=raw_body)
-    if need is not Need.ANYONE and not principal.authenticated:
+    if need not in (Need.ANYONE, Need.DOWNLOAD) and not principal.authenticated:
         raise Unauthorized()
     if need is Need.SYSADMIN:
         if not principal.is_admin:
@@ -158,6 +172,8 @@ def resolve(
     else:
         ctx.subject  # noqa: B018  (404 for an unknown subject)
     ctx.rights = rights_on(principal, ctx.subject_name, ctx.repo)
+    if need is Need.DOWNLOAD and ctx.repo is not None and signing.is_signed(ctx.query):
+        ctx.rights |= signed_rights(ctx, params)
     if ctx.repo is not None and Right.READ not in ctx.rights:
         # A private repository does not exist for those who may not read it.
         raise NotFound(f"Repo '{ctx.repo.name}' was not found")

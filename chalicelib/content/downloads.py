@@ -9,8 +9,20 @@ from chalicelib.content.models import File
 from chalicelib.timefmt import iso, now
 
 
-def record(ctx: Ctx, file: File, event_id: str, callback_id: str | None = None) -> None:
-    """Queue the download event of ``file`` (who, what, when, bytes, client address)."""
+def record(
+    ctx: Ctx,
+    file: File,
+    event_id: str,
+    callback_id: str | None = None,
+    callback_url: str | None = None,
+    callback_method: str | None = None,
+    callback_email: str | None = None,
+) -> None:
+    """Queue the download event of ``file`` (who, what, when, bytes, client address).
+
+    A signed download carries its callback (``callback_*``): the events consumer calls
+    ``signing.perform_callback(event)`` when ``callback_url`` is set, outside the request.
+    """
     queues.send(
         queues.DOWNLOAD_EVENTS,
         {
@@ -27,5 +39,8 @@ def record(ctx: Ctx, file: File, event_id: str, callback_id: str | None = None) 
             "version": file.version,
             "path": file.path,
             "size": int(file.size),
+            "callback_url": callback_url,
+            "callback_method": callback_method,
+            "callback_email": callback_email,
         },
     )

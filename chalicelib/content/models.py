@@ -6,6 +6,7 @@ Access patterns (see docs/data-model.md):
 - files of a package: GSI ``package_index`` (``package_id``, ``path``)
 - public published files by name prefix (search): sparse GSI ``public_name_index``
 - files by SHA-1 (search): GSI ``sha1_index``; files by SHA-256 (blob collection): GSI ``sha256_index``
+- a large upload waiting for its bytes in S3, by id (the staged key ``uploads/<id>``): ``PendingUpload``
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
@@ -104,4 +106,38 @@ class File(Model):
     sha256_index = Sha256Index()
 
 
-MODELS = (File,)
+class PendingUpload(Model):
+    """A large upload answered with a 307 to a presigned S3 PUT of ``uploads/<id>``: everything needed to
+    record the file when S3 reports the object (``content/large.py``). Expires by TTL."""
+
+    Meta = table_meta("pending_uploads")
+
+    id = UnicodeAttribute(hash_key=True)
+    #: ``pending`` → ``processing`` (leased until ``lease_until``) → ``done`` | ``failed``
+    state = UnicodeAttribute(default="pending")
+    lease_until = UTCDateTimeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    repo_owner = UnicodeAttribute()
+    repo_name = UnicodeAttribute()
+    repo_id = UnicodeAttribute()
+    package = UnicodeAttribute()
+    version = UnicodeAttribute()
+    path = UnicodeAttribute()
+    publish = BooleanAttribute(default=False)
+    override = BooleanAttribute(default=False)
+    #: X-Checksum-Sha2 of the request, when given
+    sha256 = UnicodeAttribute(null=True)
+    #: Content-Length of the request: the object must have exactly this size
+    size = NumberAttribute()
+    uploader = UnicodeAttribute(null=True)
+    uploader_is_admin = BooleanAttribute(default=False)
+    deb_distribution = ListAttribute(of=UnicodeAttribute, null=True)
+    deb_component = ListAttribute(of=UnicodeAttribute, null=True)
+    deb_architecture = ListAttribute(of=UnicodeAttribute, null=True)
+    maven_group_id = UnicodeAttribute(null=True)
+    maven_artifact_id = UnicodeAttribute(null=True)
+    created = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+MODELS = (File, PendingUpload)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,12 +18,17 @@ from chalicelib.auth.policy import Ctx, Right, org_role
 from chalicelib.auth.principal import Principal
 from chalicelib.content.models import File
 from chalicelib.content.paths import DebianCoordinates, check_file_path
-from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.errors import BadRequest, Conflict, NotFound, RequestTimeout
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import CreateVersionBody, create_version, get_version
 from chalicelib.repositories.models import PUBLIC_SHARD, Repository
 from chalicelib.timefmt import iso, now, parse_iso
+
+#: The longest a publish call works: below API Gateway's 29 s integration timeout.
+MAX_PUBLISH_WAIT = 25
+#: The clock deadlines are measured with (tests replace it).
+clock = time.monotonic
 
 #: Published files may be overridden or deleted this long after publishing (the spec's 180 days).
 OVERRIDE_WINDOW = timedelta(days=180)
@@ -206,10 +212,19 @@ def unpublished_files(package: Package, version: str) -> list[File]:
     return [f for f in File.version_index.query(_version_key(package, version)) if not f.published]
 
 
-def publish_files(repo: Repository, package: Package, version: Version, files: list[File]) -> int:
-    """Publish ``files`` of ``version``; the version becomes published, and the latest if newest."""
+def publish_files(
+    repo: Repository, package: Package, version: Version, files: list[File], deadline: float | None = None
+) -> int:
+    """Publish ``files`` of ``version``; the version becomes published, and the latest if newest.
+
+    With a ``deadline`` (a ``clock()`` value) that passes before every file is published, the files
+    published so far stay published and a 408 says how far it got; publishing again finishes the rest.
+    """
     at = now()
+    done = 0
     for record in files:
+        if deadline is not None and clock() > deadline:
+            break
         actions = [File.published.set(True), File.published_at.set(at)]
         if not repo.private:
             actions.append(File.search_shard.set(PUBLIC_SHARD))
@@ -218,9 +233,14 @@ def publish_files(repo: Repository, package: Package, version: Version, files: l
         except UpdateError as error:
             if not db.condition_failed(error):
                 raise
-    if files:
+        done += 1
+    if done:
         _mark_version_published(package, version, at)
-    return len(files)
+    if done < len(files):
+        raise RequestTimeout(
+            f"Publishing timed out after {done} of {len(files)} files; publish again to finish the rest"
+        )
+    return done
 
 
 def _mark_version_published(package: Package, version: Version, at: datetime) -> None:
@@ -243,14 +263,21 @@ def _mark_version_published(package: Package, version: Version, at: datetime) ->
             raise
 
 
-def publish_version(repo: Repository, package: Package, version: Version, discard: bool) -> int:
-    """Publish (or, with ``discard``, remove) every unpublished file of ``version``; returns how many."""
+def publish_version(
+    repo: Repository, package: Package, version: Version, discard: bool, wait_seconds: int = 0
+) -> int:
+    """Publish (or, with ``discard``, remove) every unpublished file of ``version``; returns how many.
+
+    ``wait_seconds`` is the spec's ``publish_wait_for_secs``: N waits at most N seconds (408 after),
+    -1 and 0 wait at most ``MAX_PUBLISH_WAIT`` (Shelf publishes within the request in both cases).
+    """
     files = unpublished_files(package, version.name)
     if discard:
         for record in files:
             _delete_record(record)
         return len(files)
-    return publish_files(repo, package, version, files)
+    limit = wait_seconds if wait_seconds > 0 else MAX_PUBLISH_WAIT
+    return publish_files(repo, package, version, files, deadline=clock() + min(limit, MAX_PUBLISH_WAIT))
 
 
 # --- reading, downloading, deleting -----------------------------------------------------------

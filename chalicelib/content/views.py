@@ -7,10 +7,20 @@ is one greedy route per method that dispatches on the path inside.
 from __future__ import annotations
 
 from chalice import Response
+from pydantic import Field
 
+from chalicelib import plans
 from chalicelib.auth.policy import Ctx, Need
-from chalicelib.content import downloads, services
-from chalicelib.content.paths import debian_coordinates, maven_coordinates, option, split_matrix, truthy
+from chalicelib.content import downloads, large, services, signing
+from chalicelib.content.explode import explode_zip
+from chalicelib.content.paths import (
+    MavenCoordinates,
+    debian_coordinates,
+    maven_coordinates,
+    option,
+    split_matrix,
+    truthy,
+)
 from chalicelib.content.services import Upload
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.packages import services as packages
@@ -18,7 +28,7 @@ from chalicelib.packages import versions
 from chalicelib.storage import presign_get
 from chalicelib.validation import Body, parse_body
 from chalicelib.web.paging import PAGE_SIZE, flag, start_pos
-from chalicelib.web.routing import Api, created
+from chalicelib.web.routing import Api, created, json_response
 
 api = Api(__name__)
 SUCCESS = {"message": "success"}
@@ -28,7 +38,7 @@ DOWNLOAD_URL_SECONDS = 30
 
 class PublishBody(Body):
     discard: bool = False
-    publish_wait_for_secs: int = 0
+    publish_wait_for_secs: int = Field(default=0, ge=-1)
 
 
 class FileMetadataBody(Body):
@@ -72,8 +82,25 @@ def _raw_body(ctx: Ctx) -> bytes:
 @api.route("/content/{subject}/{repo}/{file_path+}", ["PUT"], Need.PUBLISH)
 def upload_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     assert ctx.repo is not None
-    services.upload_bytes(ctx.principal, ctx.repo, _upload_request(ctx, file_path), _raw_body(ctx))
+    request = _upload_request(ctx, file_path)
+    explode_archive = truthy(ctx.headers.get("x-bintray-explode"))
+    if large.too_large(ctx.headers):
+        if explode_archive:
+            raise BadRequest(f"X-Bintray-Explode takes archives of at most {large.MAX_INLINE_UPLOAD} bytes")
+        return _redirect_upload(ctx, request)
+    if explode_archive:
+        explode_zip(ctx.principal, ctx.repo, request, _raw_body(ctx))
+    else:
+        services.upload_bytes(ctx.principal, ctx.repo, request, _raw_body(ctx))
     return created(SUCCESS)
+
+
+def _redirect_upload(ctx: Ctx, request: Upload, maven: MavenCoordinates | None = None) -> Response:
+    """A body too large for Lambda never reached us: 307 to a presigned S3 PUT (``content/large.py``)."""
+    assert ctx.repo is not None
+    size = large.content_length(ctx.headers) or 0
+    url = large.stage(ctx.principal, ctx.repo, request, size, maven)
+    return json_response(large.redirect_message(), 307, {"Location": url})
 
 
 @api.route("/maven/{subject}/{repo}/{package}/{file_path+}", ["PUT"], Need.PUBLISH)
@@ -82,6 +109,8 @@ def upload_maven(ctx: Ctx, subject: str, repo: str, package: str, file_path: str
     parsed = split_matrix(file_path)
     coordinates = maven_coordinates(parsed.path)
     request = _upload_request(ctx, file_path, package=package, version=coordinates.version)
+    if large.too_large(ctx.headers):
+        return _redirect_upload(ctx, request, coordinates)
     services.upload_bytes(ctx.principal, ctx.repo, request, _raw_body(ctx))
     found = packages.get_package(ctx.repo, package)
     packages.register_system_id(ctx.repo, found, coordinates.group_id, coordinates.artifact_id)
@@ -97,22 +126,47 @@ def publish_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     body = parse_body(ctx.raw_body, PublishBody)
     package = packages.get_package(ctx.repo, parts[0])
     version = versions.get_version(package, parts[1])
-    return {"files": services.publish_version(ctx.repo, package, version, discard=body.discard)}
+    count = services.publish_version(
+        ctx.repo, package, version, discard=body.discard, wait_seconds=body.publish_wait_for_secs
+    )
+    return {"files": count}
 
 
 def _download(ctx: Ctx, file_path: str) -> Response:
     record = services.visible_file(ctx, split_matrix(file_path).path)
     url = presign_get(record.sha256, record.name, DOWNLOAD_URL_SECONDS)
-    downloads.record(ctx, record, event_id=ctx.extra["request_id"])
+    downloads.record(ctx, record, event_id=ctx.extra["request_id"], **signing.callback_fields(ctx))
     return Response(body="", status_code=302, headers={"Location": url})
 
 
-@api.route("/content/{subject}/{repo}/{file_path+}", ["GET"], Need.ANYONE)
+def _dynamic_download(ctx: Ctx, file_path: str) -> Response:
+    """``$latest`` in the path (Premium): 302 to a signed URL, valid 15 s, of the file in the latest
+    published version of the package named by ``bt_package`` (query, matrix) or ``X-Bintray-Package``."""
+    assert ctx.repo is not None and ctx.subject is not None
+    plans.require(ctx.subject, "dynamic_download")
+    parsed = split_matrix(file_path)
+    name = option("bt_package", parsed.matrix, ctx.query, ctx.headers, "X-Bintray-Package")
+    if not name:
+        raise BadRequest("A dynamic download needs the package: 'bt_package' or 'X-Bintray-Package'")
+    latest = packages.get_package(ctx.repo, name).latest_published_version
+    record = services.visible_file(ctx, parsed.path.replace("$latest", latest or "$latest"))
+    if latest is None or not record.published:
+        raise NotFound(f"File '{parsed.path}' was not found")
+    request = api.blueprint.current_request
+    base = signing.base_url(request.headers, request.context or {})
+    expiry = signing.now_ms() + signing.DYNAMIC_VALID_SECONDS * 1000
+    url = signing.download_url(base, ctx.subject, ctx.repo.name, record.path, expiry)
+    return Response(body="", status_code=302, headers={"Location": url})
+
+
+@api.route("/content/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.ANYONE)
 def download_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
+    if "$latest" in file_path:
+        return _dynamic_download(ctx, file_path)
     return _download(ctx, file_path)
 
 
-@api.route("/dl/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.ANYONE)
+@api.route("/dl/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.DOWNLOAD)
 def download(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     return _download(ctx, file_path)
 

@@ -38,7 +38,7 @@ def install_fallbacks(app: Chalice) -> None:
     """
     declared = {path: set(methods) for path, methods in app.routes.items()}
 
-    def method_not_allowed() -> Response:
+    def method_not_allowed(**_: str) -> Response:
         allowed = ", ".join(sorted(declared.get(app.current_request.path, ())))
         return json_response(
             {"message": f"Method {app.current_request.method} is not allowed here"},
@@ -46,7 +46,7 @@ def install_fallbacks(app: Chalice) -> None:
             {"Allow": allowed},
         )
 
-    def not_found() -> Response:
+    def not_found(**_: str) -> Response:
         return json_response({"message": "Not found"}, 404)
 
     for path, methods in declared.items():

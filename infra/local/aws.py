@@ -77,7 +77,7 @@ def point_at(endpoint: str, table_prefix: str = "shelf-local-") -> None:
 
 
 def create_resources() -> None:
-    """Create every table (and, later, the content bucket) that does not exist yet."""
+    """Create every table, the content bucket and the queues that do not exist yet."""
     from chalicelib.db import create_tables
     from chalicelib.queues import create_queues
     from chalicelib.storage import create_bucket
@@ -85,3 +85,14 @@ def create_resources() -> None:
     create_tables()
     create_bucket()
     create_queues()
+    notify_large_uploads()
+
+
+def notify_large_uploads() -> None:
+    """S3 → SQS: the bucket reports objects created under ``uploads/`` to the upload-events queue."""
+    from chalicelib import queues
+    from chalicelib.storage import notify_uploads
+
+    url = queues.queue_url(queues.UPLOAD_EVENTS)
+    arn = queues.sqs().get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    notify_uploads(arn["QueueArn"])

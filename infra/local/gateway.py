@@ -5,6 +5,14 @@ segments first, then the single path variable of a level, then a greedy ``{name+
 takes the rest of the path — and hands the app the same proxy event API Gateway would. ``chalice
 local`` does not route greedy paths, so ``make serve`` and the HTTP tests use this instead.
 
+Like the platform, it never carries a body larger than Lambda's payload limit into the function: a
+request whose Content-Length exceeds ``max_body`` (6 MB, base64-encoded: about 4.5 MiB of file) reaches
+the app with ``body: None`` and its headers; the gateway reads and discards the body, so the client gets
+the app's answer (for uploads a 307 to S3, which python-requests follows by resending the body) instead
+of a broken pipe. A body without Content-Length that grows past the limit gets 413. In AWS the same role
+is played by a front such as a CloudFront function, because API Gateway itself refuses bodies over
+10 MB and Lambda refuses events over 6 MB (see docs/architecture.md, "Large files").
+
 Example::
 
     from werkzeug.serving import run_simple
@@ -25,6 +33,12 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request, Response
 
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
+#: Lambda's request payload limit; binary bodies travel base64-encoded (4 bytes for 3).
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+MAX_BODY = LAMBDA_PAYLOAD_LIMIT * 3 // 4
+TOO_LARGE = {"message": "Request body too large: send a Content-Length header with bodies over 4.5 MiB"}
+_CHUNK = 1024 * 1024
+_READ = object()
 
 
 @dataclass
@@ -140,8 +154,10 @@ class LocalGateway:
         stage: str = "api",
         access_log: bool = False,
         binary_media_types: list[str] | None = None,
+        max_body: int = MAX_BODY,
     ):
         self.app = app
+        self.max_body = max_body
         self.binary_media_types = [t.lower() for t in (binary_media_types or app.api.binary_types)]
         self.stage = stage
         self.access_log = access_log
@@ -162,14 +178,37 @@ class LocalGateway:
         resource, params = found
         if request.method not in self.app.routes.get(resource, {}):
             return Response(json.dumps(MISSING_TOKEN), 403, content_type="application/json")
-        event = self.event(request, resource, params)
+        body = self.body(request)
+        if body is False:
+            return Response(json.dumps(TOO_LARGE), 413, content_type="application/json")
+        event = self.event(request, resource, params, body)
         with self._lock:
             result = self.app(event, LambdaContext())
         return self.response(result)
 
-    def event(self, request: Request, resource: str, params: dict[str, str]) -> dict[str, Any]:
-        """The API Gateway REST proxy event for ``request``."""
-        body_bytes = request.get_data()
+    def body(self, request: Request) -> bytes | None | bool:
+        """The body the function may receive: None when it is over ``max_body`` (read and discarded),
+        False when it has no Content-Length and grows past the limit."""
+        length = request.content_length
+        if length is not None and length > self.max_body:
+            while request.stream.read(_CHUNK):
+                pass
+            return None
+        if length is not None:
+            return request.get_data()
+        data = request.stream.read(self.max_body + 1)
+        if len(data) > self.max_body:
+            while request.stream.read(_CHUNK):
+                pass
+            return False
+        return data
+
+    def event(
+        self, request: Request, resource: str, params: dict[str, str], body_bytes: Any = _READ
+    ) -> dict[str, Any]:
+        """The API Gateway REST proxy event for ``request`` (``body_bytes`` as returned by ``body``)."""
+        if body_bytes is _READ:
+            body_bytes = self.body(request)
         headers = {key: value for key, value in request.headers.items()}
         multi_headers: dict[str, list[str]] = {}
         for key, value in request.headers.items():

@@ -1,0 +1,1 @@
+"""``make bench``: AWS operations per request and cold import time (see docs/performance.md)."""

@@ -1,0 +1,207 @@
+"""``make bench``: DynamoDB and S3 operations and latency per route, and the cold import of app.py.
+
+Starts the local AWS (moto) and the local API gateway in this process, as the tests do, then sends
+real HTTP requests. Operations are counted at the clients: PynamoDB's ``Connection.dispatch`` for
+DynamoDB, botocore's ``before-call`` events for S3 and SQS. Presigning a URL is local, not a call.
+
+Run: ``make bench`` (or ``.venv/bin/python -m bench --runs 50``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = ("admin", "bench-admin-key-0123456789")
+
+
+@dataclass
+class Measure:
+    route: str
+    dynamodb: Counter[str] = field(default_factory=Counter)
+    s3: Counter[str] = field(default_factory=Counter)
+    sqs: Counter[str] = field(default_factory=Counter)
+    seconds: list[float] = field(default_factory=list)
+
+    def per_request(self, counter: Counter[str]) -> str:
+        runs = len(self.seconds)
+        if not counter:
+            return "0"
+        parts = [f"{name} {count / runs:g}" for name, count in sorted(counter.items())]
+        return f"{sum(counter.values()) / runs:g} (" + ", ".join(parts) + ")"
+
+
+@contextmanager
+def aws_calls(clients: dict[str, Any]) -> Iterator[dict[str, Counter[str]]]:
+    """Count the calls made through each boto3 client in ``clients`` ({label: client}), by operation."""
+    counters: dict[str, Counter[str]] = {label: Counter() for label in clients}
+    hooks = []
+    for label, client in clients.items():
+        service = client.meta.service_model.endpoint_prefix
+
+        def hook(model: Any, _label: str = label, **_: Any) -> None:
+            counters[_label][model.name] += 1
+
+        client.meta.events.register(f"before-call.{service}.*", hook)
+        hooks.append((client, service, hook))
+    try:
+        yield counters
+    finally:
+        for client, service, hook in hooks:
+            client.meta.events.unregister(f"before-call.{service}.*", hook)
+
+
+def start() -> str:
+    """Start the local AWS and the gateway; returns the API's base URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from infra.local.aws import point_at, start_moto
+
+    _, endpoint = start_moto(0)
+    point_at(endpoint, table_prefix="shelf-bench-")
+    from werkzeug.serving import make_server
+
+    from app import app
+    from chalicelib.accounts.services import bootstrap_admin
+    from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
+    from infra.local.aws import create_resources
+    from infra.local.gateway import LocalGateway
+
+    create_resources()
+    bootstrap_admin(*ADMIN)
+    server = make_server(
+        "127.0.0.1", 0, LocalGateway(app, binary_media_types=API_BINARY_MEDIA_TYPES), threaded=True
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}"
+
+
+def check(response: Any, status: int) -> Any:
+    if response.status_code != status:
+        raise SystemExit(f"{response.request.method} {response.url}: {response.status_code} {response.text}")
+    return response
+
+
+def measure_routes(base: str, runs: int) -> list[Measure]:
+    import requests
+
+    from chalicelib import queues, storage
+    from infra.local.opcount import count_operations
+
+    http = requests.Session()
+    user = f"bench-{uuid.uuid4().hex[:8]}"
+    key = check(
+        http.put(f"{base}/api/security/users/{user}", auth=ADMIN, json={"email": f"{user}@example.com"}), 201
+    ).json()["api_key"]
+    auth = (user, key)
+    check(http.post(f"{base}/repos/{user}/generic", auth=auth, json={"type": "generic"}), 201)
+    for package in ("tool", "listed"):
+        body = {"name": package, "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}
+        check(http.post(f"{base}/packages/{user}/generic", auth=auth, json=body), 201)
+    content = f"{base}/content/{user}/generic"
+    # A published file to download and a package of 10 files to list.
+    check(http.put(f"{content}/tool/1.0/tool-1.0.bin;publish=1", auth=auth, data=os.urandom(1024)), 201)
+    for i in range(10):
+        check(http.put(f"{content}/listed/1.0/f{i}.bin;publish=1", auth=auth, data=os.urandom(1024)), 201)
+
+    clients = {"s3": storage.s3(), "sqs": queues.sqs()}
+    queues.queue_url(queues.DOWNLOAD_EVENTS)  # resolved once per container, like the deployed code
+
+    def upload(i: int) -> Callable[[], Any]:
+        data = os.urandom(1024)
+        return lambda: check(http.put(f"{content}/tool/1.0/small-{i}.bin", auth=auth, data=data), 201)
+
+    def publish(i: int) -> Callable[[], Any]:
+        # Not measured: one unpublished file in a fresh version, for the publish to act on.
+        check(http.put(f"{content}/tool/p{i}/p{i}.bin", auth=auth, data=os.urandom(1024)), 201)
+        return lambda: check(http.post(f"{content}/tool/p{i}/publish", auth=auth, json={}), 200)
+
+    def download(i: int) -> Callable[[], Any]:
+        return lambda: check(http.get(f"{base}/dl/{user}/generic/tool-1.0.bin", allow_redirects=False), 302)
+
+    def listing(i: int) -> Callable[[], Any]:
+        return lambda: check(http.get(f"{base}/packages/{user}/generic/listed/files"), 200)
+
+    scenarios = [
+        ("upload 1 KiB (PUT /content, authenticated)", upload),
+        ("publish 1 file (POST .../publish)", publish),
+        ("download redirect (GET /dl, anonymous)", download),
+        ("package files, 10 (GET /packages/.../files)", listing),
+    ]
+    results = []
+    for route, prepare in scenarios:
+        result = Measure(route)
+        for i in range(runs):
+            request = prepare(i)
+            with count_operations() as dynamodb, aws_calls(clients) as calls:
+                started = time.perf_counter()
+                request()
+                result.seconds.append(time.perf_counter() - started)
+            result.dynamodb.update(dynamodb)
+            result.s3.update(calls["s3"])
+            result.sqs.update(calls["sqs"])
+        results.append(result)
+    return results
+
+
+def import_seconds(statement: str, repeat: int = 5) -> float:
+    """Median wall time of ``statement`` in ``repeat`` fresh interpreters."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    times = []
+    subprocess.run([sys.executable, "-c", statement], cwd=ROOT, env=env, check=True)  # warm .pyc files
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        )
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50, help="requests per route (default 50)")
+    args = parser.parse_args()
+
+    app_import = import_seconds("import app")
+    bare_import = import_seconds("import chalice, boto3")
+
+    base = start()
+    results = measure_routes(base, args.runs)
+
+    print(f"\nAWS operations per request (mean over {args.runs} runs each; local AWS over loopback)\n")
+    print("| route | DynamoDB ops | S3 ops | SQS ops | mean latency |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        mean_ms = statistics.mean(r.seconds) * 1000
+        print(
+            f"| {r.route} | {r.per_request(r.dynamodb)} | {r.per_request(r.s3)} | "
+            f"{r.per_request(r.sqs)} | {mean_ms:.1f} ms |"
+        )
+    print("\nCold import (median of 5 fresh interpreters)\n")
+    print(f"- `import app`: {app_import * 1000:.0f} ms")
+    print(f"- `import chalice, boto3`: {bare_import * 1000:.0f} ms")
+    print(f"- ratio app / (chalice + boto3): {app_import / bare_import:.2f}")
+
+    download = next(r for r in results if r.route.startswith("download"))
+    reads = sum(download.dynamodb.values()) / len(download.seconds)
+    s3_calls = sum(download.s3.values())
+    verdict = "OK" if reads <= 2 and s3_calls == 0 else "OVER BUDGET"
+    print(f"\ndownload redirect: {reads:g} DynamoDB reads, {s3_calls} S3 calls -> {verdict} (budget: ≤ 2, 0)")
+
+
+if __name__ == "__main__":
+    main()

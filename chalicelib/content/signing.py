@@ -1,0 +1,354 @@
+"""URL signing: anonymous, expiring download URLs under a per-subject key (Premium).
+
+A signed URL is ``<base>/dl/:subject/:repo/:file_path?expiry=E&id=I&signature=S`` where
+
+- ``E`` is the expiry in epoch milliseconds;
+- ``I`` is an opaque token carrying the callback information (``callback_id``, ``callback_url``,
+  ``callback_method``, ``callback_email``): AES-256-GCM under a key derived from the subject's
+  signing key (``HMAC-SHA256(signing key, "shelf/signed-url-id")``), the path as associated data,
+  a random 96-bit nonce prepended; urlsafe base64 without padding. It can be neither read nor forged;
+- ``S`` is ``HMAC-SHA256(signing key, "subject\\nrepo\\nfile_path\\nE\\nI")``, urlsafe base64
+  without padding.
+
+The signing key (32 random bytes, ``Subject.url_signing_key``) is created on first use with a
+conditional write, so two concurrent first uses agree; ``POST /subjects/:subject/keypair``
+replaces it, which revokes every outstanding URL.
+
+A signed download grants read on that exact path only (published files; private repositories too).
+A download with a ``callback_url`` is reported *outside* the request: the download event carries the
+callback, and the events consumer calls ``perform_callback(event)``.
+
+Example::
+
+    url = create_signed_url(ctx.subject, "repo", "a/b.bin", base, body)
+    claims = verify_download(subject, "repo", "a/b.bin", {"expiry": ..., "id": ..., "signature": ...})
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from pydantic import Field
+
+from chalicelib import netsafety
+from chalicelib.accounts.models import Subject
+from chalicelib.db import condition_failed
+from chalicelib.errors import BadRequest, Forbidden
+from chalicelib.validation import Body
+
+if TYPE_CHECKING:
+    from chalicelib.auth.policy import Ctx
+
+log = logging.getLogger("shelf")
+
+#: Default life of a signed URL (the spec: 24 hours).
+DEFAULT_VALID_SECONDS = 24 * 3600
+#: Life of the signed URL a dynamic ($latest) download redirects to (the spec: 15 seconds).
+DYNAMIC_VALID_SECONDS = 15
+CALLBACK_METHODS = ("GET", "POST", "PUT", "HEAD")
+#: Seconds the callback may take to connect and to answer.
+CALLBACK_TIMEOUT = 3.0
+SIGNED_PARAMS = ("expiry", "id", "signature")
+_ID_KEY_INFO = b"shelf/signed-url-id"
+
+
+class SignedUrlBody(Body):
+    expiry: int | None = None
+    valid_for_secs: int | None = None
+    callback_id: str | None = Field(default=None, max_length=256)
+    callback_email: str | None = Field(default=None, max_length=254)
+    callback_url: str | None = Field(default=None, max_length=2048)
+    callback_method: str | None = None
+    secret: str | None = Field(default=None, max_length=256)
+
+
+def now_ms() -> int:
+    """The clock of signed URLs (tests replace it)."""
+    return int(time.time() * 1000)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# --- the per-subject key ---------------------------------------------------------------------------
+
+
+def _new_key() -> str:
+    return _b64(secrets.token_bytes(32))
+
+
+def signing_key(subject: Subject) -> bytes:
+    """The subject's signing key, created on first use (concurrent first uses agree on one key)."""
+    if not subject.url_signing_key:
+        try:
+            subject.update(
+                actions=[Subject.url_signing_key.set(_new_key())],
+                condition=Subject.url_signing_key.does_not_exist() & Subject.name.exists(),
+            )
+        except Exception as error:  # noqa: BLE001  (PynamoDB's UpdateError)
+            if not condition_failed(error):
+                raise
+            subject.refresh(consistent_read=True)
+    return _unb64(subject.url_signing_key or "")
+
+
+def regenerate_key(subject: Subject) -> None:
+    """Replace the subject's signing key: every outstanding signed URL stops working."""
+    subject.update(actions=[Subject.url_signing_key.set(_new_key())], condition=Subject.name.exists())
+
+
+# --- tokens and signatures -------------------------------------------------------------------------
+
+
+def _canonical(subject: str, repo: str, path: str) -> str:
+    return f"{subject}\n{repo}\n{path}"
+
+
+def _id_cipher(key: bytes) -> Any:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(hmac.new(key, _ID_KEY_INFO, hashlib.sha256).digest())
+
+
+def seal_id(key: bytes, subject: str, repo: str, path: str, claims: Mapping[str, str]) -> str:
+    """The opaque ``id`` of a signed URL: ``claims`` encrypted and authenticated (AES-256-GCM)."""
+    nonce = secrets.token_bytes(12)
+    plain = json.dumps(dict(claims), separators=(",", ":")).encode()
+    sealed = _id_cipher(key).encrypt(nonce, plain, _canonical(subject, repo, path).encode())
+    return _b64(nonce + sealed)
+
+
+def open_id(key: bytes, subject: str, repo: str, path: str, token: str) -> dict[str, str]:
+    """The claims of an ``id`` token; 403 if it was not made with ``key`` for this path."""
+    from cryptography.exceptions import InvalidTag
+
+    try:
+        raw = _unb64(token)
+        plain = _id_cipher(key).decrypt(raw[:12], raw[12:], _canonical(subject, repo, path).encode())
+        claims = json.loads(plain)
+    except (InvalidTag, ValueError, TypeError):
+        raise Forbidden("The signed URL is not valid") from None
+    return claims if isinstance(claims, dict) else {}
+
+
+def signature(key: bytes, subject: str, repo: str, path: str, expiry: int | str, token: str) -> str:
+    """HMAC-SHA256 of the canonical string of a signed URL."""
+    message = f"{_canonical(subject, repo, path)}\n{expiry}\n{token}".encode()
+    return _b64(hmac.new(key, message, hashlib.sha256).digest())
+
+
+def signed_query(
+    subject: Subject, repo: str, path: str, expiry_ms: int, claims: Mapping[str, str] | None = None
+) -> str:
+    """The query ``expiry=..&id=..&signature=..`` granting a download of ``path`` until ``expiry_ms``."""
+    key = signing_key(subject)
+    token = seal_id(key, subject.name, repo, path, claims or {})
+    sig = signature(key, subject.name, repo, path, expiry_ms, token)
+    return urlencode({"expiry": expiry_ms, "id": token, "signature": sig})
+
+
+def download_url(
+    base: str, subject: Subject, repo: str, path: str, expiry_ms: int, claims: Mapping[str, str] | None = None
+) -> str:
+    """The signed ``/dl`` URL of ``path``."""
+    where = "/".join(quote(part, safe="") for part in (subject.name, repo)) + "/" + quote(path)
+    return f"{base}/dl/{where}?{signed_query(subject, repo, path, expiry_ms, claims)}"
+
+
+def is_signed(query: Mapping[str, str]) -> bool:
+    """Whether a request presents a signed-URL query."""
+    return any(query.get(name) for name in SIGNED_PARAMS)
+
+
+def verify_download(subject: Subject, repo: str, path: str, query: Mapping[str, str]) -> dict[str, str]:
+    """The callback claims of a valid signed download of ``path``; 403 if forged, tampered, expired or
+    revoked (signed with a key that was regenerated since)."""
+    expiry, token, sig = (query.get(name) or "" for name in SIGNED_PARAMS)
+    if not (expiry and token and sig):
+        raise Forbidden("The signed URL is incomplete: it needs 'expiry', 'id' and 'signature'")
+    key = _unb64(subject.url_signing_key) if subject.url_signing_key else None
+    if key is None or not hmac.compare_digest(signature(key, subject.name, repo, path, expiry, token), sig):
+        raise Forbidden("The signed URL is not valid")
+    if not expiry.isdigit() or int(expiry) < now_ms():
+        raise Forbidden("The signed URL has expired")
+    return open_id(key, subject.name, repo, path, token)
+
+
+# --- the signed_url request ------------------------------------------------------------------------
+
+
+def expiry_of(body: SignedUrlBody) -> int:
+    """The expiry (epoch ms) a request asks for: ``expiry`` or ``valid_for_secs``, 24 hours by default."""
+    if body.expiry is not None and body.valid_for_secs is not None:
+        raise BadRequest("'expiry' and 'valid_for_secs' are mutually exclusive")
+    now = now_ms()
+    if body.valid_for_secs is not None:
+        if body.valid_for_secs <= 0:
+            raise BadRequest("Invalid value for 'valid_for_secs': it must be positive")
+        return now + body.valid_for_secs * 1000
+    if body.expiry is not None:
+        if body.expiry <= now:
+            raise BadRequest("Invalid value for 'expiry': it is in the past")
+        return body.expiry
+    return now + DEFAULT_VALID_SECONDS * 1000
+
+
+def callback_claims(body: SignedUrlBody) -> dict[str, str]:
+    """The callback information a signed URL carries in its ``id`` (validated)."""
+    claims: dict[str, str] = {}
+    if body.callback_id:
+        claims["callback_id"] = body.callback_id
+    if body.callback_email:
+        if not body.callback_id:
+            raise BadRequest("'callback_email' requires a 'callback_id'")
+        local, _, domain = body.callback_email.partition("@")
+        if not local or "." not in domain:
+            raise BadRequest("Invalid value for 'callback_email': not an email address")
+        claims["callback_email"] = body.callback_email
+    if body.callback_method is not None and body.callback_method.upper() not in CALLBACK_METHODS:
+        raise BadRequest(f"Invalid value for 'callback_method': use one of {', '.join(CALLBACK_METHODS)}")
+    if body.callback_url:
+        netsafety.check_public_url(body.callback_url.replace("%callback_id", "x"), "callback_url")
+        claims["callback_url"] = body.callback_url
+        claims["callback_method"] = (body.callback_method or "POST").upper()
+    return claims
+
+
+def create_signed_url(subject: Subject, repo: str, path: str, base: str, body: SignedUrlBody) -> str:
+    """A signed download URL of ``path`` as the request ``body`` asks (expiry, callback)."""
+    expiry = expiry_of(body)
+    return download_url(base, subject, repo, path, expiry, callback_claims(body))
+
+
+def base_url(headers: Mapping[str, str], context: Mapping[str, Any]) -> str:
+    """The public base URL of this API as the client reached it (Host, X-Forwarded-Proto, stage).
+
+    Through an ``execute-api`` host the stage is part of the path; through a custom domain it is not.
+    """
+    host = headers.get("host") or str(context.get("domainName") or "localhost")
+    aws_host = host.split(":")[0].endswith(".amazonaws.com")
+    proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        proto = "https" if aws_host else "http"
+    stage = context.get("stage")
+    prefix = f"/{stage}" if aws_host and stage else ""
+    return f"{proto}://{host}{prefix}"
+
+
+# --- encrypt=true ----------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    """A secret for ``encrypt=true`` when the caller gave none."""
+    return secrets.token_urlsafe(32)
+
+
+def encrypt_payload(secret: str, payload: bytes) -> str:
+    """``encrypt=true``: base64(IV || AES-256-CBC(key=SHA-256(secret), PKCS7(payload))), random 16-byte IV."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    iv = os.urandom(16)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(payload) + padder.finalize()
+    key = hashlib.sha256(secret.encode()).digest()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    return base64.b64encode(iv + encryptor.update(padded) + encryptor.finalize()).decode("ascii")
+
+
+def decrypt_payload(secret: str, data: str) -> bytes:
+    """The inverse of ``encrypt_payload`` (what a client does with ``X-Bintray-Secret``)."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    raw = base64.b64decode(data)
+    key = hashlib.sha256(secret.encode()).digest()
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(raw[:16])).decryptor()
+    padded = decryptor.update(raw[16:]) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    return unpadder.update(padded) + unpadder.finalize()
+
+
+# --- downloads and callbacks -----------------------------------------------------------------------
+
+
+def callback_fields(ctx: Ctx) -> dict[str, str | None]:
+    """The callback fields of a signed download, for its download event (empty for others)."""
+    claims = ctx.extra.get("signed") or {}
+    return {
+        name: claims.get(name)
+        for name in ("callback_id", "callback_url", "callback_method", "callback_email")
+        if claims.get(name)
+    }
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect could lead anywhere, the internal network included
+
+
+def callback_hmac(key: bytes, subject: str, repo: str, path: str) -> str:
+    """``X-Bintray-Callback-Hmac``: base64 HMAC-MD5 of ``:subject/:repo/:file_path`` keyed by the subject."""
+    return base64.b64encode(hmac.new(key, f"{subject}/{repo}/{path}".encode(), hashlib.md5).digest()).decode()
+
+
+def perform_callback(event: Mapping[str, Any], timeout: float = CALLBACK_TIMEOUT) -> int | None:
+    """Call the ``callback_url`` of a signed download event; the HTTP status, or None if not called.
+
+    The URL is checked again (DNS may have changed since signing); redirects are not followed;
+    failures are logged, never raised (a callback is best effort).
+    """
+    url = event.get("callback_url")
+    if not url:
+        return None
+    callback_id = event.get("callback_id") or ""
+    url = url.replace("%callback_id", quote(callback_id, safe=""))
+    reason = netsafety.unsafe_reason(url)
+    if reason is not None:
+        log.warning("signed URL callback refused: %s", reason)
+        return None
+    subject, repo, path = event["owner"], event["repo"], event["path"]
+    try:
+        key = signing_key(Subject.get(subject))
+    except Exception:  # noqa: BLE001  (the subject is gone: nobody to report to)
+        return None
+    method = (event.get("callback_method") or "POST").upper()
+    payload = {
+        "subject": subject,
+        "repo": repo,
+        "package": event.get("package"),
+        "version": event.get("version"),
+        "file_path": path,
+        "callback_id": callback_id,
+        "ip_address": event.get("ip"),
+    }
+    data = json.dumps(payload).encode() if method in ("POST", "PUT") else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("X-Bintray-Callback-Hmac", callback_hmac(key, subject, repo, path))
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        log.warning("signed URL callback failed: %s", error)
+        return None

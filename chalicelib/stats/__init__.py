@@ -1,0 +1,1 @@
+"""Download statistics: download events and their daily aggregates (filled by the events consumer)."""
