@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from pynamodb.connection.base import VerboseClientError
+from pynamodb.exceptions import CancellationReason, TransactWriteError
 from werkzeug.serving import make_server
 
 from infra.local.aws import point_at, start_moto
@@ -145,3 +147,52 @@ class World:
 @pytest.fixture
 def world(api: Api) -> World:
     return World(api)
+
+
+# --- DynamoDB transaction conflicts ------------------------------------------------------------
+
+
+class _ConflictingTransaction:
+    """A transaction DynamoDB cancels with ``TransactionConflict`` (another transaction was writing
+    one of its items at the same moment, e.g. the repository's package count); moto never does that,
+    so tests inject it."""
+
+    def __enter__(self):
+        return self
+
+    def save(self, *args, **kwargs) -> None:
+        pass
+
+    update = delete = condition_check = save
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            cause = VerboseClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}},
+                "TransactWriteItems",
+                cancellation_reasons=[None, CancellationReason(code="TransactionConflict")],
+            )
+            raise TransactWriteError("Failed to write transaction items", cause=cause)
+        return False
+
+
+@pytest.fixture
+def conflicts(monkeypatch):
+    """``conflicts(n)``: the next ``n`` DynamoDB transactions of the app are cancelled by a conflict."""
+    from chalicelib import db
+
+    real = db.transaction
+    left = [0]
+
+    def transaction():
+        if left[0] > 0:
+            left[0] -= 1
+            return _ConflictingTransaction()
+        return real()
+
+    monkeypatch.setattr(db, "transaction", transaction)
+
+    def arm(n: int) -> None:
+        left[0] = n
+
+    return arm

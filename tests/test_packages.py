@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-from chalicelib import db
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import register_system_id
 from chalicelib.repositories.models import Repository
@@ -908,50 +906,6 @@ def test_oss_licenses_with_bad_credentials_is_401(api):
 
 
 # --- DynamoDB transaction conflicts ------------------------------------------------------------
-
-
-class _ConflictingTransaction:
-    """A transaction DynamoDB cancels with ``TransactionConflict`` (another transaction was writing
-    one of its items at the same moment, e.g. the repository's package count); moto never does that,
-    so tests inject it."""
-
-    def __enter__(self):
-        return self
-
-    def save(self, *args, **kwargs) -> None:
-        pass
-
-    update = delete = condition_check = save
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            cause = VerboseClientError(
-                {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}},
-                "TransactWriteItems",
-                cancellation_reasons=[None, CancellationReason(code="TransactionConflict")],
-            )
-            raise TransactWriteError("Failed to write transaction items", cause=cause)
-        return False
-
-
-@pytest.fixture
-def conflicts(monkeypatch):
-    """``conflicts(n)``: the next ``n`` DynamoDB transactions of the app are cancelled by a conflict."""
-    real = db.transaction
-    left = [0]
-
-    def transaction():
-        if left[0] > 0:
-            left[0] -= 1
-            return _ConflictingTransaction()
-        return real()
-
-    monkeypatch.setattr(db, "transaction", transaction)
-
-    def arm(n: int) -> None:
-        left[0] = n
-
-    return arm
 
 
 def test_create_and_delete_package_retry_a_transaction_conflict(api, world, owner, repo, conflicts):

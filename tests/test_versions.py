@@ -7,9 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-from chalicelib import db
 from chalicelib.packages import versions
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.versions import CreateVersionBody
@@ -494,49 +492,6 @@ def test_racing_creators_get_distinct_ordinals(world, owner, repo, pkg):
     assert stored == list(range(1, 25))
     assert int(package.version_seq) == 24
     assert Version.get(package.id, package.newest_version).ordinal == 24
-
-
-class _ConflictingTransaction:
-    """A transaction DynamoDB cancels with ``TransactionConflict`` (another transaction was writing
-    one of its items at the same moment); moto never does that, so tests inject it."""
-
-    def __enter__(self):
-        return self
-
-    def save(self, *args, **kwargs) -> None:
-        pass
-
-    update = delete = condition_check = save
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            cause = VerboseClientError(
-                {"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"}},
-                "TransactWriteItems",
-                cancellation_reasons=[None, CancellationReason(code="TransactionConflict")],
-            )
-            raise TransactWriteError("Failed to write transaction items", cause=cause)
-        return False
-
-
-@pytest.fixture
-def conflicts(monkeypatch):
-    """``conflicts(n)``: the next ``n`` DynamoDB transactions of the app are cancelled by a conflict."""
-    real = db.transaction
-    left = [0]
-
-    def transaction():
-        if left[0] > 0:
-            left[0] -= 1
-            return _ConflictingTransaction()
-        return real()
-
-    monkeypatch.setattr(db, "transaction", transaction)
-
-    def arm(n: int) -> None:
-        left[0] = n
-
-    return arm
 
 
 def test_create_version_retries_a_transaction_conflict(api, owner, repo, pkg, base, conflicts):
