@@ -5,8 +5,11 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import queues
 from chalicelib.accounts.views import api as accounts
+from chalicelib.attributes.views import api as attributes
 from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
+from chalicelib.docs_meta.views import api as docs_meta
+from chalicelib.links.views import api as links
 from chalicelib.packages.views import api as packages
 from chalicelib.repositories.views import api as repositories
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
@@ -19,6 +22,9 @@ app.register_blueprint(repositories.blueprint)
 app.register_blueprint(packages.blueprint)
 app.register_blueprint(content.blueprint)
 app.register_blueprint(signing.blueprint)
+app.register_blueprint(attributes.blueprint)
+app.register_blueprint(links.blueprint)
+app.register_blueprint(docs_meta.blueprint)
 
 install_fallbacks(app)
 

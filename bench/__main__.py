@@ -135,11 +135,25 @@ def measure_routes(base: str, runs: int) -> list[Measure]:
     def listing(i: int) -> Callable[[], Any]:
         return lambda: check(http.get(f"{base}/packages/{user}/generic/listed/files"), 200)
 
+    search_url = populate_attribute_repo(http, base, auth, user)
+
+    def attribute_search(i: int) -> Callable[[], Any]:
+        # Two clauses (a number range and an equality) matching 1 package of the 1,000.
+        clauses = [{"n": f"[{100 + i % 10 * 10},{109 + i % 10 * 10}]"}, {"s": "v3"}]
+
+        def run() -> Any:
+            found = check(http.post(search_url, json=clauses), 200).json()
+            if len(found) != 1:
+                raise SystemExit(f"attribute search: expected 1 package, got {len(found)}")
+
+        return run
+
     scenarios = [
         ("upload 1 KiB (PUT /content, authenticated)", upload),
         ("publish 1 file (POST .../publish)", publish),
         ("download redirect (GET /dl, anonymous)", download),
         ("package files, 10 (GET /packages/.../files)", listing),
+        ("attribute search, 1,000 packages, 2 clauses (POST /search/attributes)", attribute_search),
     ]
     results = []
     for route, prepare in scenarios:
@@ -155,6 +169,24 @@ def measure_routes(base: str, runs: int) -> list[Measure]:
             result.sqs.update(calls["sqs"])
         results.append(result)
     return results
+
+
+def populate_attribute_repo(http: Any, base: str, auth: tuple[str, str], user: str) -> str:
+    """A repository of 1,000 packages with attributes ``n`` = i and ``s`` = ``v{i % 10}``, created
+    through the service layer (not HTTP) for speed; returns its attribute search URL."""
+    from chalicelib.accounts.models import Subject
+    from chalicelib.attributes.services import package_target, set_attributes
+    from chalicelib.packages.services import CreatePackageBody, create_package
+    from chalicelib.repositories.models import Repository
+
+    check(http.post(f"{base}/repos/{user}/attrs", auth=auth, json={"type": "generic"}), 201)
+    subject, repo = Subject.get(user), Repository.get(user, "attrs")
+    for i in range(1000):
+        body = CreatePackageBody(name=f"p{i:04d}", licenses=["MIT"], vcs_url="https://example.com/x.git")
+        package = create_package(subject, repo, body)
+        values = [{"name": "n", "values": [i]}, {"name": "s", "values": [f"v{i % 10}"]}]
+        set_attributes(package_target(package), values)
+    return f"{base}/search/attributes/{user}/attrs"
 
 
 def import_seconds(statement: str, repeat: int = 5) -> float:

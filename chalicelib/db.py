@@ -26,6 +26,9 @@ MODEL_MODULES = (
     "chalicelib.packages.models",
     "chalicelib.content.models",
     "chalicelib.stats.models",
+    "chalicelib.attributes.models",
+    "chalicelib.links.models",
+    "chalicelib.docs_meta.models",
 )
 
 

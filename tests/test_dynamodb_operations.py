@@ -36,6 +36,13 @@ def walkthrough(
     repo = unique("r")
     name = unique("u")
     pkg = "pkg"
+    doc = {"bintray": {"content": "readme or release notes"}}
+    # Link Package needs a package of another owner to link into the walkthrough's repository.
+    link_repo = world.repo(owner.name)
+    world.package(owner.name, link_repo, name="lib")
+    link = f"/repository/{org}/{repo}/links/{owner.name}/{link_repo}/lib"
+    pattrs = f"/packages/{org}/{repo}/{pkg}/attributes"
+    vattrs = f"/packages/{org}/{repo}/{pkg}/versions/1.0/attributes"
     steps = [
         ("put_user", "PUT", f"/api/security/users/{name}", {"email": "x@example.com"}, None),
         ("list_users", "GET", "/api/security/users", None, None),
@@ -70,6 +77,49 @@ def walkthrough(
         ("create_version", "POST", f"/packages/{org}/{repo}/{pkg}/versions", {"name": "1.0"}, None),
         ("get_version", "GET", f"/packages/{org}/{repo}/{pkg}/versions/_latest", None, None),
         ("update_version", "PATCH", f"/packages/{org}/{repo}/{pkg}/versions/1.0", {"desc": "d"}, None),
+        ("set_package_attributes", "POST", pattrs, [{"name": "a", "values": [1]}], None),
+        ("update_package_attributes", "PATCH", pattrs, [{"name": "b", "values": ["x"]}], None),
+        ("get_package_attributes", "GET", pattrs, None, {"names": "a"}),
+        ("search_package_attributes", "POST", f"/search/attributes/{org}/{repo}", [{"a": "[0,2]"}], None),
+        ("delete_package_attributes", "DELETE", pattrs, None, {"names": "b"}),
+        ("set_version_attributes", "POST", vattrs, [{"name": "a", "values": [1]}], None),
+        ("update_version_attributes", "PATCH", vattrs, [{"name": "b", "values": [True]}], None),
+        ("get_version_attributes", "GET", vattrs, None, None),
+        (
+            "search_version_attributes",
+            "POST",
+            f"/search/attributes/{org}/{repo}/{pkg}/versions",
+            [{"a": 1}],
+            {"attribute_values": "1"},
+        ),
+        ("delete_version_attributes", "DELETE", vattrs, None, None),
+        ("create_readme", "POST", f"/packages/{org}/{repo}/{pkg}/readme", doc, None),
+        ("get_readme", "GET", f"/packages/{org}/{repo}/{pkg}/readme", None, None),
+        ("delete_readme", "DELETE", f"/packages/{org}/{repo}/{pkg}/readme", None, None),
+        ("create_readme", "POST", f"/packages/{org}/{repo}/{pkg}/readme", doc, None),
+        (
+            "create_package_release_notes",
+            "POST",
+            f"/packages/{org}/{repo}/{pkg}/release_notes",
+            doc,
+            None,
+        ),
+        ("get_package_release_notes", "GET", f"/packages/{org}/{repo}/{pkg}/release_notes", None, None),
+        ("delete_package_release_notes", "DELETE", f"/packages/{org}/{repo}/{pkg}/release_notes", None, None),
+        (
+            "create_version_release_notes",
+            "POST",
+            f"/packages/{org}/{repo}/{pkg}/versions/1.0/release_notes",
+            doc,
+            None,
+        ),
+        (
+            "get_version_release_notes",
+            "GET",
+            f"/packages/{org}/{repo}/{pkg}/versions/1.0/release_notes",
+            None,
+            None,
+        ),
         ("upload_content", "PUT", f"/content/{org}/{repo}/{pkg}/1.0/f.bin", CONTENT, None),
         (
             "upload_maven",
@@ -92,6 +142,8 @@ def walkthrough(
         ("search_files", "GET", "/search/file", None, {"sha1": hashlib.sha1(CONTENT).hexdigest()}),
         ("create_signed_url", "POST", f"/signed_url/{org}/{repo}/f.bin", {"valid_for_secs": 60}, None),
         ("regenerate_keypair", "POST", f"/subjects/{org}/keypair", None, None),
+        ("link_package", "PUT", link, {"path_prefix": "com/example"}, None),
+        ("unlink_package", "DELETE", link, None, None),
         ("delete_content", "DELETE", f"/content/{org}/{repo}/f.bin", None, None),
         ("delete_version", "DELETE", f"/packages/{org}/{repo}/{pkg}/versions/1.0", None, None),
         ("delete_package", "DELETE", f"/packages/{org}/{repo}/{pkg}", None, None),

@@ -65,6 +65,12 @@ def scene(api, world):
         assert response.status_code == 201, response.text
         response = api.post(f"/content/{org}/{repo}/pkg/1.0/publish", ADMIN, json={})
         assert response.status_code == 200 and response.json() == {"files": 1}, response.text
+        # A readme and release notes, for their GET routes (none would answer 404).
+        for path in ("readme", "release_notes", "versions/1.0/release_notes"):
+            response = api.post(
+                f"/packages/{org}/{repo}/pkg/{path}", ADMIN, json={"bintray": {"content": "x"}}
+            )
+            assert response.status_code == 200, response.text
         repos[private] = repo
     auth = {
         "anonymous": None,
@@ -109,6 +115,10 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         "name": scene["target"],
         # The greedy file path: the scene's file, or what the publish route expects.
         "file_path": "pkg/1.0/publish" if spec.handler == "publish_content" else "f.txt",
+        # Link Package: the source package (another owner's, for the allowed calls of resolve only).
+        "source_subject": scene["target"],
+        "source_repo": scene["repos"][False],
+        "source_package": "pkg",
     }
     if spec.path.startswith("/users/"):
         values["user"] = scene["target"]

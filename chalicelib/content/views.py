@@ -133,7 +133,17 @@ def publish_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
 
 
 def _download(ctx: Ctx, file_path: str) -> Response:
-    record = services.visible_file(ctx, split_matrix(file_path).path)
+    path = split_matrix(file_path).path
+    try:
+        record = services.visible_file(ctx, path)
+    except NotFound as missing:
+        from chalicelib.links.services import linked_file  # published files of packages linked in
+
+        assert ctx.repo is not None
+        found = linked_file(ctx.repo, path)
+        if found is None:
+            raise missing
+        record = found
     url = presign_get(record.sha256, record.name, DOWNLOAD_URL_SECONDS)
     downloads.record(ctx, record, event_id=ctx.extra["request_id"], **signing.callback_fields(ctx))
     return Response(body="", status_code=302, headers={"Location": url})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import re
 import uuid
 from collections.abc import Iterable
@@ -199,15 +200,26 @@ def delete_package(repo: Repository, package: Package) -> None:
 
 def purge_package_contents(package: Package) -> None:
     """Remove every record under a deleted package (idempotent)."""
+    from chalicelib.attributes.services import purge_package_attributes
     from chalicelib.content.services import purge_package_files
 
     purge_package_files(package.id)
+    purge_package_attributes(package)
+    from chalicelib.docs_meta.services import purge_package as purge_package_docs
+
+    purge_package_docs(package.id)
+    from chalicelib.links.services import purge_package_links
+
+    purge_package_links(package.id)
     db.batch_delete(Version.query(package.id))
     db.batch_delete(_system_id_rows(package))
 
 
 def purge_repository_contents(repo_id: str) -> None:
     """Remove every record under a deleted repository (idempotent)."""
+    from chalicelib.links.services import purge_repository_links
+
+    purge_repository_links(repo_id)
     for package in Package.query(repo_id):
         purge_package_contents(package)
         package.delete()
@@ -215,8 +227,11 @@ def purge_repository_contents(repo_id: str) -> None:
 
 def list_packages(
     repo: Repository, start_pos: int, start_name: str | None, size: int
-) -> tuple[list[Package], int]:
-    """One page of packages of ``repo`` ordered by name, and the total count."""
+) -> tuple[list[tuple[str, bool]], int]:
+    """One page of ``(name, linked)`` of the packages of ``repo`` and of those linked into it, ordered
+    by name, and the total count."""
+    from chalicelib.links.services import linked_names
+
     if start_name:
         condition = Package.name.startswith(start_name)
         total = Package.count(repo.id, range_key_condition=condition)
@@ -224,7 +239,9 @@ def list_packages(
     else:
         total = int(repo.package_count or 0)
         items = Package.query(repo.id, attributes_to_get=["name"])
-    return db.page(iter(items), start_pos, size), total
+    linked = linked_names(repo, start_name)
+    merged = heapq.merge(((p.name, False) for p in items), ((name, True) for name in linked))
+    return db.page(merged, start_pos, size), total + len(linked)
 
 
 def version_names(package: Package) -> list[str]:
@@ -262,7 +279,9 @@ def describe(
         "vcs_url": package.vcs_url or "",
     }
     if attribute_values:
-        body["attributes"] = {}
+        from chalicelib.attributes.services import attribute_map
+
+        body["attributes"] = attribute_map(package.id, "", can_publish)
     else:
         body["attribute_names"] = [
             n for n in package.attribute_names or [] if can_publish or not n.startswith("_")

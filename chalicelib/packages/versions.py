@@ -156,9 +156,14 @@ def delete_version(package: Package, version: Version) -> None:
         if db.condition_failed(error):
             raise NotFound(f"Version '{version.name}' was not found") from None
         raise
+    from chalicelib.attributes.services import purge_version_attributes
     from chalicelib.content.services import purge_version_files
 
     purge_version_files(package.id, version.name)
+    purge_version_attributes(package.id, version.name)
+    from chalicelib.docs_meta.services import purge_version as purge_version_docs
+
+    purge_version_docs(package.id, version.name)
     if version.name in (package.newest_version, package.latest_published_version):
         refresh_latest(package)
 
@@ -204,7 +209,9 @@ def describe(ctx: Ctx, version: Version, attribute_values: bool = False) -> dict
         "ordinal": int(version.ordinal),
     }
     if attribute_values:
-        body["attributes"] = {}
+        from chalicelib.attributes.services import attribute_map
+
+        body["attributes"] = attribute_map(version.package_id, version.name, can_publish)
     else:
         body["attribute_names"] = [
             n for n in version.attribute_names or [] if can_publish or not n.startswith("_")

@@ -26,7 +26,7 @@ def get_packages(ctx: Ctx, subject: str, repo: str) -> Response:
     start = start_pos(ctx.query)
     size = AUTHENTICATED_PAGE_SIZE if ctx.principal.authenticated else PAGE_SIZE
     items, total = services.list_packages(ctx.repo, start, ctx.query.get("start_name"), size)
-    return paged_response([{"name": p.name, "linked": False} for p in items], start, total)
+    return paged_response([{"name": n, "linked": linked} for n, linked in items], start, total)
 
 
 @api.route("/packages/{subject}/{repo}", ["POST"], Need.PUBLISH)

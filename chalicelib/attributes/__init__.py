@@ -1,0 +1,1 @@
+"""Package and version attributes: storage, typed index and attribute search."""

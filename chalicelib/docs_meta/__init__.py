@@ -1,0 +1,1 @@
+"""Readmes and release notes of packages and versions."""

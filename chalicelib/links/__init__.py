@@ -1,0 +1,1 @@
+"""Package links: a package of one repository shown and downloadable through another."""

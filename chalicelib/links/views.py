@@ -1,0 +1,34 @@
+"""Routes of package links: Link Package and Unlink Package."""
+
+from __future__ import annotations
+
+from chalice import Response
+
+from chalicelib.auth.policy import Ctx, Need
+from chalicelib.links import services
+from chalicelib.links.services import LinkBody
+from chalicelib.validation import parse_body
+from chalicelib.web.routing import Api, created
+
+api = Api(__name__)
+SUCCESS = {"message": "success"}
+LINK_PATH = "/repository/{subject}/{repo}/links/{source_subject}/{source_repo}/{source_package}"
+
+
+@api.route(LINK_PATH, ["PUT"], Need.PUBLISH)
+def link_package(
+    ctx: Ctx, subject: str, repo: str, source_subject: str, source_repo: str, source_package: str
+) -> Response:
+    assert ctx.repo is not None
+    body = parse_body(ctx.raw_body, LinkBody)
+    services.link_package(ctx.principal, ctx.repo, source_subject, source_repo, source_package, body)
+    return created(SUCCESS)
+
+
+@api.route(LINK_PATH, ["DELETE"], Need.PUBLISH)
+def unlink_package(
+    ctx: Ctx, subject: str, repo: str, source_subject: str, source_repo: str, source_package: str
+) -> dict:
+    assert ctx.repo is not None
+    services.unlink_package(ctx.repo, source_subject, source_repo, source_package)
+    return SUCCESS
