@@ -5,6 +5,7 @@ from chalice.app import CloudWatchEvent, SQSEvent
 
 from chalicelib import queues
 from chalicelib.accounts.views import api as accounts
+from chalicelib.attributes.file_views import api as file_attributes
 from chalicelib.attributes.views import api as attributes
 from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
@@ -23,6 +24,7 @@ app.register_blueprint(packages.blueprint)
 app.register_blueprint(content.blueprint)
 app.register_blueprint(signing.blueprint)
 app.register_blueprint(attributes.blueprint)
+app.register_blueprint(file_attributes.blueprint)
 app.register_blueprint(links.blueprint)
 app.register_blueprint(docs_meta.blueprint)
 

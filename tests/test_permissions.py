@@ -103,6 +103,16 @@ def cases() -> list[tuple[RouteSpec, str, str, bool | None]]:
     return out
 
 
+# Greedy paths of handlers that expect more than the scene's file (file attributes: "<path>/attributes").
+FILE_PATHS = {
+    "publish_content": "pkg/1.0/publish",
+    "get_file_attributes": "f.txt/attributes",
+    "set_or_search_file_attributes": "f.txt/attributes",
+    "update_file_attributes": "f.txt/attributes",
+    "delete_file_attributes": "f.txt/attributes",
+}
+
+
 def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[str, str]]:
     repo = scene["repos"][bool(private)] if private is not None else "brand-new-repo"
     values = {
@@ -114,7 +124,7 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         "user": scene["target"],
         "name": scene["target"],
         # The greedy file path: the scene's file, or what the publish route expects.
-        "file_path": "pkg/1.0/publish" if spec.handler == "publish_content" else "f.txt",
+        "file_path": FILE_PATHS.get(spec.handler, "f.txt"),
         # Link Package: the source package (another owner's, for the allowed calls of resolve only).
         "source_subject": scene["target"],
         "source_repo": scene["repos"][False],

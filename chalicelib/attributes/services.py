@@ -19,6 +19,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib import db
 from chalicelib.attributes import ranges
 from chalicelib.attributes.models import Attribute, AttributeIndex
+from chalicelib.content.models import File
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.packages.models import Package, Version
 
@@ -37,7 +38,7 @@ class Target:
     version: str  # "" for the package itself
     scope: str  # "p#<repo_id>" or "v#<package_id>": where the item is searched
     item: str  # the package or version name
-    model: Package | Version
+    model: Package | Version | None  # None for a file (no attribute_names to keep in step)
 
     @property
     def prefix(self) -> str:
@@ -50,6 +51,16 @@ def package_target(package: Package) -> Target:
 
 def version_target(package: Package, version: Version) -> Target:
     return Target(package.id, version.name, f"v#{package.id}", version.name, version)
+
+
+def file_key(repo_id: str, path: str) -> str:
+    """The ``Attribute`` hash key of the attributes of the file at ``path`` of a repository."""
+    return f"file#{repo_id}#{path}"
+
+
+def file_target(record: File) -> Target:
+    """A file: searched in ``f#<repo_id>``, the index item being its path."""
+    return Target(file_key(record.repo_id, record.path), "", f"f#{record.repo_id}", record.path, None)
 
 
 def visible(name: str, can_publish: bool) -> bool:
@@ -146,6 +157,8 @@ def _index_of(row: Attribute, item: str) -> list[AttributeIndex]:
 
 
 def _sync_names(target: Target, names: list[str]) -> None:
+    if target.model is None:
+        return
     model = type(target.model)
     try:
         if model is Package:
@@ -270,6 +283,11 @@ def purge_version_attributes(package_id: str, version: str) -> None:
     _purge(_rows(package_id, version), lambda row: version)
 
 
+def purge_file_attributes(repo_id: str, path: str) -> None:
+    """Remove the attributes of a deleted file (idempotent)."""
+    _purge(Attribute.query(file_key(repo_id, path)), lambda row: path)
+
+
 # --- search -----------------------------------------------------------------------------------
 
 
@@ -363,3 +381,10 @@ def search_versions(package: Package, data: object, can_publish: bool) -> list[V
     names = search(f"v#{package.id}", data, can_publish)
     found = list(Version.batch_get([(package.id, name) for name in names])) if names else []
     return sorted(found, key=lambda v: v.name)
+
+
+def search_files(repo_id: str, data: object, can_publish: bool) -> list[File]:
+    """Files of the repository matching every clause; unpublished ones for publishers only."""
+    paths = search(f"f#{repo_id}", data, can_publish)
+    found = list(File.batch_get([(repo_id, path) for path in paths])) if paths else []
+    return sorted((f for f in found if f.published or can_publish), key=lambda f: f.path)

@@ -178,7 +178,16 @@ def resolve(
         # A private repository does not exist for those who may not read it.
         raise NotFound(f"Repo '{ctx.repo.name}' was not found")
     required = {Need.PUBLISH: Right.PUBLISH, Need.ADMIN: Right.ADMIN}.get(need)
-    if required is not None and required not in ctx.rights:
-        where = f"repository '{ctx.repo.name}'" if ctx.repo else f"subject '{ctx.subject_name}'"
-        raise Forbidden(f"You do not have '{required}' permission on {where}")
+    if required is not None:
+        require(ctx, required)
     return ctx
+
+
+def require(ctx: Ctx, right: Right) -> None:
+    """Enforce ``right`` inside a handler whose route serves reads and writes on one path (e.g. the
+    greedy file routes): 401 for anonymous callers, 403 for the others, like ``resolve`` does."""
+    if not ctx.principal.authenticated:
+        raise Unauthorized()
+    if right not in ctx.rights:
+        where = f"repository '{ctx.repo.name}'" if ctx.repo else f"subject '{ctx.subject_name}'"
+        raise Forbidden(f"You do not have '{right}' permission on {where}")

@@ -304,6 +304,14 @@ def _delete_record(record: File) -> None:
             raise Conflict(f"'{record.path}' was changed at the same time; try again") from None
         raise
     Subject(record.owner).update(actions=[Subject.quota_used_bytes.add(-int(record.size))])
+    _purge_attributes([record])
+
+
+def _purge_attributes(records: list[File]) -> None:
+    from chalicelib.attributes.services import purge_file_attributes
+
+    for record in records:
+        purge_file_attributes(record.repo_id, record.path)
 
 
 def delete_file(principal: Principal, repo: Repository, record: File) -> None:
@@ -314,12 +322,16 @@ def delete_file(principal: Principal, repo: Repository, record: File) -> None:
 
 def purge_version_files(package_id: str, version: str) -> None:
     """Remove the file records of a deleted version (idempotent)."""
-    db.batch_delete(File.version_index.query(f"{package_id}#{version}"))
+    records = list(File.version_index.query(f"{package_id}#{version}"))
+    _purge_attributes(records)
+    db.batch_delete(records)
 
 
 def purge_package_files(package_id: str) -> None:
     """Remove the file records of a deleted package (idempotent)."""
-    db.batch_delete(File.package_index.query(package_id))
+    records = list(File.package_index.query(package_id))
+    _purge_attributes(records)
+    db.batch_delete(records)
 
 
 def set_list_in_downloads(record: File, listed: bool) -> None:
