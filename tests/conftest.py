@@ -149,6 +149,24 @@ def world(api: Api) -> World:
     return World(api)
 
 
+def assert_message(response, *words: str) -> None:
+    """The response is a JSON error whose message contains ``words``."""
+    body = response.json()
+    assert set(body) == {"message"}, body
+    for word in words:
+        assert word in body["message"], body
+
+
+@pytest.fixture
+def owner(world):
+    return world.user()
+
+
+@pytest.fixture
+def repo(world, owner):
+    return world.repo(owner.name)
+
+
 # --- DynamoDB transaction conflicts ------------------------------------------------------------
 
 

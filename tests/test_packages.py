@@ -9,7 +9,7 @@ import pytest
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import register_system_id
 from chalicelib.repositories.models import Repository
-from tests.conftest import unique
+from tests.conftest import assert_message, unique
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -55,23 +55,6 @@ def full_body(name: str) -> dict:
         "github_release_notes_file": "RELEASE.txt",
         "public_download_numbers": True,
     }
-
-
-def assert_message(response, *words: str) -> None:
-    body = response.json()
-    assert set(body) == {"message"}, body
-    for word in words:
-        assert word in body["message"], body
-
-
-@pytest.fixture
-def owner(world):
-    return world.user()
-
-
-@pytest.fixture
-def repo(world, owner):
-    return world.repo(owner.name)
 
 
 # --- create -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from chalicelib.packages import versions
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.versions import CreateVersionBody
 from chalicelib.repositories.models import Repository
-from tests.conftest import unique
+from tests.conftest import assert_message, unique
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -31,23 +31,6 @@ VERSION_FIELDS = {
     "ordinal",
 }
 PUBLISHER_FIELDS = {"github_release_notes_file", "github_use_tag_release_notes", "vcs_tag"}
-
-
-def assert_message(response, *words: str) -> None:
-    body = response.json()
-    assert set(body) == {"message"}, body
-    for word in words:
-        assert word in body["message"], body
-
-
-@pytest.fixture
-def owner(world):
-    return world.user()
-
-
-@pytest.fixture
-def repo(world, owner):
-    return world.repo(owner.name)
 
 
 @pytest.fixture
