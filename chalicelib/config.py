@@ -23,6 +23,9 @@ class Settings:
     dynamodb_endpoint: str | None
     s3_endpoint: str | None
     bucket: str
+    #: API queries a non-Premium caller may make per UTC day / month on resources of others (0: no limit).
+    rate_limit_daily: int = 300
+    rate_limit_monthly: int = 1440
 
 
 @lru_cache(maxsize=1)
@@ -36,4 +39,6 @@ def settings() -> Settings:
         dynamodb_endpoint=env.get("SHELF_DYNAMODB_ENDPOINT") or None,
         s3_endpoint=env.get("SHELF_S3_ENDPOINT") or None,
         bucket=env.get("SHELF_BUCKET", "shelf-content"),
+        rate_limit_daily=int(env.get("SHELF_RATE_LIMIT_DAILY", "300")),
+        rate_limit_monthly=int(env.get("SHELF_RATE_LIMIT_MONTHLY", "1440")),
     )

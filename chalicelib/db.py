@@ -29,6 +29,8 @@ MODEL_MODULES = (
     "chalicelib.attributes.models",
     "chalicelib.links.models",
     "chalicelib.docs_meta.models",
+    "chalicelib.ratelimits",
+    "chalicelib.products.models",
 )
 
 

@@ -43,3 +43,7 @@ class Conflict(ShelfError):
 
 class RequestTimeout(ShelfError):
     status = 408
+
+
+class TooManyRequests(ShelfError):
+    status = 429

@@ -21,6 +21,17 @@ FEATURES: dict[str, tuple[str, str]] = {
     "public_stats": ("premium", "'public_stats'"),
     "url_signing": ("premium", "URL signing"),
     "dynamic_download": ("premium", "Dynamic download"),
+    # Organisations and commerce (#5). Bintray's "Pro" plan is Shelf's "premium".
+    "teams": ("premium", "Team management"),
+    "business_unit": ("enterprise", "'business_unit'"),
+    "access_keys": ("premium", "Access key management"),
+    "entitlements": ("premium", "Entitlement management"),
+    "product_entitlements": ("enterprise", "A product-scope entitlement"),
+    "products": ("enterprise", "Product management"),
+    "eulas": ("enterprise", "EULA management"),
+    "proprietary_licenses": ("premium", "Proprietary license management"),
+    "geo_restrictions": ("enterprise", "Geo restriction"),
+    "unlimited_queries": ("premium", "Unlimited API querying"),
 }
 
 

@@ -7,6 +7,7 @@ Tests isolate themselves by unique names (``unique()``), not by resetting tables
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,9 @@ from infra.local.aws import point_at, start_moto
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 _moto, AWS_ENDPOINT = start_moto(0)
+# API query limits stay on (every request runs the counting code) but far out of the suite's reach;
+# tests/test_ratelimits.py lowers them.
+os.environ["SHELF_RATE_LIMIT_DAILY"] = os.environ["SHELF_RATE_LIMIT_MONTHLY"] = str(10**9)
 point_at(AWS_ENDPOINT, table_prefix="shelf-test-")
 
 from app import app as chalice_app  # noqa: E402  (the environment must be set first)

@@ -29,6 +29,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib import plans
 from chalicelib.accounts.models import ADMIN, MEMBER, OWNER, Membership, Subject
 from chalicelib.auth.principal import Principal, authenticate
 from chalicelib.content import signing
@@ -191,3 +192,27 @@ def require(ctx: Ctx, right: Right) -> None:
     if right not in ctx.rights:
         where = f"repository '{ctx.repo.name}'" if ctx.repo else f"subject '{ctx.subject_name}'"
         raise Forbidden(f"You do not have '{right}' permission on {where}")
+
+
+def rate_limit_key(ctx: Ctx, need: Need) -> str | None:
+    """Whose API query limit this request counts against (``chalicelib/ratelimits.py``), or None.
+
+    Per the spec's *Limits*: only queries on resources that belong neither to the caller nor to an
+    organisation the caller is a member of count, and only for non-Premium callers. Downloads are not
+    API queries; system administrators are not limited. Anonymous callers count per source IP.
+    """
+    principal = ctx.principal
+    if need is Need.DOWNLOAD or principal.is_admin:
+        return None
+    if not principal.authenticated:
+        return f"ip:{ctx.extra.get('source_ip') or 'unknown'}"
+    owner_name = principal.key_owner if principal.is_access_key else principal.name
+    if ctx.subject_name is not None and ctx.subject_name == owner_name:
+        return None
+    if principal.is_access_key:
+        return f"key:{principal.name}"
+    if principal.subject is not None and plans.allows(principal.subject, "unlimited_queries"):
+        return None
+    if ctx.subject_name is not None and org_role(ctx.subject_name, principal.name or "") is not None:
+        return None
+    return f"user:{principal.name}"

@@ -22,7 +22,8 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import ValidationError
 
-from chalicelib.auth.policy import Ctx, Need, resolve
+from chalicelib import ratelimits
+from chalicelib.auth.policy import Ctx, Need, rate_limit_key, resolve
 from chalicelib.errors import BadRequest, ShelfError
 from chalicelib.validation import describe_validation_error
 
@@ -68,6 +69,18 @@ def error_response(error: ShelfError) -> Response:
     return json_response({"message": error.message}, error.status, error.headers)
 
 
+def charge_query(ctx: Ctx, need: Need) -> dict[str, str]:
+    """Count the request against the caller's API query limit: its X-RateLimit headers, or 429."""
+    key = rate_limit_key(ctx, need)
+    status = ratelimits.charge(key) if key else None
+    return status.headers() if status else {}
+
+
+def with_headers(response: Response, headers: dict[str, str]) -> Response:
+    response.headers.update(headers)
+    return response
+
+
 class Api:
     """A Chalice blueprint whose routes declare a permission need."""
 
@@ -97,6 +110,7 @@ class Api:
     def _dispatch(self, handler: Callable[..., Any], need: Need, creates_repo: bool) -> Response:
         request = self.blueprint.current_request
         params = dict(request.uri_params or {})
+        limit_headers: dict[str, str] = {}
         try:
             ctx: Ctx = resolve(
                 need,
@@ -108,11 +122,11 @@ class Api:
             )
             ctx.extra["source_ip"] = (request.context.get("identity") or {}).get("sourceIp")
             ctx.extra["request_id"] = request.context.get("requestId") or ""
+            limit_headers = charge_query(ctx, need)
             result = handler(ctx, **params)
         except ShelfError as error:
-            return error_response(error)
+            return with_headers(error_response(error), limit_headers)
         except ValidationError as error:
-            return error_response(BadRequest(describe_validation_error(error)))
-        if isinstance(result, Response):
-            return result
-        return json_response(result)
+            return with_headers(error_response(BadRequest(describe_validation_error(error))), limit_headers)
+        response = result if isinstance(result, Response) else json_response(result)
+        return with_headers(response, limit_headers)
