@@ -10,9 +10,14 @@ from chalicelib.attributes.views import api as attributes
 from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
 from chalicelib.docs_meta.views import api as docs_meta
+from chalicelib.entitlements.views import api as entitlements
+from chalicelib.licenses.views import api as licenses
 from chalicelib.links.views import api as links
 from chalicelib.packages.views import api as packages
+from chalicelib.products.views import api as products
 from chalicelib.repositories.views import api as repositories
+from chalicelib.restrictions.views import api as restrictions
+from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
 
 app = Chalice(app_name="shelf")
@@ -27,6 +32,11 @@ app.register_blueprint(attributes.blueprint)
 app.register_blueprint(file_attributes.blueprint)
 app.register_blueprint(links.blueprint)
 app.register_blueprint(docs_meta.blueprint)
+app.register_blueprint(entitlements.blueprint)
+app.register_blueprint(licenses.blueprint)
+app.register_blueprint(restrictions.blueprint)
+app.register_blueprint(products.blueprint)
+app.register_blueprint(teams.blueprint)
 
 install_fallbacks(app)
 

@@ -26,6 +26,9 @@ class Settings:
     #: API queries a non-Premium caller may make per UTC day / month on resources of others (0: no limit).
     rate_limit_daily: int = 300
     rate_limit_monthly: int = 1440
+    #: Where a download's country comes from for geo restrictions: "ipdb" (offline IP database) or
+    #: "cloudfront" (the CloudFront-Viewer-Country header). See chalicelib/restrictions/countries.py.
+    country_source: str = "ipdb"
 
 
 @lru_cache(maxsize=1)
@@ -41,4 +44,5 @@ def settings() -> Settings:
         bucket=env.get("SHELF_BUCKET", "shelf-content"),
         rate_limit_daily=int(env.get("SHELF_RATE_LIMIT_DAILY", "300")),
         rate_limit_monthly=int(env.get("SHELF_RATE_LIMIT_MONTHLY", "1440")),
+        country_source=env.get("SHELF_COUNTRY_SOURCE", "ipdb").strip().lower(),
     )

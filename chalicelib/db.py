@@ -29,6 +29,9 @@ MODEL_MODULES = (
     "chalicelib.attributes.models",
     "chalicelib.links.models",
     "chalicelib.docs_meta.models",
+    "chalicelib.teams.models",
+    "chalicelib.entitlements.models",
+    "chalicelib.licenses.models",
     "chalicelib.ratelimits",
     "chalicelib.products.models",
 )

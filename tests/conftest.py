@@ -147,6 +147,24 @@ class World:
         assert response.status_code == 201, response.text
         return name
 
+    def team(
+        self, subject: str, members: list[User], permissions: dict[str, str] | None = None, **fields
+    ) -> str:
+        """A new team of ``subject`` (an org or a user, Premium or above; an org's team members must
+        be its members) with ``permissions`` ``{repo: "read"|"publish"|"admin"}``. Org members
+        publish only through teams."""
+        name = unique("t")
+        body = {"name": name, "members": [member.name for member in members], **fields}
+        response = self.api.post(f"/orgs/{subject}/teams", ADMIN, json=body)
+        if response.status_code == 404:
+            response = self.api.post(f"/users/{subject}/teams", ADMIN, json=body)
+        assert response.status_code == 201, response.text
+        for repo, permission in (permissions or {}).items():
+            body = {"team": name, "permission": permission}
+            response = self.api.put(f"/repos/{subject}/{repo}/permissions", ADMIN, json=body)
+            assert response.status_code == 200, response.text
+        return name
+
 
 @pytest.fixture
 def world(api: Api) -> World:

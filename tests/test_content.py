@@ -228,6 +228,7 @@ def test_version_update_max_days_limits_members_not_org_admins(api, world):
     world.member(org, org_admin, "admin")
     world.member(org, member, "member")
     repo = world.repo(org, version_update_max_days=5)
+    world.team(org, [member], {repo: "publish"})  # members publish through teams
     space = Space(owner, repo, world.package(org, repo))
     space.owner = User(org, "")  # the subject of the paths; uploads below name their caller
     assert upload(api, space, "w.txt?publish=1", b"one", auth=member.auth).status_code == 201

@@ -25,6 +25,30 @@ CONTENT = b"walk\x00through"
 SUCCESS = (200, 201, 302)
 
 
+def entitlement_steps(org: str, repo: str, pkg: str) -> list[tuple[str, str, str, dict | None, dict | None]]:
+    """Access keys and entitlements (the organisation is Premium; the repository has ``pkg`` 1.0)."""
+    keys = f"/orgs/{org}/access_keys"
+    on_repo = f"/repos/{org}/{repo}/entitlements"
+    on_version = f"/packages/{org}/{repo}/{pkg}/versions/1.0/entitlements"
+    search = "/search/entitlements"
+    body = {"id": "e1", "access": "rw", "access_keys": ["k1"], "path": "com", "tags": ["t"]}
+    return [
+        ("create_access_key", "POST", keys, {"id": "k1", "white_cidrs": ["127.0.0.0/8"]}, None),
+        ("get_access_keys", "GET", keys, None, None),
+        ("get_access_key", "GET", f"{keys}/k1", None, None),
+        ("update_access_key", "PATCH", f"{keys}/k1", {"password": ""}, None),
+        ("create_entitlement", "POST", on_repo, body, None),
+        ("create_entitlement", "POST", on_version, {"id": "e2", "access": "r", "access_keys": ["k1"]}, None),
+        ("get_entitlements", "GET", on_repo, None, None),
+        ("get_entitlement", "GET", f"{on_repo}/e1", None, None),
+        ("update_entitlement", "PATCH", f"{on_repo}/e1", {"tags_add": ["u"], "access": "r"}, None),
+        ("search_entitlements", "GET", search, None, {"access_key": "k1", "scope": org, "deep": "1"}),
+        ("search_entitlements", "GET", search, None, {"tag": "t", "scope": f"{org}/{repo}"}),
+        ("delete_entitlement", "DELETE", f"{on_repo}/e1", None, None),
+        ("delete_access_key", "DELETE", f"{keys}/k1", None, None),
+    ]
+
+
 def walkthrough(
     world,
 ) -> tuple[list[tuple[str, str, str, dict | bytes | None, dict | None]], tuple[str, str]]:
@@ -42,7 +66,60 @@ def walkthrough(
     world.package(owner.name, link_repo, name="lib")
     link = f"/repository/{org}/{repo}/links/{owner.name}/{link_repo}/lib"
     pattrs = f"/packages/{org}/{repo}/{pkg}/attributes"
+    # Geo restrictions need an Enterprise owner; IP restrictions go on the Link Package source repository.
+    enterprise = world.user(plan="enterprise")
+    geo = f"/repos/{enterprise.name}/{world.repo(enterprise.name)}/geo_restrictions"
+    ip = f"/repos/{owner.name}/{link_repo}/ip_restrictions"
+    user_licenses = f"/users/{owner.name}/licenses"
+    org_licenses = f"/orgs/{org}/licenses"
     vattrs = f"/packages/{org}/{repo}/{pkg}/versions/1.0/attributes"
+    # Products and EULAs (Enterprise): a package with a published file in version 1.0.
+    prod_repo = world.repo(enterprise.name)
+    world.package(enterprise.name, prod_repo, name="app")
+    app_file = f"/content/{enterprise.name}/{prod_repo}/app/1.0/app.bin?publish=1"
+    uploaded = world.api.put(app_file, ADMIN, data=b"a")
+    assert uploaded.status_code == 201, uploaded.text
+    products = f"/products/{enterprise.name}"
+    product = f"{products}/suite"
+    product_steps = [
+        ("create_product", "POST", products, {"name": "suite", "packages": [f"{prod_repo}/app"]}, None),
+        ("get_products", "GET", products, None, None),
+        ("get_product", "GET", product, None, None),
+        ("update_product", "PATCH", product, {"desc": "d"}, None),
+        ("create_product_readme", "POST", f"{product}/readme", doc, None),
+        ("delete_product_readme", "DELETE", f"{product}/readme", None, None),
+        ("create_eula", "POST", f"{product}/eulas", {"name": "terms", "content": "c", "default": True}, None),
+        ("get_eulas", "GET", f"{product}/eulas", None, None),
+        ("get_eula", "GET", f"{product}/eulas/terms", None, None),
+        ("update_eula", "PATCH", f"{product}/eulas/terms", {"versions": ["1.0"]}, None),
+        ("get_file_eula", "GET", f"/file_eula/{enterprise.name}/{prod_repo}/app.bin", None, None),
+        ("show_eula_acceptance", "GET", f"{product}/versions/1.0/accept_eula", None, None),
+        ("accept_eula", "POST", f"{product}/versions/1.0/accept_eula", None, None),
+        ("get_signed_eulas", "GET", f"{product}/signed_eulas", None, {"username": "admin"}),
+        ("get_signed_eulas", "GET", f"{products}/_all/signed_eulas", None, {"from": "2020-01-01T00:00:00Z"}),
+        ("download", "GET", f"/dl/{enterprise.name}/{prod_repo}/app.bin", None, None),
+        ("delete_eula", "DELETE", f"{product}/eulas/terms", None, None),
+        ("delete_product", "DELETE", product, None, None),
+    ]
+    # Teams: the org's team keeps a permission on the repository until it is deleted (the cascade).
+    teams, user_teams = f"/orgs/{org}/teams", f"/users/{owner.name}/teams"
+    perms = f"/repos/{org}/{repo}/permissions"
+    team_steps = [
+        ("create_org_team", "POST", teams, {"name": "devs", "members": [owner.name]}, None),
+        ("get_org_teams", "GET", teams, None, None),
+        ("update_org_team", "PATCH", f"{teams}/devs", {"allow_repo_creation": True}, None),
+        ("set_team_permission", "PUT", perms, {"team": "devs", "permission": "publish"}, None),
+        ("get_team_permissions", "GET", perms, None, None),
+        ("get_team_permission", "GET", f"{perms}/devs", None, None),
+        ("get_org_team", "GET", f"{teams}/devs", None, None),
+        ("delete_team_permission", "DELETE", f"{perms}/devs", None, None),
+        ("set_team_permission", "PUT", perms, {"team": "devs", "permission": "read"}, None),
+        ("create_user_team", "POST", user_teams, {"name": "friends", "members": [other.name]}, None),
+        ("get_user_teams", "GET", user_teams, None, None),
+        ("get_user_team", "GET", f"{user_teams}/friends", None, None),
+        ("update_user_team", "PATCH", f"{user_teams}/friends", {"members": []}, None),
+        ("delete_user_team", "DELETE", f"{user_teams}/friends", None, None),
+    ]
     steps = [
         ("put_user", "PUT", f"/api/security/users/{name}", {"email": "x@example.com"}, None),
         ("list_users", "GET", "/api/security/users", None, None),
@@ -50,6 +127,20 @@ def walkthrough(
         ("regenerate_api_key", "POST", "/api/security/apiKey", None, None),
         ("put_org", "PUT", f"/orgs/{org}", {"owner": owner.name, "plan": "premium"}, None),
         ("get_org", "GET", f"/orgs/{org}", None, None),
+        ("create_org_license", "POST", org_licenses, [{"name": "eula", "url": "https://x/l"}], None),
+        ("get_org_licenses", "GET", org_licenses, None, None),
+        ("update_org_license", "PATCH", f"{org_licenses}/eula", {"description": "d"}, None),
+        ("delete_org_license", "DELETE", f"{org_licenses}/eula", None, None),
+        ("create_user_license", "POST", user_licenses, {"name": "eula", "description": "d"}, None),
+        ("get_user_licenses", "GET", user_licenses, None, None),
+        ("update_user_license", "PATCH", f"{user_licenses}/eula", [{"url": "https://x/l"}], None),
+        ("update_geo_restrictions", "PUT", geo, {"white_list": ["us", "CA"], "black_list": []}, None),
+        ("get_geo_restrictions", "GET", geo, None, None),
+        ("delete_geo_restrictions", "DELETE", geo, None, None),
+        ("set_ip_restrictions", "PUT", ip, {"white_cidrs": [["10.0.0.1/32"]], "black_cidrs": []}, None),
+        ("update_ip_restrictions", "PATCH", ip, {"add": {"black_cidrs": ["10.1.0.0/16"]}}, None),
+        ("get_ip_restrictions", "GET", ip, None, None),
+        ("delete_ip_restrictions", "DELETE", ip, None, None),
         ("put_member", "PUT", f"/orgs/{org}/members/{other.name}", {"type": "member"}, None),
         ("delete_member", "DELETE", f"/orgs/{org}/members/{other.name}", None, None),
         ("get_user", "GET", f"/users/{owner.name}", None, None),
@@ -61,6 +152,7 @@ def walkthrough(
         ("get_repositories", "GET", f"/repos/{org}", None, None),
         ("get_repository", "GET", f"/repos/{org}/{repo}", None, None),
         ("update_repository", "PATCH", f"/repos/{org}/{repo}", {"desc": "demo 2"}, None),
+        *team_steps,
         ("search_repositories", "GET", "/search/repos", None, {"name": repo[:6]}),
         (
             "create_package",
@@ -161,14 +253,18 @@ def walkthrough(
         ("regenerate_keypair", "POST", f"/subjects/{org}/keypair", None, None),
         ("link_package", "PUT", link, {"path_prefix": "com/example"}, None),
         ("unlink_package", "DELETE", link, None, None),
+        *entitlement_steps(org, repo, pkg),
         ("delete_content", "DELETE", f"/content/{org}/{repo}/f.bin", None, None),
         ("delete_version", "DELETE", f"/packages/{org}/{repo}/{pkg}/versions/1.0", None, None),
         ("delete_package", "DELETE", f"/packages/{org}/{repo}/{pkg}", None, None),
         ("delete_repository", "DELETE", f"/repos/{org}/{repo}", None, None),
+        ("delete_org_team", "DELETE", f"{teams}/devs", None, None),
         ("delete_org", "DELETE", f"/orgs/{org}", None, None),
         ("delete_user", "DELETE", f"/api/security/users/{name}", None, None),
         ("oss_licenses", "GET", "/licenses/oss_licenses", None, None),
+        ("delete_user_license", "DELETE", f"{user_licenses}/eula", None, None),
     ]
+    steps += product_steps
     return steps, other.auth
 
 

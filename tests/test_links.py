@@ -252,9 +252,10 @@ def test_private_source_unreadable_is_404(api, world):
 
 def test_org_member_may_link_into_org_repo(api, world, source):
     owner, member = world.user(), world.user()
-    org = world.org(owner)
+    org = world.org(owner, plan="premium")
     world.member(org, member, "member")
     target = Target(User(org, ""), world.repo(org))
+    world.team(org, [member], {target.repo: "publish"})  # members publish through teams
     assert api.put(target.link_path(source), member.auth).status_code == 201
     assert api.delete(target.link_path(source), member.auth).status_code == 200
 

@@ -18,16 +18,21 @@ from chalicelib.errors import ShelfError
 from chalicelib.web.routing import ROUTES, RouteSpec
 from tests.conftest import ADMIN
 
-ROLES = ("anonymous", "stranger", "member", "org_admin", "owner", "sysadmin")
+ROLES = ("anonymous", "stranger", "member", "team_publisher", "org_admin", "owner", "sysadmin", "access_key")
 
 #: Rights of each role on the organisation's repositories (public ones add "read" for everybody).
 RIGHTS = {
     "anonymous": set(),
     "stranger": set(),
-    "member": {"read", "publish"},
+    "member": {"read"},
+    # An org member in the scene's team, which has publish on the private repository only (see expected).
+    "team_publisher": {"read"},
     "org_admin": {"read", "publish", "admin"},
     "owner": {"read", "publish", "admin"},
     "sysadmin": {"read", "publish", "admin"},
+    # A key of the organisation with an 'r' entitlement on the private repository's "pkg" (see
+    # expected_for_key).
+    "access_key": set(),
 }
 
 
@@ -38,23 +43,47 @@ def expected(need: Need, role: str, repo_private: bool | None) -> int | str:
     if need not in (Need.ANYONE, Need.DOWNLOAD) and role == "anonymous":
         return 401
     rights = set(RIGHTS[role])
+    if role == "team_publisher" and repo_private:
+        rights.add("publish")
     if repo_private is False:
         rights.add("read")
     if repo_private is not None and "read" not in rights:
         return 404
     if need is Need.PUBLISH and "publish" not in rights:
         return 403
-    if need is Need.ADMIN and "admin" not in rights:
+    if need in (Need.ADMIN, Need.MANAGE_REPOS) and "admin" not in rights:
         return 403
     return "ok"
 
 
+def expected_for_key(spec: RouteSpec, private: bool | None) -> int | str:
+    """The scene's access key: never the admin API (403, publishing included: its entitlement is
+    'r'); public repositories like anyone; the private repository only on the single-file routes
+    (``key_files``: downloads of the entitled "pkg"'s f.txt), elsewhere it does not exist (404)."""
+    if spec.need not in (Need.ANYONE, Need.DOWNLOAD, Need.KEY_HOLDER):
+        return 403
+    return 404 if private and not spec.key_files else "ok"
+
+
+def expected_for(spec: RouteSpec, role: str, private: bool | None) -> int | str:
+    """``expected`` for the route: on ``/users/{user}/...`` (the scene's target user, no repository)
+    only system administrators have rights among the roles; the others are strangers there."""
+    if role == "access_key":
+        return expected_for_key(spec, private)
+    if spec.path.startswith("/users/{user}") and role not in ("anonymous", "sysadmin"):
+        role = "stranger"
+    return expected(spec.need, role, private)
+
+
 @pytest.fixture(scope="module")
 def scene(api, world):
-    owner, org_admin, member, stranger, target = (world.user() for _ in range(5))
-    org = world.org(owner, plan="premium")
+    owner, org_admin, member, stranger, team_publisher = (world.user() for _ in range(5))
+    target = world.user(plan="premium")  # Premium: the team routes of /users/{user} need it
+    # Enterprise: products and EULAs need it (and it includes every Premium feature).
+    org = world.org(owner, plan="enterprise")
     world.member(org, org_admin, "admin")
     world.member(org, member, "member")
+    world.member(org, team_publisher, "member")
     repos = {}
     for private in (False, True):
         repo = world.repo(org, private=private)
@@ -72,10 +101,50 @@ def scene(api, world):
             )
             assert response.status_code == 200, response.text
         repos[private] = repo
+    # A product over both repositories' package with a default EULA (product and EULA routes).
+    members = [f"{repos[False]}/pkg", f"{repos[True]}/pkg"]
+    response = api.post(f"/products/{org}", ADMIN, json={"name": "prod", "packages": members})
+    assert response.status_code == 201, response.text
+    response = api.post(f"/products/{org}/prod/eulas", ADMIN, json={"name": "eula", "default": True})
+    assert response.status_code == 201, response.text
+    # The team "team": team_publisher in it, publish on the private repository, read on the public
+    # one (team permission routes); the target user has a team of that name too (team routes).
+    for path, members in ((f"/orgs/{org}", [team_publisher.name]), (f"/users/{target.name}", [])):
+        response = api.post(f"{path}/teams", ADMIN, json={"name": "team", "members": members})
+        assert response.status_code == 201, response.text
+    for private, permission in ((True, "publish"), (False, "read")):
+        body = {"team": "team", "permission": permission}
+        response = api.put(f"/repos/{org}/{repos[private]}/permissions", ADMIN, json=body)
+        assert response.status_code == 200, response.text
+    # Access keys and entitlements: a key "key" of the org (with an 'r' entitlement on the private
+    # "pkg", and the product's EULA accepted) and of the target user; one entitlement per scope.
+    response = api.post(f"/orgs/{org}/access_keys", ADMIN, json={"id": "key"})
+    assert response.status_code == 201, response.text
+    key_auth = (response.json()["username"], response.json()["password"])
+    response = api.post(f"/users/{target.name}/access_keys", ADMIN, json={"id": "key"})
+    assert response.status_code == 201, response.text
+    for private in (False, True, None):
+        for kind, scope in (
+            ("repo", f"/repos/{org}/{repos[bool(private)]}"),
+            ("package", f"/packages/{org}/{repos[bool(private)]}/pkg"),
+            ("version", f"/packages/{org}/{repos[bool(private)]}/pkg/versions/1.0"),
+            ("product", f"/products/{org}/prod"),
+        ):
+            if (kind == "product") != (private is None):
+                continue
+            body = {"id": f"ent-{kind}-{private}", "access": "r", "tags": ["t"]}
+            if kind == "package" and private:
+                body["access_keys"] = ["key"]
+            response = api.post(f"{scope}/entitlements", ADMIN, json=body)
+            assert response.status_code == 201, response.text
+    response = api.post(f"/products/{org}/prod/versions/1.0/accept_eula", key_auth, json={})
+    assert response.status_code in (200, 201), response.text
     auth = {
+        "access_key": key_auth,
         "anonymous": None,
         "stranger": stranger.auth,
         "member": member.auth,
+        "team_publisher": team_publisher.auth,
         "org_admin": org_admin.auth,
         "owner": owner.auth,
         "sysadmin": ADMIN,
@@ -129,6 +198,16 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         "source_subject": scene["target"],
         "source_repo": scene["repos"][False],
         "source_package": "pkg",
+        # Teams and team permissions: the scene's team (of the org, and of the target user).
+        "team": "team",
+        # Proprietary licenses: allowed PATCH/DELETE only go through resolve (nothing needs to exist).
+        "custom_license_name": "lic",
+        # Products and EULAs (the scene's product over "pkg" and its default EULA).
+        "product": "prod",
+        "eula": "eula",
+        # Access keys and entitlements: the scene's key and the scope's entitlement.
+        "access_key_id": "key",
+        "entitlement_id": f"ent-{_scope_kind(spec.path)}-{private}",
     }
     if spec.path.startswith("/users/"):
         values["user"] = scene["target"]
@@ -137,6 +216,20 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         params[name] = values[name]
     path = re.sub(r"{(\w+)\+?}", lambda m: values[m.group(1)], spec.path)
     return path, params
+
+
+def _scope_kind(path: str) -> str:
+    """The entitlement scope of an entitlement route's path."""
+    if path.startswith("/products/"):
+        return "product"
+    if "/versions/" in path:
+        return "version"
+    return "package" if path.startswith("/packages/") else "repo"
+
+
+#: Routes naming their subject in the query (Entitlement Search's ``scope``): 'admin' on it is
+#: enforced by the handler (403 for the others).
+SUBJECT_IN_QUERY = {"search_entitlements"}
 
 
 def basic(auth: tuple[str, str] | None) -> dict[str, str]:
@@ -152,18 +245,22 @@ def basic(auth: tuple[str, str] | None) -> dict[str, str]:
     ids=lambda v: v.handler if isinstance(v, RouteSpec) else str(v),
 )
 def test_route_permission(api, scene, spec, method, role, private):
-    want = expected(spec.need, role, private)
+    want = expected_for(spec, role, private)
     path, params = fill(spec, scene, private)
     headers = basic(scene["auth"][role])
     if want == "ok":
-        resolve(spec.need, params, headers, with_repo=not spec.creates_repo)
+        resolve(spec.need, params, headers, with_repo=not spec.creates_repo, key_files=spec.key_files)
         if method == "GET":
-            response = api.get(path, scene["auth"][role], params={"name": "zz", "g": "zz"})
+            query = {"name": "zz", "g": "zz"}
             allowed = (200, 302) if spec.need is Need.DOWNLOAD or "{file_path+}" in spec.path else (200,)
+            if spec.handler in SUBJECT_IN_QUERY:
+                query.update(tag="zz", scope=scene["org"])
+                allowed = (200,) if "admin" in RIGHTS[role] else (403,)
+            response = api.get(path, scene["auth"][role], params=query)
             assert response.status_code in allowed, (path, role, response.status_code, response.text)
         return
     with pytest.raises(ShelfError) as raised:
-        resolve(spec.need, params, headers, with_repo=not spec.creates_repo)
+        resolve(spec.need, params, headers, with_repo=not spec.creates_repo, key_files=spec.key_files)
     assert raised.value.status == want
     response = api.request(method, path, scene["auth"][role], json={})
     assert response.status_code == want, (method, path, role, response.text)
@@ -180,3 +277,8 @@ def test_denied_writes_leave_everything_in_place(api, scene):
         files = api.get(f"/packages/{scene['org']}/{repo}/pkg/versions/1.0/files", ADMIN).json()
         assert [(f["path"], f["size"]) for f in files] == [("f.txt", 1)]
         assert api.get(f"/dl/{scene['org']}/{repo}/f.txt", ADMIN).status_code == 302
+        permission = "publish" if private else "read"
+        team_permissions = api.get(f"/repos/{scene['org']}/{repo}/permissions", ADMIN).json()
+        assert team_permissions == [{"team": "team", "permission": permission}]
+    team = api.get(f"/orgs/{scene['org']}/teams/team", ADMIN).json()
+    assert len(team["members"]) == 1 and len(team["permitted_repos"]) == 2

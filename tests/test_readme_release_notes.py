@@ -243,9 +243,10 @@ def test_permissions(api, world):
 
 def test_org_member_may_publish(api, world):
     owner, member = world.user(), world.user()
-    org = world.org(owner)
+    org = world.org(owner, plan="premium")
     world.member(org, member, "member")
     repo = world.repo(org, private=True)
+    world.team(org, [member], {repo: "publish"})  # members publish through teams
     package = world.package(org, repo)
     url = f"/packages/{org}/{repo}/{package}/readme"
     assert api.post(url, member.auth, json={"github": {"github_repo": "a/b"}}).status_code == 200

@@ -259,6 +259,7 @@ def test_org_keypair_needs_org_admin_and_signing_needs_publish(api, world):
     world.member(org, admin_user, "admin")
     world.member(org, member, "member")
     repo = world.repo(org, private=True)
+    world.team(org, [member], {repo: "publish"})  # members publish through teams
     package = world.package(org, repo)
     response = api.put(f"/content/{org}/{repo}/{package}/1.0/f.bin?publish=1", member.auth, data=b"x")
     assert response.status_code == 201, response.text

@@ -142,6 +142,7 @@ def delete_user(name: str) -> None:
     Users who own organisations must hand them over first (409).
     """
     from chalicelib.repositories.services import delete_all_repositories
+    from chalicelib.teams.services import drop_user
 
     user = get_user(name)
     memberships = list(Membership.member_index.query(name))
@@ -149,6 +150,7 @@ def delete_user(name: str) -> None:
     if owned:
         raise Conflict(f"User '{name}' owns organization(s) {', '.join(owned)}: change their owner first")
     delete_all_repositories(user.name)
+    drop_user(user.name)  # out of every team, and the user's own teams gone
     db.batch_delete(memberships)
     _delete_follow_records(name)
     user.delete()
@@ -220,9 +222,11 @@ def put_org(name: str, body: OrgBody) -> tuple[Subject, bool]:
 def delete_org(name: str) -> None:
     """Delete an organisation with its repositories, memberships and followers."""
     from chalicelib.repositories.services import delete_all_repositories
+    from chalicelib.teams.services import purge_subject
 
     org = get_org(name)
     delete_all_repositories(org.name)
+    purge_subject(org.name)
     db.batch_delete(Membership.query(name))
     db.batch_delete(Follower.query(name))
     org.delete()
@@ -241,8 +245,12 @@ def set_member(org: Subject, user_name: str, body: MemberBody) -> dict[str, str]
 
 def remove_member(org: Subject, user_name: str) -> None:
     """Remove ``user_name`` from ``org``; the owner cannot be removed."""
+    from chalicelib.teams.services import drop_member
+
     if org.owner == user_name:
         raise Conflict(f"'{user_name}' is the owner of '{org.name}' and cannot be removed")
+    # Out of the organisation's teams first: a crash in between leaves a member without team rights.
+    drop_member(org.name, user_name)
     try:
         Membership(org.name, user_name).delete(condition=Membership.member.exists())
     except DeleteError as error:
@@ -356,7 +364,9 @@ def describe_org(ctx: Ctx, org: Subject) -> dict[str, Any]:
         "members": members,
     }
     if is_admin and org.premium:
-        body["teams"] = []  # teams arrive with the organisations issue
+        from chalicelib.teams.services import team_names
+
+        body["teams"] = team_names(org.name)
     if is_admin:
         body["quota_used_bytes"] = int(org.quota_used_bytes or 0)
     return body

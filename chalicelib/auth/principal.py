@@ -1,4 +1,5 @@
-"""Who is calling: HTTP Basic authentication with a user name and API key."""
+"""Who is calling: HTTP Basic authentication with a user name and API key, or with an access key
+(``<key id>@<subject>`` and its password, ``chalicelib/entitlements/access_keys.py``)."""
 
 from __future__ import annotations
 
@@ -15,23 +16,75 @@ from chalicelib.errors import Unauthorized
 
 
 @dataclass(frozen=True)
+class Grant:
+    """What one entitlement gives an access key in one repository of the key's owner.
+
+    ``repo_id`` is None for grants of a product (matched by repository name); ``package_id`` is None
+    when the grant names no package or comes from a product (matched by package name).
+    """
+
+    access: str  # "r" or "rw"
+    repo: str
+    repo_id: str | None
+    package: str | None = None
+    package_id: str | None = None
+    version: str | None = None
+    path: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.access == "rw"
+
+    @property
+    def whole_repo(self) -> bool:
+        """The grant covers every file of its repository (repository scope without a path)."""
+        return self.package is None and self.version is None and not self.path
+
+    def in_repo(self, name: str, repo_id: str) -> bool:
+        return self.repo == name and (self.repo_id is None or self.repo_id == repo_id)
+
+    def covers(self, path: str, package: str | None, version: str | None, package_id: str | None) -> bool:
+        """Whether a file at ``path`` of ``package``/``version`` (same repository) is in the grant."""
+        if self.path and path != self.path and not path.startswith(self.path.rstrip("/") + "/"):
+            return False
+        if self.package is not None:
+            if package != self.package:
+                return False
+            if self.package_id is not None and package_id is not None and package_id != self.package_id:
+                return False
+        return self.version is None or version == self.version
+
+
+@dataclass(frozen=True)
 class Principal:
     """The authenticated caller, or the anonymous one (``name`` is None)."""
 
     name: str | None
     is_admin: bool = False
     subject: Subject | None = None
+    #: An access key (``name`` is ``<key_id>@<key_owner>``): its id and the subject that owns it.
+    key_id: str | None = None
+    key_owner: str | None = None
+    #: An access key's grants, loaded once at authentication.
+    grants: tuple[Grant, ...] = ()
 
     @property
     def authenticated(self) -> bool:
         return self.name is not None
 
+    @property
+    def is_access_key(self) -> bool:
+        return self.key_id is not None
+
 
 ANONYMOUS = Principal(name=None)
 
 
-def authenticate(headers: Mapping[str, str]) -> Principal:
+def authenticate(headers: Mapping[str, str], source_ip: str | None = None) -> Principal:
     """The principal named by the ``Authorization`` header; anonymous when there is none.
+
+    A name ``<key id>@<subject>`` is an access key (user names never contain ``@``); ``source_ip``
+    is the client address its CIDRs are checked against.
 
     Wrong or malformed credentials are always a 401, even where anonymous access would do.
     """
@@ -48,6 +101,13 @@ def authenticate(headers: Mapping[str, str]) -> Principal:
     name, sep, key = decoded.partition(":")
     if not sep or not name or not key:
         raise Unauthorized("Malformed Basic authorization header")
+    if "@" in name:
+        from chalicelib.entitlements.access_keys import authenticate_key
+
+        key_id, _, owner = name.rpartition("@")
+        if not key_id or not owner:
+            raise Unauthorized("Malformed access key user name: use <key id>@<subject>")
+        return authenticate_key(key_id, owner, key, source_ip)
     try:
         user = Subject.get(name)
     except DoesNotExist:

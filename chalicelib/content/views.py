@@ -10,9 +10,10 @@ from chalice import Response
 from pydantic import Field
 
 from chalicelib import plans
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Ctx, Need, Right, require_file
 from chalicelib.content import downloads, large, services, signing
 from chalicelib.content.explode import explode_zip
+from chalicelib.content.models import File
 from chalicelib.content.paths import (
     MavenCoordinates,
     debian_coordinates,
@@ -79,11 +80,16 @@ def _raw_body(ctx: Ctx) -> bytes:
     return body.encode() if isinstance(body, str) else body
 
 
-@api.route("/content/{subject}/{repo}/{file_path+}", ["PUT"], Need.PUBLISH)
+@api.route("/content/{subject}/{repo}/{file_path+}", ["PUT"], Need.PUBLISH, key_files=True)
 def upload_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     assert ctx.repo is not None
     request = _upload_request(ctx, file_path)
     explode_archive = truthy(ctx.headers.get("x-bintray-explode"))
+    require_file(ctx, Right.PUBLISH, request.path, request.package, request.version)
+    if explode_archive:
+        # Entries land under the archive's directory: an access key must be entitled to all of it.
+        directory = request.path.rsplit("/", 1)[0] + "/" if "/" in request.path else ""
+        require_file(ctx, Right.PUBLISH, directory + "\0", request.package, request.version)
     if large.too_large(ctx.headers):
         if explode_archive:
             raise BadRequest(f"X-Bintray-Explode takes archives of at most {large.MAX_INLINE_UPLOAD} bytes")
@@ -103,12 +109,13 @@ def _redirect_upload(ctx: Ctx, request: Upload, maven: MavenCoordinates | None =
     return json_response(large.redirect_message(), 307, {"Location": url})
 
 
-@api.route("/maven/{subject}/{repo}/{package}/{file_path+}", ["PUT"], Need.PUBLISH)
+@api.route("/maven/{subject}/{repo}/{package}/{file_path+}", ["PUT"], Need.PUBLISH, key_files=True)
 def upload_maven(ctx: Ctx, subject: str, repo: str, package: str, file_path: str) -> Response:
     assert ctx.repo is not None
     parsed = split_matrix(file_path)
     coordinates = maven_coordinates(parsed.path)
     request = _upload_request(ctx, file_path, package=package, version=coordinates.version)
+    require_file(ctx, Right.PUBLISH, request.path, request.package, request.version)
     if large.too_large(ctx.headers):
         return _redirect_upload(ctx, request, coordinates)
     services.upload_bytes(ctx.principal, ctx.repo, request, _raw_body(ctx))
@@ -132,6 +139,18 @@ def publish_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     return {"files": count}
 
 
+def _check_eula(ctx: Ctx, record: File) -> None:
+    """403 when an access key downloads a file of a product version whose EULA it has not accepted
+    (no reads for users)."""
+    from chalicelib.products.eulas import check_download
+
+    def base() -> str:
+        request = api.blueprint.current_request
+        return signing.base_url(request.headers, request.context or {})
+
+    check_download(ctx.principal, record, base)
+
+
 def _download(ctx: Ctx, file_path: str) -> Response:
     path = split_matrix(file_path).path
     try:
@@ -144,6 +163,8 @@ def _download(ctx: Ctx, file_path: str) -> Response:
         if found is None:
             raise missing
         record = found
+    require_file(ctx, Right.READ, record.path, record.package, record.version, record.package_id)
+    _check_eula(ctx, record)
     url = presign_get(record.sha256, record.name, DOWNLOAD_URL_SECONDS)
     downloads.record(ctx, record, event_id=ctx.extra["request_id"], **signing.callback_fields(ctx))
     return Response(body="", status_code=302, headers={"Location": url})
@@ -162,6 +183,8 @@ def _dynamic_download(ctx: Ctx, file_path: str) -> Response:
     record = services.visible_file(ctx, parsed.path.replace("$latest", latest or "$latest"))
     if latest is None or not record.published:
         raise NotFound(f"File '{parsed.path}' was not found")
+    require_file(ctx, Right.READ, record.path, record.package, record.version, record.package_id)
+    _check_eula(ctx, record)
     request = api.blueprint.current_request
     base = signing.base_url(request.headers, request.context or {})
     expiry = signing.now_ms() + signing.DYNAMIC_VALID_SECONDS * 1000
@@ -169,22 +192,23 @@ def _dynamic_download(ctx: Ctx, file_path: str) -> Response:
     return Response(body="", status_code=302, headers={"Location": url})
 
 
-@api.route("/content/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.ANYONE)
+@api.route("/content/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.DOWNLOAD, key_files=True)
 def download_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     if "$latest" in file_path:
         return _dynamic_download(ctx, file_path)
     return _download(ctx, file_path)
 
 
-@api.route("/dl/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.DOWNLOAD)
+@api.route("/dl/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.DOWNLOAD, key_files=True)
 def download(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     return _download(ctx, file_path)
 
 
-@api.route("/content/{subject}/{repo}/{file_path+}", ["DELETE"], Need.PUBLISH)
+@api.route("/content/{subject}/{repo}/{file_path+}", ["DELETE"], Need.PUBLISH, key_files=True)
 def delete_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     assert ctx.repo is not None
     record = services.visible_file(ctx, file_path)
+    require_file(ctx, Right.PUBLISH, record.path, record.package, record.version, record.package_id)
     services.delete_file(ctx.principal, ctx.repo, record)
     return SUCCESS
 

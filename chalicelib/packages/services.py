@@ -16,6 +16,7 @@ from chalicelib import db, licenses, plans
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.licenses.services import unknown_custom_licenses
 from chalicelib.packages.models import Package, SystemId, Version
 from chalicelib.repositories.models import PUBLIC_SHARD, Repository
 from chalicelib.timefmt import iso, now
@@ -60,6 +61,12 @@ def _check_fields(owner: Subject, repo: Repository, body: PackageFields, creatin
         )
     if body.custom_licenses:
         plans.require(owner, "custom_licenses")
+        unknown = unknown_custom_licenses(owner, body.custom_licenses)
+        if unknown:
+            raise BadRequest(
+                f"Invalid value for 'custom_licenses': unknown license(s) {', '.join(unknown)}; "
+                f"see GET /{'orgs' if owner.is_org else 'users'}/{owner.name}/licenses"
+            )
     if "public_stats" in given and body.public_stats is not None:
         plans.require(owner, "public_stats")
     for label in body.labels or []:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UTCDateTimeAttribute,
@@ -63,6 +64,16 @@ class Repository(Model):
     name_lower = UnicodeAttribute()
     desc_lower = UnicodeAttribute(null=True)
     search_shard = UnicodeAttribute(null=True)
+    #: ``{team name: permission}`` of the owner's teams (``chalicelib/teams``), read by the policy
+    #: with the repository itself; absent when no team has a permission here.
+    team_permissions = MapAttribute(null=True)
+    # Download restrictions (chalicelib/restrictions/), on the item itself: a download reads nothing more.
+    geo_white_list = ListAttribute(of=UnicodeAttribute, null=True)
+    geo_black_list = ListAttribute(of=UnicodeAttribute, null=True)
+    ip_white_cidrs = ListAttribute(of=UnicodeAttribute, null=True)
+    ip_black_cidrs = ListAttribute(of=UnicodeAttribute, null=True)
+    #: Incremented by every restriction change (optimistic concurrency of the read-modify-writes).
+    restrictions_rev = NumberAttribute(null=True)
 
     public_index = PublicRepoIndex()
 

@@ -10,7 +10,7 @@ from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib import db, plans
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Right, rights_on
+from chalicelib.auth.policy import readable
 from chalicelib.auth.principal import Principal
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import PUBLIC_SHARD, REPO_TYPES, Repository
@@ -163,13 +163,17 @@ def delete_repository(repo: Repository) -> None:
     land in it (children are written under a condition on the repository's id); its children
     are purged after, idempotently."""
     from chalicelib.packages.services import purge_repository_contents
+    from chalicelib.teams.services import delete_repository_record
 
-    try:
-        repo.delete(condition=Repository.id == repo.id)
-    except DeleteError as error:
-        if db.condition_failed(error):
-            raise NotFound(f"Repo '{repo.name}' was not found") from None
-        raise
+    if repo.team_permissions:
+        delete_repository_record(repo)  # and its teams' permitted_repos, in one transaction
+    else:
+        try:
+            repo.delete(condition=Repository.id == repo.id)
+        except DeleteError as error:
+            if db.condition_failed(error):
+                raise NotFound(f"Repo '{repo.name}' was not found") from None
+            raise
     purge_repository_contents(repo.id)
 
 
@@ -181,8 +185,7 @@ def delete_all_repositories(owner: str) -> None:
 
 def visible_repositories(principal: Principal, subject: Subject) -> list[Repository]:
     """Repositories of ``subject`` that ``principal`` may see (private ones need read rights)."""
-    can_read_private = Right.READ in rights_on(principal, subject.name)
-    return [repo for repo in Repository.query(subject.name) if can_read_private or not repo.private]
+    return readable(principal, subject.name, list(Repository.query(subject.name)))
 
 
 def owners_of(repos: list[Repository]) -> dict[str, Subject]:

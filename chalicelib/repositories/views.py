@@ -29,14 +29,17 @@ def get_repository(ctx: Ctx, subject: str, repo: str) -> dict:
     return services.describe(ctx.repo, ctx.subject)
 
 
-@api.route("/repos/{subject}/{repo}", ["POST"], Need.ADMIN, creates_repo=True)
+@api.route("/repos/{subject}/{repo}", ["POST"], Need.MANAGE_REPOS, creates_repo=True)
 def create_repository(ctx: Ctx, subject: str, repo: str) -> Response:
     assert ctx.subject is not None
     body = parse_body(ctx.raw_body, CreateRepoBody)
+    team = ctx.extra.get("creator_team")  # created through a team's allow_repo_creation
+    if team is not None and body.business_unit is None:
+        body.business_unit = team.business_unit
     return created(services.describe(services.create_repository(ctx.subject, repo, body), ctx.subject))
 
 
-@api.route("/repos/{subject}/{repo}", ["PATCH"], Need.ADMIN)
+@api.route("/repos/{subject}/{repo}", ["PATCH"], Need.MANAGE_REPOS)
 def update_repository(ctx: Ctx, subject: str, repo: str) -> dict:
     assert ctx.subject is not None and ctx.repo is not None
     body = parse_body(ctx.raw_body, UpdateRepoBody)

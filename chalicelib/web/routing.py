@@ -46,6 +46,7 @@ class RouteSpec:
     need: Need
     handler: str
     creates_repo: bool = False
+    key_files: bool = False
 
 
 #: Every route declared through ``Api.route`` in this process.
@@ -88,28 +89,38 @@ class Api:
         self.blueprint = Blueprint(import_name)
 
     def route(
-        self, path: str, methods: list[str], need: Need, creates_repo: bool = False
+        self,
+        path: str,
+        methods: list[str],
+        need: Need,
+        creates_repo: bool = False,
+        key_files: bool = False,
     ) -> Callable[[Callable], Callable]:
         """Register ``handler(ctx, **path_params)`` for ``methods`` on ``path``.
 
         ``creates_repo``: the ``{repo}`` in the path is about to be created, so it is not loaded.
+        ``key_files``: the route reads or writes one file and calls ``policy.require_file`` for it, so
+        an access key with any grant in the repository passes ``resolve`` (see ``chalicelib/auth/policy.py``).
         """
 
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
             def view(**_: str) -> Response:
-                return self._dispatch(handler, need, creates_repo)
+                return self._dispatch(handler, need, creates_repo, key_files)
 
             view.__name__ = handler.__name__
             view.__doc__ = handler.__doc__
             self.blueprint.route(path, methods=methods, content_types=ANY_CONTENT_TYPE)(view)
-            ROUTES.append(RouteSpec(path, tuple(methods), need, handler.__name__, creates_repo))
+            ROUTES.append(RouteSpec(path, tuple(methods), need, handler.__name__, creates_repo, key_files))
             return handler
 
         return decorator
 
-    def _dispatch(self, handler: Callable[..., Any], need: Need, creates_repo: bool) -> Response:
+    def _dispatch(
+        self, handler: Callable[..., Any], need: Need, creates_repo: bool, key_files: bool
+    ) -> Response:
         request = self.blueprint.current_request
         params = dict(request.uri_params or {})
+        source_ip = (request.context.get("identity") or {}).get("sourceIp")
         limit_headers: dict[str, str] = {}
         try:
             ctx: Ctx = resolve(
@@ -119,8 +130,10 @@ class Api:
                 query=request.query_params or {},
                 raw_body=request.raw_body,
                 with_repo=not creates_repo,
+                source_ip=source_ip,
+                key_files=key_files,
             )
-            ctx.extra["source_ip"] = (request.context.get("identity") or {}).get("sourceIp")
+            ctx.extra["source_ip"] = source_ip
             ctx.extra["request_id"] = request.context.get("requestId") or ""
             limit_headers = charge_query(ctx, need)
             result = handler(ctx, **params)

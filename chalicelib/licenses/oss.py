@@ -1,9 +1,9 @@
-"""Bintray's open-source license catalogue: ``GET /licenses/oss_licenses`` and the names that package
-create/update accept in ``licenses``."""
+"""Bintray's open-source license catalogue (the spec's "Available licenses", in its order and
+spelling): ``GET /licenses/oss_licenses`` and the names package create/update accept in ``licenses``."""
 
 from __future__ import annotations
 
-#: One entry per license, as Bintray listed them; sorted by name, case-insensitively.
+#: One entry per license of the spec's list, in the spec's order.
 OSS_LICENSES: tuple[dict[str, str], ...] = (
     {
         "name": "AFL-2.1",
@@ -76,16 +76,6 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "url": "http://opensource.org/licenses/BSD-3-Clause",
     },
     {
-        "name": "BSD New",
-        "longname": "Berkeley Software Distribution New (BSD New)",
-        "url": "http://opensource.org/licenses/BSD-3-Clause",
-    },
-    {
-        "name": "BSD Simplified",
-        "longname": "Berkeley Software Distribution Simplified (BSD Simplified)",
-        "url": "http://opensource.org/licenses/BSD-2-Clause",
-    },
-    {
         "name": "BSL-1.0",
         "longname": "Boost Software License 1.0 (BSL1.0)",
         "url": "http://www.opensource.org/licenses/bsl1.0.html",
@@ -106,41 +96,10 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "url": "http://www.opensource.org/licenses/cddl1.php",
     },
     {
-        "name": "CDDL-1.1",
-        "longname": "Common Development and Distribution License (CDDL) 1.1",
-        "url": "https://glassfish.java.net/public/CDDL+GPL_1_1.html",
-    },
-    {
-        "name": "CeCILL-1",
-        "longname": "CeCILL v1",
-        "url": "http://www.cecill.info/licences/Licence_CeCILL_V1.1-US.html",
-    },
-    {
-        "name": "CeCILL-2",
-        "longname": "CeCILL v2",
-        "url": "http://www.cecill.info/licences/Licence_CeCILL_V2-en.html",
-    },
-    {
-        "name": "CeCILL-2.1",
-        "longname": "CeCILL v2.1",
-        "url": "http://www.cecill.info/licences/Licence_CeCILL_V2.1-en.html",
-    },
-    {
-        "name": "CeCILL-B",
-        "longname": "CeCILL B",
-        "url": "http://www.cecill.info/licences/Licence_CeCILL-B_V1-en.html",
-    },
-    {
-        "name": "CeCILL-C",
-        "longname": "CeCILL C",
-        "url": "http://www.cecill.info/licences/Licence_CeCILL-C_V1-en.html",
-    },
-    {
         "name": "Codehaus",
         "longname": "Copyright 2002 (C) The Codehaus",
         "url": "http://classworlds.codehaus.org/license.html",
     },
-    {"name": "Copyfree", "longname": "Copyfree", "url": "http://copyfree.org/"},
     {
         "name": "CPAL-1.0",
         "longname": "Common Public Attribution License Version 1.0 (CPAL)",
@@ -150,11 +109,6 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "name": "CPL-1.0",
         "longname": "Common Public License",
         "url": "http://www.opensource.org/licenses/cpl1.0.txt",
-    },
-    {
-        "name": "CPOL",
-        "longname": "The Code Project Open License 1.02",
-        "url": "http://www.codeproject.com/info/cpol10.aspx",
     },
     {
         "name": "CPOL-1.02",
@@ -217,17 +171,25 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "url": "https://spdx.org/licenses/EUPL-1.2.html",
     },
     {
+        "name": "Fair",
+        "longname": "Fair License",
+        "url": "http://www.opensource.org/licenses/fair.php",
+    },
+    {
         "name": "Facebook-Platform",
         "longname": "Facebook Platform License",
         "url": "https://github.com/facebook/facebook-android-sdk/blob/master/LICENSE.txt",
     },
-    {"name": "Fair", "longname": "Fair License", "url": "http://www.opensource.org/licenses/fair.php"},
     {
         "name": "Frameworx-1.0",
         "longname": "Frameworx License 1.0",
         "url": "http://www.opensource.org/licenses/frameworx.php",
     },
-    {"name": "Go", "longname": "The Go Programming Language", "url": "http://golang.org/LICENSE"},
+    {
+        "name": "Go",
+        "longname": "The Go Programming Language",
+        "url": "http://golang.org/LICENSE",
+    },
     {
         "name": "GPL-2.0",
         "longname": "The GNU General Public License Version 2",
@@ -244,21 +206,15 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "url": "http://www.opensource.org/licenses/gpl-3.0.html",
     },
     {
-        "name": "GPL-3.0-only",
-        "longname": "GNU General Public License v3.0 only",
-        "url": "https://spdx.org/licenses/GPL-3.0-only.html",
-    },
-    {
-        "name": "GPL-3.0-or-later",
-        "longname": "GNU General Public License v3.0 or later",
-        "url": "https://spdx.org/licenses/GPL-3.0-or-later.html",
-    },
-    {
         "name": "Historical",
         "longname": "Historical Permission Notice and Disclaimer",
         "url": "http://www.opensource.org/licenses/historical.php",
     },
-    {"name": "HSQLDB", "longname": "HSQLDB License", "url": "http://hsqldb.org/web/hsqlLicense.html"},
+    {
+        "name": "HSQldb",
+        "longname": "HSQLDB License",
+        "url": "http://hsqldb.org/web/hsqlLicense.html",
+    },
     {
         "name": "IBMPL-1.0",
         "longname": "IBM Public License Version 1.0",
@@ -289,10 +245,18 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "longname": "Indiana University Extreme! Lab Software License",
         "url": "http://www.extreme.indiana.edu/viewcvs/~checkout~/XPP3/java/LICENSE.txt",
     },
-    {"name": "JA-SIG", "longname": "JA-SIG", "url": "http://www.jasig.org/cas/license"},
-    {"name": "JSON", "longname": "The JSON License", "url": "http://www.json.org/license.html"},
     {
-        "name": "JTidy",
+        "name": "JA-SIG",
+        "longname": "JA-SIG",
+        "url": "http://www.jasig.org/cas/license",
+    },
+    {
+        "name": "JSON",
+        "longname": "The JSON License",
+        "url": "http://www.json.org/license.html",
+    },
+    {
+        "name": "JTIty",
         "longname": "Java HTML Tidy License",
         "url": "http://jtidy.sourceforge.net/license.html",
     },
@@ -311,7 +275,11 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "longname": "GNU Lesser General Public License, Version 3",
         "url": "http://www.opensource.org/licenses/lgpl-3.0.html",
     },
-    {"name": "Libpng", "longname": "libpng License", "url": "https://spdx.org/licenses/Libpng.html"},
+    {
+        "name": "Libpng",
+        "longname": "libpng License",
+        "url": "https://spdx.org/licenses/Libpng.html",
+    },
     {
         "name": "LPPL-1.0",
         "longname": "LaTeX Project Public License v1.0",
@@ -322,8 +290,16 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "longname": "Lucent Public License Version 1.02",
         "url": "http://www.opensource.org/licenses/lucent1.02.php",
     },
-    {"name": "MirOS", "longname": "MirOS License", "url": "http://www.opensource.org/licenses/miros.html"},
-    {"name": "MIT", "longname": "The MIT License", "url": "http://opensource.org/licenses/MIT"},
+    {
+        "name": "MirOS",
+        "longname": "MirOS License",
+        "url": "http://www.opensource.org/licenses/miros.html",
+    },
+    {
+        "name": "MIT",
+        "longname": "The MIT License",
+        "url": "http://opensource.org/licenses/MIT",
+    },
     {
         "name": "Motosoto-0.9.1",
         "longname": "The MOTOSOTO OPEN SOURCE LICENSE - Version 0.9.1",
@@ -384,8 +360,16 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "longname": "The Non-Profit Open Software License version 3.0",
         "url": "http://www.opensource.org/licenses/NOSL3.0.html",
     },
-    {"name": "NTP", "longname": "NTP License", "url": "http://www.opensource.org/licenses/ntp-license.php"},
-    {"name": "NUnit-2.6.3", "longname": "NUnit 2.6.3", "url": "http://nunit.org/index.php?p=license&r=2.6.3"},
+    {
+        "name": "NTP",
+        "longname": "NTP License",
+        "url": "http://www.opensource.org/licenses/ntp-license.php",
+    },
+    {
+        "name": "NUnit-2.6.3",
+        "longname": "NUnit 2.6.3",
+        "url": "http://nunit.org/index.php?p=license&r=2.6.3",
+    },
     {
         "name": "NUnit-Test-Adapter-2.6.3",
         "longname": "NUnit Test Adapter for Visual Studio 2.6.3",
@@ -407,11 +391,10 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "url": "http://www.opensource.org/licenses/opengroup.php",
     },
     {
-        "name": "OpenLDAP",
-        "longname": "The OpenLDAP Public License",
-        "url": "http://www.openldap.org/software/release/license.html",
+        "name": "OpenSSL",
+        "longname": "OpenSSL License",
+        "url": "https://www.openssl.org/source/license.html",
     },
-    {"name": "OpenSSL", "longname": "OpenSSL License", "url": "https://www.openssl.org/source/license.html"},
     {
         "name": "OSL-3.0",
         "longname": "The Open Software License 3.0",
@@ -467,7 +450,11 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "longname": "Reciprocal Public License 1.5",
         "url": "http://www.opensource.org/licenses/rpl1.5.txt",
     },
-    {"name": "Scala", "longname": "Scala License", "url": "http://www.scala-lang.org/license.html"},
+    {
+        "name": "Scala",
+        "longname": "Scala License",
+        "url": "http://www.scala-lang.org/license.html",
+    },
     {
         "name": "SimPL-2.0",
         "longname": "Simple Public License (SimPL) 2.0",
@@ -488,15 +475,23 @@ OSS_LICENSES: tuple[dict[str, str], ...] = (
         "longname": "Sybase Open Watcom Public License version 1.0",
         "url": "http://www.opensource.org/licenses/sybase.php",
     },
-    {"name": "TMate", "longname": "The TMate Open Source License", "url": "http://svnkit.com/license.html"},
+    {
+        "name": "TMatte",
+        "longname": "The TMate Open Source License",
+        "url": "http://svnkit.com/license.html",
+    },
     {
         "name": "Unicode-DFS-2015",
         "longname": "Unicode License Agreement - Data Files and Software (2015)",
         "url": "https://spdx.org/licenses/Unicode-DFS-2015",
     },
-    {"name": "Unlicense", "longname": "Unlicense", "url": "http://unlicense.org/"},
     {
-        "name": "UoI-NCSA",
+        "name": "Unlicense",
+        "longname": "Unlicense",
+        "url": "http://unlicense.org/",
+    },
+    {
+        "name": "Uol-NCSA",
         "longname": "The University of Illinois/NCSA Open Source License",
         "url": "http://www.opensource.org/licenses/UoI-NCSA.php",
     },

@@ -1,0 +1,60 @@
+"""Routes of repository download restrictions (spec: Geo Restrictions, IP Restrictions).
+
+Security: 'admin' on the repository (its owner, the organisation's owner and admins, system
+administrators). Enforcement on downloads: ``check.py``, called by the central policy.
+"""
+
+from __future__ import annotations
+
+from chalicelib.auth.policy import Ctx, Need
+from chalicelib.restrictions import services
+from chalicelib.restrictions.services import GeoBody, IpBody, IpPatchBody
+from chalicelib.validation import parse_body
+from chalicelib.web.routing import Api
+
+api = Api(__name__)
+
+GEO = "/repos/{subject}/{repo}/geo_restrictions"
+IP = "/repos/{subject}/{repo}/ip_restrictions"
+
+
+@api.route(GEO, ["GET"], Need.ADMIN)
+def get_geo_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.repo is not None
+    return services.geo(ctx.repo)
+
+
+@api.route(GEO, ["PUT"], Need.ADMIN)
+def update_geo_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.repo is not None and ctx.subject is not None
+    return services.set_geo(ctx.subject, ctx.repo, parse_body(ctx.raw_body, GeoBody))
+
+
+@api.route(GEO, ["DELETE"], Need.ADMIN)
+def delete_geo_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.repo is not None
+    return services.delete_geo(ctx.repo)
+
+
+@api.route(IP, ["GET"], Need.ADMIN)
+def get_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.repo is not None
+    return services.ip(ctx.repo)
+
+
+@api.route(IP, ["PUT"], Need.ADMIN)
+def set_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.repo is not None
+    return services.set_ip(ctx.repo, parse_body(ctx.raw_body, IpBody))
+
+
+@api.route(IP, ["PATCH"], Need.ADMIN)
+def update_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.repo is not None
+    return services.patch_ip(ctx.repo, parse_body(ctx.raw_body, IpPatchBody))
+
+
+@api.route(IP, ["DELETE"], Need.ADMIN)
+def delete_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    assert ctx.repo is not None
+    return services.delete_ip(ctx.repo)

@@ -1,0 +1,1 @@
+"""Teams of organisations and users, and their permissions on repositories."""
