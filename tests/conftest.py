@@ -75,7 +75,8 @@ class Api:
 
 @pytest.fixture(scope="session")
 def gateway() -> LocalGateway:
-    return LocalGateway(chalice_app, binary_media_types=API_BINARY_MEDIA_TYPES)
+    # Tests play clients from other addresses with X-Forwarded-For (make serve does not trust it).
+    return LocalGateway(chalice_app, binary_media_types=API_BINARY_MEDIA_TYPES, trust_forwarded_for=True)
 
 
 @pytest.fixture(scope="session")

@@ -165,6 +165,8 @@ def test_plan_and_permissions(api, world, scene):
     [
         ({"expiry": 1000}, ["expiry", "past"]),
         ({"expiry": "soon"}, ["expiry"]),
+        ({"expiry": 10**40}, ["expiry"]),
+        ({"existence_check": {"url": "https://example.com/x", "cache_for_secs": 10**40}}, ["cache_for_secs"]),
         ({"existence_check": {"url": "https://example.com/x", "cache_for_secs": 59}}, ["cache_for_secs"]),
         ({"existence_check": {"url": "http://127.0.0.1:9/check"}}, ["existence_check.url", "public"]),
         ({"existence_check": {"url": "http://169.254.169.254/latest"}}, ["existence_check.url"]),

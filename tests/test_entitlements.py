@@ -330,3 +330,38 @@ def test_entitlements_of_a_deleted_repository_are_gone(api, world, scene):
     # A re-created repository of the same name starts without entitlements.
     assert api.post(f"/repos/{scene.org}/{repo}", ADMIN, json={"private": True}).status_code == 201
     assert api.get(f"/repos/{scene.org}/{repo}/entitlements", scene.owner.auth).json() == []
+
+
+def test_maven_upload_and_explode_follow_the_grants(api, scene):
+    import io
+    import zipfile
+
+    writer = create_key(api, scene, id="mvn")
+    entitle(api, scene, pkg_scope(scene), access="rw", access_keys=["mvn"])
+    jar = f"/maven/{scene.org}/{scene.repo}/pkg/com/acme/pkg/1.0/pkg-1.0.jar"
+    assert api.put(jar, writer, data=b"jar").status_code == 201
+    other_jar = f"/maven/{scene.org}/{scene.repo}/other/com/acme/other/1.0/other-1.0.jar"
+    assert api.put(other_jar, writer, data=b"jar").status_code == 403
+
+    path_key = create_key(api, scene, id="zip")
+    entitle(api, scene, scopes(scene)["repo"], access="rw", access_keys=["zip"], path="a")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("inside.txt", "x")
+    headers = {"X-Bintray-Explode": "1"}
+    inside = f"/content/{scene.org}/{scene.repo}/pkg/1.0/a/archive.zip"
+    assert api.put(inside, path_key, data=buffer.getvalue(), headers=headers).status_code == 201
+    assert dl(api, scene, "a/inside.txt", path_key) == 302  # unpublished: visible to an rw key
+    at_root = f"/content/{scene.org}/{scene.repo}/pkg/1.0/root.zip"
+    response = api.put(at_root, path_key, data=buffer.getvalue(), headers=headers)
+    assert response.status_code == 403, response.text
+
+
+def test_product_entitlement_update_keeps_read_only(api, scene):
+    product = make_product(api, scene, [f"{scene.repo}/pkg"])
+    scope = f"/products/{scene.org}/{product}"
+    item = entitle(api, scene, scope, access="r")
+    response = api.patch(f"{scope}/entitlements/{item['id']}", scene.owner.auth, json={"access": "rw"})
+    assert response.status_code == 400
+    response = api.patch(f"{scope}/entitlements/{item['id']}", scene.owner.auth, json={"tags": ["x"]})
+    assert response.json()["tags"] == ["x"] and response.json()["access"] == "r"

@@ -170,6 +170,9 @@ def test_custom_licenses_need_premium(api, world, owner, repo):
 
     premium = world.user(plan="premium")
     premium_repo = world.repo(premium.name)
+    # custom_licenses must name the owner's proprietary licenses (tests/test_licenses.py).
+    lic = api.post(f"/users/{premium.name}/licenses", premium.auth, json={"name": "my-license"})
+    assert lic.status_code == 201, lic.text
     r = api.post(f"/packages/{premium.name}/{premium_repo}", premium.auth, json=body)
     assert r.status_code == 201, r.text
     assert r.json()["custom_licenses"] == ["my-license"]

@@ -269,8 +269,8 @@ def test_geo_black_list_with_the_cloudfront_country(api, scene, cloudfront):
 
 
 def test_geo_with_the_ip_database(api, scene):
-    """The default source: the caller's IP (the local gateway honours X-Forwarded-For, as API Gateway's
-    sourceIp would be the client's address) looked up offline; the CloudFront header is ignored."""
+    """The default source: the caller's IP (the test gateway takes it from X-Forwarded-For, standing in
+    for API Gateway's sourceIp) looked up offline; the CloudFront header is ignored."""
     urls = scene.downloads(api)
     put_geo(api, scene, white_list=["US"])
     assert_downloads(api, urls, 302, headers={"X-Forwarded-For": "8.8.8.8"})

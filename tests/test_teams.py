@@ -175,6 +175,9 @@ def test_validation_not_found_and_conflict(api, world, org_scene):
         ({"name": "t", "members": [1]}, ("members",)),
         ({"name": "t", "allow_repo_creation": "yes"}, ("allow_repo_creation",)),
         ({"name": "t", "members": [stranger.name]}, (stranger.name, "not a member", org)),
+        ({"name": "t", "members": [""]}, ("members", "user name")),
+        ({"name": "t", "members": ["x" * 5000]}, ("members", "user name")),
+        ({"name": "x" * 65}, ("name",)),
     ):
         response = api.post(base, owner.auth, json=body)
         assert response.status_code == 400, (body, response.text)
@@ -190,6 +193,7 @@ def test_validation_not_found_and_conflict(api, world, org_scene):
         response = api.request(method, f"{base}/nope", owner.auth, json={})
         assert response.status_code == 404, method
         assert_message(response, "nope")
+        assert api.request(method, f"{base}/{'y' * 2000}", owner.auth, json={}).status_code == 404
     # Teams of an organisation live under /orgs, a user's under /users.
     assert api.get(f"/users/{org}/teams", ADMIN).status_code == 404
     assert api.get(f"/orgs/{owner.name}/teams", ADMIN).status_code == 404
@@ -224,6 +228,9 @@ def test_permissions_set_get_list_delete(api, world, org_scene):
         ({"team": a}, 400),
         ({"permission": "read"}, 400),
         ({"team": "ghost", "permission": "read"}, 404),
+        ({"team": "", "permission": "read"}, 404),
+        ({"team": "z" * 65, "permission": "read"}, 400),
+        ({"team": a, "permission": "publish", "extra": 1}, 200),
     ):
         response = api.put(base, owner.auth, json=body)
         assert response.status_code == status, (body, response.text)

@@ -50,7 +50,7 @@ REFUSED = "Wrong access key, password, or the access key is not usable from here
 
 class ExistenceCheck(Body):
     url: str = Field(max_length=2048)
-    cache_for_secs: int = Field(default=MIN_CACHE_SECS, ge=MIN_CACHE_SECS)
+    cache_for_secs: int = Field(default=MIN_CACHE_SECS, ge=MIN_CACHE_SECS, le=10**9)
 
 
 class AccessKeyBody(Body):
@@ -58,7 +58,7 @@ class AccessKeyBody(Body):
 
     id: str | None = None
     password: str | None = Field(default=None, max_length=256)
-    expiry: int | None = None
+    expiry: int | None = Field(default=None, le=2**53)
     existence_check: ExistenceCheck | None = None
     white_cidrs: list[str] | None = Field(default=None, max_length=MAX_CIDRS)
     black_cidrs: list[str] | None = Field(default=None, max_length=MAX_CIDRS)

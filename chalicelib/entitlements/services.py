@@ -253,7 +253,7 @@ def create(scope: Scope, body: EntitlementBody) -> Entitlement:
         path=_path(body.path, scope),
         rev=0,
         created=now(),
-        **{k: v for k, v in scope.fields().items()},
+        **scope.fields(),
     )
     uids = _key_uids(scope.owner, keys) if keys else {}
     try:

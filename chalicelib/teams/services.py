@@ -29,7 +29,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import Repository
 from chalicelib.teams.models import PERMISSIONS, Team, TeamMembership, map_dict
 from chalicelib.timefmt import now
-from chalicelib.validation import REPO_NAME, Body, check_name
+from chalicelib.validation import REPO_NAME, SUBJECT_NAME, Body, check_name
 
 #: Items per transaction: moto (the local AWS) accepts 25, DynamoDB 100.
 TRANSACTION_ITEMS = 25
@@ -145,10 +145,16 @@ def team_names(subject: str) -> list[str]:
 
 def get_team(subject: str, name: str, consistent: bool = False) -> Team:
     """Team ``name`` of ``subject`` or a 404."""
+    if not _valid_team_name(name):
+        raise NotFound(f"Team '{name}' was not found")
     try:
         return Team.get(subject, name, consistent_read=consistent)
     except DoesNotExist:
         raise NotFound(f"Team '{name}' was not found") from None
+
+
+def _valid_team_name(name: str) -> bool:
+    return bool(REPO_NAME.fullmatch(name)) and ".." not in name
 
 
 def describe(team: Team) -> dict[str, Any]:
@@ -168,6 +174,9 @@ def _check_members(owner: Subject, names: list[str]) -> list[str]:
     members = sorted(set(names))
     if not members:
         return []
+    invalid = [name for name in members if not SUBJECT_NAME.fullmatch(name)]
+    if invalid:
+        raise BadRequest(f"Invalid value for 'members': {invalid[0][:70]!r} is not a valid user name")
     if owner.is_org:
         found = {m.member for m in Membership.batch_get([(owner.name, name) for name in members])}
         missing = [name for name in members if name not in found]
@@ -350,6 +359,8 @@ def get_permission(repo: Repository, team: str) -> dict[str, str]:
 def set_permission(repo: Repository, body: PermissionBody) -> None:
     """Give team ``body.team`` of the repository's owner ``body.permission`` on ``repo``."""
     assert body.permission in PERMISSIONS
+    if not _valid_team_name(body.team):
+        raise NotFound(f"Team '{body.team}' was not found")
     for _ in range(db.TRANSACTION_ATTEMPTS):
         current = map_dict(repo.team_permissions)
         if body.team not in current and len(current) >= MAX_TEAMS_PER_REPO:

@@ -155,8 +155,12 @@ class LocalGateway:
         access_log: bool = False,
         binary_media_types: list[str] | None = None,
         max_body: int = MAX_BODY,
+        trust_forwarded_for: bool = False,
     ):
+        """``trust_forwarded_for``: take the client address from ``X-Forwarded-For`` (tests that play
+        clients from elsewhere); otherwise it is the connection's, like API Gateway's ``sourceIp``."""
         self.app = app
+        self.trust_forwarded_for = trust_forwarded_for
         self.max_body = max_body
         self.binary_media_types = [t.lower() for t in (binary_media_types or app.api.binary_types)]
         self.stage = stage
@@ -222,7 +226,9 @@ class LocalGateway:
             body = base64.b64encode(body_bytes).decode("ascii")
         else:
             body = body_bytes.decode("utf-8", errors="replace")
-        source_ip = request.headers.get("X-Forwarded-For", request.remote_addr or "127.0.0.1").split(",")[0]
+        source_ip = request.remote_addr or "127.0.0.1"
+        if self.trust_forwarded_for and request.headers.get("X-Forwarded-For"):
+            source_ip = request.headers["X-Forwarded-For"].split(",")[0].strip()
         return {
             "resource": resource,
             "path": request.path,
