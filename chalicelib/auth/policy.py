@@ -126,7 +126,8 @@ def rights_on(principal: Principal, owner: str, repo: Repository | None = None) 
     """The rights ``principal`` has on the subject named ``owner`` (and on ``repo`` of it, when given).
 
     Users and organisations share one name space, so a caller named ``owner`` is that user; any
-    other caller's rights come from a membership of the organisation ``owner`` (none for a user).
+    other caller's rights come from a membership of the organisation ``owner`` (none for a user)
+    and from the permissions on ``repo`` of the teams of ``owner`` they are in.
     """
     if principal.is_access_key:
         return key_rights(principal, owner, repo)
@@ -138,10 +139,10 @@ def rights_on(principal: Principal, owner: str, repo: Repository | None = None) 
         role = org_role(owner, principal.name or "")
         if role in (OWNER, ADMIN):
             return ALL_RIGHTS
+        # Members read the organisation's repositories; publish and admin come only from teams (an
+        # organisation's teams hold its members, a user's any users).
         base = READ_ONLY if role == MEMBER or (repo is not None and not repo.private) else NO_RIGHTS
-        # Teams: an organisation's need its membership; a user's may have anyone.
-        if role in (MEMBER, None):
-            return base | team_rights(principal.name or "", owner, repo, base)
+        return base | team_rights(principal.name or "", owner, repo, base)
     if repo is not None and not repo.private:
         return READ_ONLY
     return NO_RIGHTS
