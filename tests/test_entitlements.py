@@ -237,6 +237,51 @@ def test_product_scope(api, scene):
     assert api.get(f"/products/{scene.org}/nope/entitlements", scene.owner.auth).status_code == 404
 
 
+def test_product_entitlements_are_per_owner_and_go_with_the_product(api, world, scene):
+    product = make_product(api, scene, [f"{scene.repo}/pkg"])
+    item = entitle(api, scene, f"/products/{scene.org}/{product}", access="r", access_keys=["k1"])
+    # Another owner's product of the same name has entitlements of its own.
+    other_owner = world.user()
+    other = world.org(other_owner, plan="enterprise")
+    other_repo = world.repo(other)
+    world.package(other, other_repo, name="pkg")
+    body = {"name": product, "packages": [f"{other_repo}/pkg"]}
+    assert api.post(f"/products/{other}", other_owner.auth, json=body).status_code == 201
+    assert api.get(f"/products/{other}/{product}/entitlements", other_owner.auth).json() == []
+    theirs = f"/products/{other}/{product}/entitlements/{item['id']}"
+    assert api.get(theirs, other_owner.auth).status_code == 404
+    # Deleting the product deletes its entitlements: a product re-created under the name grants nothing.
+    auth = (f"k1@{scene.org}", _password(api, scene, "k1"))
+    assert dl(api, scene, "a/one.txt", auth) == 302
+    assert api.delete(f"/products/{scene.org}/{product}", scene.owner.auth).status_code == 200
+    make = {"name": product, "packages": [f"{scene.repo}/pkg"]}
+    assert api.post(f"/products/{scene.org}", scene.owner.auth, json=make).status_code == 201
+    assert api.get(f"/products/{scene.org}/{product}/entitlements", scene.owner.auth).json() == []
+    assert dl(api, scene, "a/one.txt", auth) == 404
+    found = api.get("/search/entitlements", scene.owner.auth, params={"access_key": "k1", "scope": scene.org})
+    assert found.status_code == 200 and found.json() == []
+
+
+def test_a_deleted_subject_takes_its_keys_entitlements_and_products_along(api, world, scene):
+    product = make_product(api, scene, [f"{scene.repo}/pkg"])
+    entitle(api, scene, f"/products/{scene.org}/{product}", access="r", access_keys=["k1"])
+    entitle(api, scene, pkg_scope(scene), access="rw", access_keys=["k2"])
+    auth = (f"k1@{scene.org}", _password(api, scene, "k1"))
+    assert api.delete(f"/orgs/{scene.org}", ADMIN).status_code == 200
+    # Re-created under the same name by someone else: nothing of the old organisation is there.
+    newcomer = world.user()
+    response = api.put(f"/orgs/{scene.org}", ADMIN, json={"owner": newcomer.name, "plan": "enterprise"})
+    assert response.status_code == 201, response.text
+    assert api.get(f"/orgs/{scene.org}/access_keys", newcomer.auth).json() == {"access_keys": []}
+    assert api.get(f"/products/{scene.org}", newcomer.auth).json() == []
+    assert api.get(f"/repos/{scene.org}", auth).status_code == 401
+    for key_id in ("k1", "k2"):
+        response = api.post(f"/orgs/{scene.org}/access_keys", newcomer.auth, json={"id": key_id})
+        assert response.status_code == 201, response.text
+        query = {"access_key": key_id, "scope": scene.org}
+        assert api.get("/search/entitlements", newcomer.auth, params=query).json() == []
+
+
 def _password(api, scene: Scene, key_id: str) -> str:
     response = api.patch(f"/orgs/{scene.org}/access_keys/{key_id}", scene.owner.auth, json={"password": ""})
     assert response.status_code == 200, response.text

@@ -151,9 +151,20 @@ def delete_user(name: str) -> None:
         raise Conflict(f"User '{name}' owns organization(s) {', '.join(owned)}: change their owner first")
     delete_all_repositories(user.name)
     drop_user(user.name)  # out of every team, and the user's own teams gone
+    _purge_commerce(user.name)
     db.batch_delete(memberships)
     _delete_follow_records(name)
     user.delete()
+
+
+def _purge_commerce(name: str) -> None:
+    """A deleted subject's products (with EULAs), access keys and entitlements go too: a subject
+    re-created under the same name starts without them."""
+    from chalicelib.entitlements.services import purge_subject as purge_entitlements
+    from chalicelib.products.services import purge_subject as purge_products
+
+    purge_products(name)
+    purge_entitlements(name)
 
 
 def _delete_follow_records(name: str) -> None:
@@ -227,6 +238,7 @@ def delete_org(name: str) -> None:
     org = get_org(name)
     delete_all_repositories(org.name)
     purge_subject(org.name)
+    _purge_commerce(org.name)
     db.batch_delete(Membership.query(name))
     db.batch_delete(Follower.query(name))
     org.delete()

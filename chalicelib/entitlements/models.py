@@ -81,7 +81,7 @@ class Entitlement(Model):
 
     owner = UnicodeAttribute(hash_key=True)
     id = UnicodeAttribute(range_key=True)
-    #: ``R#<repo_id>``, ``P#<package_id>``, ``V#<package_id>#<version>`` or ``D#<product>``.
+    #: ``R#<repo_id>``, ``P#<package_id>``, ``V#<package_id>#<version>`` or ``D#<owner>#<product>``.
     scope_key = UnicodeAttribute()
     scope = UnicodeAttribute()  # product | repo | package | version
     product = UnicodeAttribute(null=True)

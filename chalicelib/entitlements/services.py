@@ -86,7 +86,7 @@ class Scope:
     @property
     def key(self) -> str:
         if self.kind == PRODUCT:
-            return f"D#{self.product}"
+            return product_scope_key(self.owner, self.product or "")
         assert self.repo is not None
         if self.kind == REPO:
             return f"R#{self.repo.id}"
@@ -106,6 +106,12 @@ class Scope:
             "package_id": self.package.id if self.package else None,
             "version": self.version,
         }
+
+
+def product_scope_key(owner: str, product: str) -> str:
+    """The scope key of ``owner``'s product ``product`` (repository, package and version keys carry
+    ids unique across subjects; a product's name is unique only within its owner)."""
+    return f"D#{owner}#{product}"
 
 
 def scope_of(
@@ -339,3 +345,24 @@ def forget_key(owner: str, key_id: str) -> None:
                 break
             except TransactWriteError:
                 db.backoff(attempt)
+
+
+# --- cascades ---------------------------------------------------------------------------------
+
+
+def purge_scope(owner: str, scope_key: str) -> int:
+    """Delete every entitlement of one scope (a deleted product); returns how many."""
+    items = [item for item in Entitlement.scope_index.query(scope_key) if item.owner == owner]
+    for item in items:
+        _delete(item)
+    return len(items)
+
+
+def purge_subject(owner: str) -> None:
+    """Delete a deleted subject's access keys and entitlements with their reference rows."""
+    from chalicelib.entitlements.access_keys import delete_key
+
+    for item in Entitlement.query(owner):
+        _delete(item)
+    for key in AccessKey.query(owner):
+        delete_key(owner, key.id)

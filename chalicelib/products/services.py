@@ -292,11 +292,22 @@ def delete_product(subject: str, product: Product) -> None:
 
 
 def purge_product(subject: str, product: Product) -> None:
-    """Remove everything under a deleted product (idempotent)."""
+    """Remove everything under a deleted product (idempotent): its membership rows, EULAs, EULA
+    acceptances and product-scope entitlements (a re-created product of that name starts empty)."""
+    from chalicelib.entitlements.services import product_scope_key, purge_scope
+
     key = product_key(subject, product.name)
     db.batch_delete(_member(subject, product.name, name) for name in product.packages)
     db.batch_delete(Eula.query(key))
     db.batch_delete(EulaAcceptance.query(key))
+    purge_scope(subject, product_scope_key(subject, product.name))
+
+
+def purge_subject(subject: str) -> None:
+    """Delete every product of a deleted subject with what is under it."""
+    for product in Product.query(subject):
+        product.delete()
+        purge_product(subject, product)
 
 
 # --- product readme ------------------------------------------------------------------------------
