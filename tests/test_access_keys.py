@@ -476,3 +476,23 @@ def test_key_download_costs_a_few_reads_and_no_scan(api, scene, reader):
     assert ops["Scan"] == 0
     assert ops["Query"] + ops["GetItem"] + ops["BatchGetItem"] <= 6, dict(ops)
     assert sum(ops.values()) == ops["Query"] + ops["GetItem"] + ops["BatchGetItem"], dict(ops)
+
+
+def test_chosen_passwords_verify_once_per_container(monkeypatch):
+    """scrypt runs once per (stored hash, password) in a container; wrong passwords always fail."""
+    from chalicelib.auth import secrets
+
+    stored = secrets.hash_password("chosen-secret")
+    assert secrets.verify_password("chosen-secret", stored)
+    assert not secrets.verify_password("chosen-secreT", stored)
+
+    def no_scrypt(password: str, salt: bytes) -> str:
+        raise AssertionError("scrypt ran again")
+
+    monkeypatch.setattr(secrets, "_scrypt", no_scrypt)
+    assert secrets.verify_password("chosen-secret", stored)
+    with pytest.raises(AssertionError):
+        secrets.verify_password("wrong", stored)
+    other = "scrypt$" + "00" * 16 + "$" + "ab" * 64  # another key's hash: not recognised from the memo
+    with pytest.raises(AssertionError):
+        secrets.verify_password("chosen-secret", other)

@@ -16,8 +16,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import ipaddress
 import logging
 import re
@@ -32,7 +30,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import db, netsafety
 from chalicelib.auth.principal import Grant, Principal
-from chalicelib.auth.secrets import hash_api_key, hash_password, verify_api_key
+from chalicelib.auth.secrets import hash_api_key, hash_password, verify_api_key, verify_password
 from chalicelib.entitlements.models import PRODUCT, AccessKey, EntitlementRef, key_ref
 from chalicelib.errors import BadRequest, Conflict, NotFound, Unauthorized
 from chalicelib.timefmt import now
@@ -84,9 +82,7 @@ def _verify(password: str, stored: str | None) -> bool:
     """Constant-time check of ``password`` against a SHA-256 or scrypt hash (None: always False,
     at the cost of a SHA-256 so unknown keys answer as fast as generated ones)."""
     if stored and stored.startswith("scrypt$"):
-        _, salt, digest = stored.split("$")
-        candidate = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=2**14, r=8, p=1)
-        return hmac.compare_digest(candidate.hex(), digest)
+        return verify_password(password, stored)
     return verify_api_key(password, stored) and stored is not None
 
 
