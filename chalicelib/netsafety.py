@@ -9,17 +9,24 @@ Example::
 
     reason = unsafe_reason("http://169.254.169.254/latest/meta-data")  # -> "... not a public address"
     check_public_url(url)   # raises BadRequest naming the reason
+    call_public_url(urllib.request.Request(url), timeout=3, purpose="webhook")  # status or None
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
+import urllib.error
+import urllib.request
+from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.errors import BadRequest
 
 ALLOWED_SCHEMES = ("http", "https")
+
+log = logging.getLogger("shelf")
 
 
 def _address_refused(address: str) -> bool:
@@ -70,3 +77,26 @@ def check_public_url(url: str, field: str = "url") -> str:
     if reason is not None:
         raise BadRequest(f"Invalid value for '{field}': {reason}")
     return url
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect could lead anywhere, the internal network included
+
+
+def call_public_url(request: urllib.request.Request, timeout: float, purpose: str) -> int | None:
+    """Send ``request`` to a user-given URL: checked again right now, redirects not followed. The HTTP
+    status, or None when refused or failed (logged with ``purpose``, never raised)."""
+    reason = unsafe_reason(request.full_url)
+    if reason is not None:
+        log.warning("%s refused: %s", purpose, reason)
+        return None
+    opener = urllib.request.build_opener(_NoRedirect)
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        log.warning("%s failed: %s", purpose, error)
+        return None

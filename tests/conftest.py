@@ -166,6 +166,18 @@ class World:
             assert response.status_code == 200, response.text
         return name
 
+    def publishing_org(self) -> tuple[User, str, User, str, str]:
+        """(owner, org, member, public repo, private repo): a Premium organisation whose member
+        publishes to both repositories through a team."""
+        owner = self.user()
+        org = self.org(owner, plan="premium")
+        member = self.user()
+        self.member(org, member, "member")
+        public = self.repo(org)
+        private = self.repo(org, private=True)
+        self.team(org, [member], {public: "publish", private: "publish"})
+        return owner, org, member, public, private
+
 
 @pytest.fixture
 def world(api: Api) -> World:

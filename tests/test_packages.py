@@ -254,13 +254,7 @@ def test_create_package_in_unknown_repo_is_404(api, owner):
 
 
 def test_create_package_permissions(api, world):
-    org_owner = world.user()
-    org = world.org(org_owner, plan="premium")
-    member = world.user()
-    world.member(org, member, "member")
-    public = world.repo(org)
-    private = world.repo(org, private=True)
-    world.team(org, [member], {public: "publish", private: "publish"})  # members publish through teams
+    org_owner, org, member, public, private = world.publishing_org()
     body = {"licenses": ["MIT"], "vcs_url": VCS}
 
     r = api.post(f"/packages/{org}/{public}", org_owner.auth, json={"name": unique("p"), **body})
@@ -435,13 +429,7 @@ def test_update_unknown_package_is_404(api, owner, repo):
 
 
 def test_update_package_permissions(api, world):
-    org_owner = world.user()
-    org = world.org(org_owner, plan="premium")
-    member = world.user()
-    world.member(org, member, "member")
-    public = world.repo(org)
-    private = world.repo(org, private=True)
-    world.team(org, [member], {public: "publish", private: "publish"})  # members publish through teams
+    org_owner, org, member, public, private = world.publishing_org()
     pub_pkg = world.package(org, public)
     priv_pkg = world.package(org, private)
     stranger = world.user()

@@ -359,13 +359,7 @@ def test_deleting_an_older_version_keeps_latest(api, world, owner, repo, pkg, ba
 
 @pytest.fixture
 def org_setup(world):
-    org_owner = world.user()
-    org = world.org(org_owner, plan="premium")
-    member = world.user()
-    world.member(org, member, "member")
-    public = world.repo(org)
-    private = world.repo(org, private=True)
-    world.team(org, [member], {public: "publish", private: "publish"})  # members publish through teams
+    org_owner, org, member, public, private = world.publishing_org()
     return {
         "org": org,
         "owner": org_owner,

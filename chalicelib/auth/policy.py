@@ -122,6 +122,13 @@ def org_role(org: str, user: str) -> str | None:
         return None
 
 
+def role_in(principal: Principal, org: str) -> str | None:
+    """The authenticated ``principal``'s role in organisation ``org``, read once per request."""
+    if org not in principal.roles:
+        principal.roles[org] = org_role(org, principal.name or "")
+    return principal.roles[org]
+
+
 def rights_on(principal: Principal, owner: str, repo: Repository | None = None) -> frozenset[Right]:
     """The rights ``principal`` has on the subject named ``owner`` (and on ``repo`` of it, when given).
 
@@ -136,7 +143,7 @@ def rights_on(principal: Principal, owner: str, repo: Repository | None = None) 
     if principal.authenticated:
         if principal.name == owner:
             return ALL_RIGHTS
-        role = org_role(owner, principal.name or "")
+        role = role_in(principal, owner)
         if role in (OWNER, ADMIN):
             return ALL_RIGHTS
         # Members read the organisation's repositories; publish and admin come only from teams (an
@@ -361,7 +368,7 @@ def rate_limit_key(ctx: Ctx, need: Need) -> str | None:
         return f"key:{principal.name}"
     if principal.subject is not None and plans.allows(principal.subject, "unlimited_queries"):
         return None
-    if ctx.subject_name is not None and org_role(ctx.subject_name, principal.name or "") is not None:
+    if ctx.subject_name is not None and role_in(principal, ctx.subject_name) is not None:
         return None
     return f"user:{principal.name}"
 

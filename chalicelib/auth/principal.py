@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -67,6 +67,9 @@ class Principal:
     key_owner: str | None = None
     #: An access key's grants, loaded once at authentication.
     grants: tuple[Grant, ...] = ()
+    #: The caller's roles in organisations looked up while serving this request (org -> role or None),
+    #: so the policy and the query limits read a membership once (``policy.role_in``).
+    roles: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def authenticated(self) -> bool:

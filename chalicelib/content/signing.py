@@ -34,7 +34,6 @@ import logging
 import os
 import secrets
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -299,11 +298,6 @@ def callback_fields(ctx: Ctx) -> dict[str, str | None]:
     }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect could lead anywhere, the internal network included
-
-
 def callback_hmac(key: bytes, subject: str, repo: str, path: str) -> str:
     """``X-Bintray-Callback-Hmac``: base64 HMAC-MD5 of ``:subject/:repo/:file_path`` keyed by the subject."""
     return base64.b64encode(hmac.new(key, f"{subject}/{repo}/{path}".encode(), hashlib.md5).digest()).decode()
@@ -320,7 +314,7 @@ def perform_callback(event: Mapping[str, Any], timeout: float = CALLBACK_TIMEOUT
         return None
     callback_id = event.get("callback_id") or ""
     url = url.replace("%callback_id", quote(callback_id, safe=""))
-    reason = netsafety.unsafe_reason(url)
+    reason = netsafety.unsafe_reason(url)  # before any work; call_public_url checks again when sending
     if reason is not None:
         log.warning("signed URL callback refused: %s", reason)
         return None
@@ -343,12 +337,4 @@ def perform_callback(event: Mapping[str, Any], timeout: float = CALLBACK_TIMEOUT
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
     request.add_header("X-Bintray-Callback-Hmac", callback_hmac(key, subject, repo, path))
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        log.warning("signed URL callback failed: %s", error)
-        return None
+    return netsafety.call_public_url(request, timeout, "signed URL callback")

@@ -21,7 +21,6 @@ import logging
 import re
 import secrets
 import time
-import urllib.error
 import urllib.request
 from urllib.parse import quote
 
@@ -259,26 +258,10 @@ def address_allowed(key: AccessKey, source_ip: str | None) -> bool:
     return not inside(list(key.black_cidrs or []))
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003
-        return None
-
-
 def call_existence_check(url: str) -> int | None:
     """GET ``url`` (SSRF-checked again now, no redirects, short timeout): the status, or None."""
-    reason = netsafety.unsafe_reason(url)
-    if reason is not None:
-        log.warning("access key existence check refused: %s", reason)
-        return None
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(urllib.request.Request(url, method="GET"), timeout=CHECK_TIMEOUT) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        log.warning("access key existence check failed: %s", error)
-        return None
+    request = urllib.request.Request(url, method="GET")
+    return netsafety.call_public_url(request, CHECK_TIMEOUT, "access key existence check")
 
 
 def still_exists(key: AccessKey, password: str) -> bool:
