@@ -1,11 +1,13 @@
 """Test harness: one moto server (the local AWS) and one local API Gateway per test session,
 both on loopback; every test talks HTTP to the gateway, like a real client.
 
-Tests isolate themselves by unique names (``unique()``), not by resetting tables.
+Tests isolate themselves by unique names (``unique()``). After each test module the local AWS is reset
+(moto's reset API) and its resources are created again, so its memory stays bounded by one module's data.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -34,10 +36,28 @@ from chalicelib.web.routing import API_BINARY_MEDIA_TYPES  # noqa: E402
 from infra.local.aws import create_resources  # noqa: E402
 from infra.local.gateway import LocalGateway  # noqa: E402
 
-create_resources()
-
 ADMIN = ("admin", "admin-test-key-0123456789")
-bootstrap_admin(*ADMIN)
+
+
+def fresh_local_aws(reset: bool = True) -> None:
+    """Empty the local AWS (every table, object and message), then create Shelf's resources and the
+    system administrator again."""
+    if reset:
+        requests.post(f"{AWS_ENDPOINT}/moto-api/reset", timeout=60).raise_for_status()
+    create_resources()
+    bootstrap_admin(*ADMIN)
+
+
+fresh_local_aws(reset=False)
+# What exists now lives as long as the session: keep the collector from walking it again and again.
+gc.freeze()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _local_aws_per_module() -> Iterator[None]:
+    """Each test module starts from an empty local AWS (its module fixtures are set up after this)."""
+    yield
+    fresh_local_aws()
 
 
 def unique(prefix: str = "n") -> str:
