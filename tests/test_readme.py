@@ -56,9 +56,8 @@ def server(tmp_path_factory) -> Iterator[str]:
     env |= {"PORT": str(port), "AWS_PORT": "0", "SHELF_ADMIN_API_KEY": admin_key(), "PYTHONUNBUFFERED": "1"}
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+        command = [sys.executable, "-m", "infra.local.serve"]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -89,7 +88,8 @@ def test_walkthrough_runs_in_order_on_a_fresh_server(server, tmp_path):
     assert any(re.search(r"\} 4\d\d$", answer) for answer in answers), "the README shows a refusal"
 
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    report = f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr (trace)\n{result.stderr[-6000:]}"
+    trace = result.stderr[-6000:]
+    report = f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr (trace)\n{trace}"
     assert result.returncode == 0, report
 
     output, position = re.sub(r"\s+", "", result.stdout), 0

@@ -216,7 +216,8 @@ def put_org(name: str, body: OrgBody) -> tuple[Subject, bool]:
     given = body.model_fields_set
     actions = [Subject.plan.set(body.plan)] if "plan" in given else []
     if "full_name" in given:
-        actions.append(Subject.full_name.set(body.full_name) if body.full_name else Subject.full_name.remove())
+        full_name = Subject.full_name
+        actions.append(full_name.set(body.full_name) if body.full_name else full_name.remove())
     if owner is not None:
         actions.append(Subject.owner.set(owner.name))
     if not actions:
