@@ -66,7 +66,7 @@ def server(tmp_path_factory) -> Iterator[str]:
             try:
                 requests.get(url + "/repos/admin", timeout=2)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
         yield url
