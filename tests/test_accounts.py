@@ -20,7 +20,7 @@ from tests.conftest import unique
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 USER_FIELDS = {"name", "full_name", "gravatar_id", "repos", "organizations", "followers_count", "registered"}
-ORG_FIELDS = {"name", "repos", "followers_count", "registered", "owner", "full_name", "members"}
+ORG_FIELDS = {"name", "repos", "followers_count", "registered", "owner", "full_name", "plan", "members"}
 SECURITY_USER_FIELDS = {"name", "email", "admin", "plan", "full_name", "realm", "registered"}
 ORG_ADMIN_FIELDS = ORG_FIELDS | {"quota_used_bytes"}
 PREMIUM_ORG_ADMIN_FIELDS = ORG_ADMIN_FIELDS | {"teams"}
@@ -397,6 +397,31 @@ def test_create_org_returns_org_shape(api, admin, world):
     assert body["followers_count"] == 0
     assert ISO.match(body["registered"])
     assert body["members"] == [{"name": owner.name, "type": "owner"}]
+    assert body["plan"] == "premium"
+    assert api.get(f"/orgs/{name}", auth=owner.auth).json()["plan"] == "premium"
+
+
+def test_update_org_plan_alone_keeps_owner_and_full_name(api, admin, world):
+    owner, stranger = world.user(), world.user()
+    org = unique("o")
+    body = {"owner": owner.name, "full_name": "Acme Inc."}
+    assert api.put(f"/orgs/{org}", admin, json=body).status_code == 201
+    assert api.get(f"/orgs/{org}", auth=stranger.auth).json()["plan"] == "oss"
+
+    response = api.put(f"/orgs/{org}", admin, json={"plan": "enterprise"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["plan"], body["owner"], body["full_name"]) == ("enterprise", owner.name, "Acme Inc.")
+    assert body["members"] == [{"name": owner.name, "type": "owner"}]
+    seen = api.get(f"/orgs/{org}", auth=stranger.auth).json()
+    assert (seen["plan"], seen["owner"], seen["full_name"]) == ("enterprise", owner.name, "Acme Inc.")
+    # The new plan is in force: Enterprise features open up for the owner.
+    assert api.post(f"/products/{org}", owner.auth, json={"name": "suite", "packages": []}).status_code == 201
+    # An owner alone changes the owner and keeps the plan; an empty body changes nothing.
+    assert api.put(f"/orgs/{org}", admin, json={"owner": stranger.name}).json()["plan"] == "enterprise"
+    response = api.put(f"/orgs/{org}", admin, json={})
+    assert response.status_code == 200, response.text
+    assert (response.json()["plan"], response.json()["owner"]) == ("enterprise", stranger.name)
 
 
 def test_update_org_plan_and_owner(api, admin, world):

@@ -31,9 +31,9 @@ class UserBody(Body):
 
 
 class OrgBody(Body):
-    """``PUT /orgs/{org}``."""
+    """``PUT /orgs/{org}``: creating needs ``owner``; an update changes only the fields given."""
 
-    owner: str
+    owner: str | None = None
     plan: Plan = "oss"
     full_name: str | None = Field(default=None, max_length=256)
 
@@ -185,13 +185,14 @@ def get_org(name: str) -> Subject:
 
 
 def put_org(name: str, body: OrgBody) -> tuple[Subject, bool]:
-    """Create organisation ``name`` owned by ``body.owner``, or update it. Returns (org, created)."""
+    """Create organisation ``name`` owned by ``body.owner``, or update the fields of ``body`` given
+    (plan, owner, full name). Returns (org, created)."""
     subject_name(name)
-    owner = _get_subject(body.owner)
-    if owner is None or owner.kind != USER:
-        raise BadRequest(f"Invalid value for 'owner': user '{body.owner}' does not exist")
+    owner = None if body.owner is None else _org_owner(body.owner)
     existing = _get_subject(name)
     if existing is None:
+        if owner is None:
+            raise BadRequest("Missing required field 'owner'")
         org = Subject(
             name,
             kind=ORG,
@@ -212,22 +213,31 @@ def put_org(name: str, body: OrgBody) -> tuple[Subject, bool]:
         return org, True
     if existing.kind != ORG:
         raise Conflict(f"The name '{name}' is taken by a user")
+    given = body.model_fields_set
+    actions = [Subject.plan.set(body.plan)] if "plan" in given else []
+    if "full_name" in given:
+        full_name = Subject.full_name
+        actions.append(full_name.set(body.full_name) if body.full_name else full_name.remove())
+    if owner is not None:
+        actions.append(Subject.owner.set(owner.name))
+    if not actions:
+        return existing, False
     with db.transaction() as tx:
-        tx.update(
-            existing,
-            actions=[
-                Subject.plan.set(body.plan),
-                Subject.owner.set(owner.name),
-                Subject.full_name.set(body.full_name) if body.full_name else Subject.full_name.remove(),
-            ],
-            condition=Subject.kind == ORG,
-        )
-        if existing.owner != owner.name:
+        tx.update(existing, actions=actions, condition=Subject.kind == ORG)
+        if owner is not None and existing.owner != owner.name:
             if existing.owner:
                 tx.save(Membership(name, existing.owner, type=ADMIN))
             tx.save(Membership(name, owner.name, type=OWNER))
     existing.refresh()
     return existing, False
+
+
+def _org_owner(name: str) -> Subject:
+    """The user ``name``, who is to own an organisation, or a 400."""
+    owner = _get_subject(name)
+    if owner is None or owner.kind != USER:
+        raise BadRequest(f"Invalid value for 'owner': user '{name}' does not exist")
+    return owner
 
 
 def delete_org(name: str) -> None:
@@ -373,6 +383,7 @@ def describe_org(ctx: Ctx, org: Subject) -> dict[str, Any]:
         "registered": iso(org.registered),
         "owner": org.owner,
         "full_name": org.full_name or "",
+        "plan": org.plan,
         "members": members,
     }
     if is_admin and org.premium:
