@@ -5,9 +5,10 @@ A link shows a package of another owner's repository in the target repository's 
 With a ``path_prefix`` only the package's files under that path are included (the spec: "a specific
 path to include the files from"); files keep their paths.
 
-A link serves only while its creator may still read the source repository (checked at download time,
-at no cost for a public source), and downloads through it obey the source repository's IP and geo
-restrictions as well as the target's (the policy checks the target's).
+A link serves only while its creator may still read the source repository (checked at download time:
+one read of the source repository, and of the creator's rights only for a private source), and
+downloads through it obey the source repository's IP and geo restrictions as well as the target's
+(the policy checks the target's; the source's admins are exempt from the source's).
 
 Example::
 
@@ -30,7 +31,7 @@ from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.links.models import Link
 from chalicelib.packages.models import Package
 from chalicelib.repositories.models import Repository
-from chalicelib.restrictions.check import check_download
+from chalicelib.restrictions.check import check_download, restricted
 from chalicelib.timefmt import now
 from chalicelib.validation import Body
 
@@ -195,7 +196,7 @@ def linked_file(ctx: Ctx, repo: Repository, path: str) -> File | None:
         source = _serving_source(link)
         if source is None:
             continue
-        if Right.ADMIN not in rights_on(ctx.principal, source.owner, source):
+        if restricted(source) and Right.ADMIN not in rights_on(ctx.principal, source.owner, source):
             check_download(source, ctx.extra.get("source_ip"), ctx.headers)
         return record
     return None
