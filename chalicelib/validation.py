@@ -1,7 +1,9 @@
 """Input validation: names in paths and JSON request bodies.
 
 Request bodies are pydantic models (strict types, unknown fields ignored); a failure becomes a 400
-whose message names the offending field.
+whose message names the offending field. Booleans are ``Flag`` fields (clients send ``"true"`` and
+``"false"`` as well as JSON booleans); readme, release-notes and EULA syntaxes are ``Syntax`` fields
+(any case in, upper case out).
 
 Example::
 
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from chalicelib.errors import BadRequest
 
@@ -70,6 +73,35 @@ class Body(BaseModel):
     """Base of request bodies: strict types, unknown fields ignored."""
 
     model_config = ConfigDict(strict=True, extra="ignore")
+
+
+def _flag(value: Any) -> Any:
+    """A JSON boolean, or the string ``"true"``/``"false"`` (any case) as clients send them."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, bool):
+        return value
+    raise PydanticCustomError("flag", "Input should be true or false")
+
+
+#: A boolean field of a request body: ``true``/``false`` or ``"true"``/``"false"``; anything else is a 400.
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+#: Syntax names of readmes, release notes and EULAs, as answered (upper case).
+MARKDOWN = "MARKDOWN"
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+#: A syntax field: accepted in any case, kept in upper case.
+Syntax = Annotated[Literal["MARKDOWN", "ASCIIDOC", "PLAIN_TEXT"], BeforeValidator(_upper)]
+
+
+def syntax_name(stored: str | None) -> str:
+    """The syntax to answer for a stored one (items written before upper case hold lower case)."""
+    return (stored or MARKDOWN).upper()
 
 
 B = TypeVar("B", bound=BaseModel)

@@ -65,12 +65,12 @@ def add_eula(api, setup: Setup, **fields) -> dict:
 def test_create_get_list(api, setup):
     made = add_eula(api, setup, versions=["1.0"], syntax="asciidoc")
     assert set(made) == {"name", "created", "versions", "syntax", "content", "default"}
-    assert made["versions"] == ["1.0"] and made["syntax"] == "asciidoc" and made["default"] is False
+    assert made["versions"] == ["1.0"] and made["syntax"] == "ASCIIDOC" and made["default"] is False
     assert made["content"] == "Be nice." and made["created"].endswith("Z")
     got = api.get(f"{setup.path}/eulas/{made['name']}", setup.owner.auth)
     assert got.status_code == 200 and got.json() == made
     plain = add_eula(api, setup, name="a-first")
-    assert plain["syntax"] == "markdown" and plain["versions"] == []
+    assert plain["syntax"] == "MARKDOWN" and plain["versions"] == []
     listed = api.get(f"{setup.path}/eulas", setup.owner.auth)
     assert listed.status_code == 200
     summary = {"name", "created", "versions"}
@@ -127,8 +127,8 @@ def test_update_and_delete(api, setup):
     body = {"syntax": "plain_text", "content": "New terms", "versions": ["2.0", "3.0"]}
     response = api.patch(path, setup.owner.auth, json=body)
     assert response.status_code == 200, response.text
-    assert response.json() == made | body
-    assert api.get(path, setup.owner.auth).json() == made | body
+    assert response.json() == made | body | {"syntax": "PLAIN_TEXT"}
+    assert api.get(path, setup.owner.auth).json() == made | body | {"syntax": "PLAIN_TEXT"}
 
     response = api.delete(path, setup.owner.auth)
     assert response.status_code == 200 and response.json() == DELETED
@@ -216,7 +216,7 @@ def test_accept_as_user(api, world, setup):
         "product": setup.product,
         "product_version_name": "2.0",
         "eula_name": made["name"],
-        "syntax": "markdown",
+        "syntax": "MARKDOWN",
         "content": "Terms",
         "username": user.name,
         "accepted": False,

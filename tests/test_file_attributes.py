@@ -81,7 +81,8 @@ def test_set_infers_types_in_upper_case_and_get_returns_them(api, scene):
 
 
 def test_set_replaces_update_merges_and_null_removes(api, scene):
-    _, attrs = fresh_file(api, scene)
+    path, attrs = fresh_file(api, scene)
+    deleted = {"message": f"Attributes were deleted successfully from the following file path: {path}"}
     auth = scene["owner"].auth
     api.post(attrs, auth, json=[{"name": "a", "values": ["x"]}, {"name": "b", "values": [1]}])
     response = api.post(attrs, auth, json=[{"name": "c", "values": ["y"]}])
@@ -91,9 +92,9 @@ def test_set_replaces_update_merges_and_null_removes(api, scene):
     assert response.json() == [{"name": "d", "type": "NUMBER", "values": [2]}]
     api.patch(attrs, auth, json=[{"name": "e", "values": ["z"]}])
     response = api.delete(attrs, auth, params={"names": "d"})
-    assert response.status_code == 200 and response.json() == {"message": "success"}
+    assert response.status_code == 200 and response.json() == deleted
     assert [a["name"] for a in api.get(attrs).json()] == ["e"]
-    assert api.delete(attrs, auth).json() == {"message": "success"}
+    assert api.delete(attrs, auth).json() == deleted
     assert api.get(attrs).json() == []
 
 

@@ -96,7 +96,12 @@ def test_link_then_unlink(api, source, target):
 
 def test_unlink_without_link_is_404(api, source, target):
     r = api.delete(target.link_path(source), target.owner.auth)
-    assert r.status_code == 404 and set(r.json()) == {"message"}
+    assert (r.status_code, r.json()) == (404, {"message": "Not Found"})
+    # Unlinking twice: the second one finds nothing either.
+    assert api.put(target.link_path(source), target.owner.auth).status_code == 201
+    assert api.delete(target.link_path(source), target.owner.auth).status_code == 200
+    r = api.delete(target.link_path(source), target.owner.auth)
+    assert (r.status_code, r.json()) == (404, {"message": "Not Found"})
 
 
 def test_duplicate_link_is_409(api, source, target):
@@ -116,7 +121,11 @@ def test_link_same_owner_is_403(api, world, source):
     other_repo = world.repo(source.owner.name)
     same = Target(source.owner, other_repo)
     r = api.put(same.link_path(source), source.owner.auth)
-    assert r.status_code == 403 and "same owner" in r.json()["message"]
+    assert r.status_code == 403
+    assert r.json() == {
+        "message": f"unable to create link for package {source.package}. "
+        "can't create link between repositories of the same owner"
+    }
     assert linked_to(api, source) == []
 
 
@@ -124,7 +133,11 @@ def test_link_private_package_into_public_repo_is_refused(api, world):
     private_source = make_source(api, world, private=True)
     target = make_target(world)
     r = api.put(target.link_path(private_source), ADMIN)
-    assert r.status_code == 403 and "private" in r.json()["message"]
+    assert r.status_code == 403
+    assert r.json() == {
+        "message": f"unable to create link for package {private_source.package}. "
+        "can't create link from a private repository into a public one"
+    }
     assert packages_of(api, target.owner.name, target.repo).json() == []
 
 
@@ -293,3 +306,67 @@ def test_deleting_target_repo_removes_links(api, world, source, target):
     assert world_repo.status_code == 201
     assert packages_of(api, target.owner.name, target.repo).json() == []
     assert download(api, target, "com/acme/lib.jar").status_code == 404
+
+
+# --- the creator's rights and the source's restrictions (issue #9) ------------------------------
+
+
+def test_link_stops_serving_when_its_creator_loses_read_on_the_source(api, world):
+    """An org member links a package of the org's private repository into their own private
+    repository; once they leave the organisation, the link serves nothing (and comes back with the
+    right)."""
+    owner, member = world.user(), world.user()
+    org = world.org(owner)
+    world.member(org, member, "member")
+    repo = world.repo(org, private=True)
+    package = world.package(org, repo)
+    url = f"/content/{org}/{repo}/{package}/1.0/com/acme/lib.jar?publish=1"
+    assert api.put(url, ADMIN, data=b"lib").status_code == 201
+    source = Source(User(org, ""), repo, package)
+    target = Target(member, world.repo(member.name, private=True))
+    assert api.put(target.link_path(source), member.auth).status_code == 201
+    assert download(api, target, "com/acme/lib.jar", member.auth).status_code == 302
+    assert api.delete(f"/orgs/{org}/members/{member.name}", ADMIN).status_code == 200
+    for auth in (member.auth, ADMIN):  # whoever downloads: the creator's rights decide
+        r = download(api, target, "com/acme/lib.jar", auth)
+        assert r.status_code == 404 and set(r.json()) == {"message"}, r.text
+    world.member(org, member, "member")
+    assert download(api, target, "com/acme/lib.jar", member.auth).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("lists", "ip", "status"),
+    [
+        ({"black_cidrs": ["203.0.113.0/24"]}, "203.0.113.9", 403),
+        ({"black_cidrs": ["203.0.113.0/24"]}, "198.51.100.1", 302),
+        ({"white_cidrs": ["198.51.100.0/24"]}, "203.0.113.9", 403),
+        ({"white_cidrs": ["198.51.100.0/24"]}, "198.51.100.1", 302),
+    ],
+)
+def test_source_ip_restrictions_apply_through_a_link(api, world, lists, ip, status):
+    owner = world.user(plan="enterprise")
+    repo = world.repo(owner.name)
+    package = world.package(owner.name, repo)
+    url = f"/content/{owner.name}/{repo}/{package}/1.0/com/acme/lib.jar?publish=1"
+    assert api.put(url, ADMIN, data=b"lib").status_code == 201
+    source = Source(owner, repo, package)
+    target = make_target(world)
+    assert api.put(target.link_path(source), target.owner.auth).status_code == 201
+    body = {"white_cidrs": [], "black_cidrs": [], **lists}
+    response = api.put(f"/repos/{owner.name}/{repo}/ip_restrictions", owner.auth, json=body)
+    assert response.status_code == 200, response.text
+    headers = {"X-Forwarded-For": ip}
+    path = f"/dl/{target.owner.name}/{target.repo}/com/acme/lib.jar"
+    for auth in (None, target.owner.auth):  # the target's admins are not the source's
+        r = api.get(path, auth, headers=headers)
+        assert r.status_code == status, r.text
+        if status == 403:
+            assert set(r.json()) == {"message"} and ip in r.json()["message"]
+    # The source's own admins are exempt, as on the source itself.
+    assert api.get(path, owner.auth, headers=headers).status_code == 302
+    # The source's restrictions cover the linked files only: the target's own files are not affected.
+    own = world.package(target.owner.name, target.repo)
+    url = f"/content/{target.owner.name}/{target.repo}/{own}/1.0/own.txt?publish=1"
+    assert api.put(url, ADMIN, data=b"own").status_code == 201
+    r = api.get(f"/dl/{target.owner.name}/{target.repo}/own.txt", headers=headers)
+    assert r.status_code == 302

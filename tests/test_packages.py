@@ -352,8 +352,7 @@ def test_update_package_changes_sent_fields_only(api, world, owner, repo):
         "github_release_notes_file": "CHANGES.md",
     }
     r = api.patch(path, owner.auth, json=changes)
-    assert r.status_code == 200, r.text
-    assert set(r.json()) == PACKAGE_FIELDS | PUBLISHER_FIELDS
+    assert r.status_code == 200 and r.json() == {"message": "success"}, r.text
 
     body = api.get(path, owner.auth).json()
     for field, value in changes.items():

@@ -37,14 +37,15 @@ def test_readme_bintray_create_get_and_default_syntax(api, pkg):
     auth = pkg["owner"].auth
     assert_message(api.get(f"{pkg['base']}/readme", auth), 404, "readme")
     response = api.post(f"{pkg['base']}/readme", auth, json={"bintray": {"content": "the quick brown fox"}})
-    expected = head(pkg) | {"bintray": {"syntax": "markdown", "content": "the quick brown fox"}}
+    expected = head(pkg) | {"bintray": {"syntax": "MARKDOWN", "content": "the quick brown fox"}}
     assert response.status_code == 200, response.text
     assert response.json() == expected
     assert api.get(f"{pkg['base']}/readme").json() == expected
-    # A second POST replaces the readme.
+    # A second POST replaces the readme; the syntax is answered in upper case whatever case was sent.
     body = {"bintray": {"syntax": "asciidoc", "content": "= Title"}}
     assert api.post(f"{pkg['base']}/readme", auth, json=body).status_code == 200
-    assert api.get(f"{pkg['base']}/readme").json() == head(pkg) | body
+    expected = head(pkg) | {"bintray": {"syntax": "ASCIIDOC", "content": "= Title"}}
+    assert api.get(f"{pkg['base']}/readme").json() == expected
 
 
 def test_readme_github_is_stored_as_given(api, pkg):
@@ -99,7 +100,7 @@ def test_package_release_notes_bintray(api, pkg):
     auth = pkg["owner"].auth
     assert_message(api.get(f"{pkg['base']}/release_notes"), 404, "release notes")
     response = api.post(f"{pkg['base']}/release_notes", auth, json={"bintray": {"content": "fixed"}})
-    expected = head(pkg) | {"bintray": {"syntax": "markdown", "content": "fixed"}}
+    expected = head(pkg) | {"bintray": {"syntax": "MARKDOWN", "content": "fixed"}}
     assert response.status_code == 200 and response.json() == expected, response.text
     assert api.get(f"{pkg['base']}/release_notes").json() == expected
     deleted = api.delete(f"{pkg['base']}/release_notes", auth)
@@ -155,11 +156,11 @@ def test_version_release_notes_bintray_and_fallback_to_package(api, pkg):
     fallback = api.get(url)
     assert fallback.status_code == 200, fallback.text
     assert fallback.json() == {"version": "1.0"} | head(pkg) | {
-        "bintray": {"syntax": "markdown", "content": "for all"}
+        "bintray": {"syntax": "MARKDOWN", "content": "for all"}
     }
-    body = {"bintray": {"syntax": "plain_text", "content": "only 1.0"}}
+    body = {"bintray": {"syntax": "Plain_Text", "content": "only 1.0"}}
     response = api.post(url, auth, json=body)
-    expected = {"version": "1.0"} | head(pkg) | body
+    expected = {"version": "1.0"} | head(pkg) | {"bintray": {"syntax": "PLAIN_TEXT", "content": "only 1.0"}}
     assert response.status_code == 200 and response.json() == expected, response.text
     assert api.get(url).json() == expected
     assert api.get(f"{pkg['base']}/versions/_latest/release_notes").json() == expected
@@ -229,7 +230,7 @@ def test_permissions(api, world):
                     assert_message(response, 404, "Repo")
                 else:
                     assert response.status_code == 200 and response.json()["bintray"] == {
-                        "syntax": "markdown",
+                        "syntax": "MARKDOWN",
                         "content": body["bintray"]["content"],
                     }
             # Writes: anonymous 401; a stranger 403 on public, 404 on private.

@@ -303,7 +303,7 @@ def test_create_longest_valid_name(api, world):
         ("labels", "java"),
         ("labels", [1, 2]),
         ("business_unit", ["bu"]),
-        ("gpg_sign_files", "true"),
+        ("gpg_sign_files", "on"),
         ("gpg_sign_metadata", 0),
         ("version_update_max_days", "60"),
     ],
@@ -466,9 +466,8 @@ def test_update_changes_fields(api, world):
     }
     r = api.patch(f"/repos/{alice.name}/{name}", alice.auth, json=changes)
     assert r.status_code == 200, r.text
-    expected = {**before, **changes}
-    assert r.json() == expected
-    assert api.get(f"/repos/{alice.name}/{name}").json() == expected
+    assert r.json() == {"message": "success"}
+    assert api.get(f"/repos/{alice.name}/{name}").json() == {**before, **changes}
 
 
 def test_update_leaves_unsent_fields_unchanged(api, world):
@@ -494,8 +493,7 @@ def test_update_version_update_max_days_follows_plan(api, world):
     )
     assert "version_update_max_days" not in api.get(f"/repos/{oss.name}/{oss_repo}").json()
     r = api.patch(f"/repos/{ent.name}/{ent_repo}", ent.auth, json={"version_update_max_days": 5})
-    assert r.status_code == 200, r.text
-    assert r.json()["version_update_max_days"] == 5
+    assert r.status_code == 200 and r.json() == {"message": "success"}, r.text
     assert api.get(f"/repos/{ent.name}/{ent_repo}").json()["version_update_max_days"] == 5
 
 

@@ -175,7 +175,7 @@ def test_missing_version_name_is_400(api, owner, base):
         ("name", 1.0),
         ("desc", 5),
         ("labels", "x"),
-        ("github_use_tag_release_notes", "true"),
+        ("github_use_tag_release_notes", "True!"),
         ("released", 12345),
     ],
 )
@@ -267,8 +267,7 @@ def test_update_version(api, world, owner, repo, pkg, base):
         "github_use_tag_release_notes": True,
     }
     r = api.patch(f"{base}/1.0", owner.auth, json=changes)
-    assert r.status_code == 200, r.text
-    assert set(r.json()) == VERSION_FIELDS | PUBLISHER_FIELDS
+    assert r.status_code == 200 and r.json() == {"message": "success"}, r.text
     after = api.get(f"{base}/1.0", owner.auth).json()
     assert after["desc"] == "new"
     assert after["vcs_tag"] == "v1.0"
@@ -378,8 +377,8 @@ def test_version_writes_by_owner_and_member(api, org_setup, where):
         name = f"{who}-1"
         assert api.post(base, auth, json={"name": name}).status_code == 201
         r = api.patch(f"{base}/{name}", auth, json={"desc": who})
-        assert r.status_code == 200, r.text
-        assert r.json()["desc"] == who
+        assert r.status_code == 200 and r.json() == {"message": "success"}, r.text
+        assert api.get(f"{base}/{name}", auth).json()["desc"] == who
         assert api.delete(f"{base}/{name}", auth).status_code == 200
         assert api.get(f"{base}/{name}", auth).status_code == 404
 

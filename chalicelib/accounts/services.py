@@ -15,7 +15,7 @@ from chalicelib.auth.principal import Principal
 from chalicelib.auth.secrets import hash_api_key, hash_password, new_api_key
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import Body, subject_name
+from chalicelib.validation import Body, Flag, subject_name
 
 Plan = Literal["oss", "premium", "enterprise"]
 
@@ -25,7 +25,7 @@ class UserBody(Body):
 
     email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
     password: str | None = Field(default=None, min_length=1, max_length=1024)
-    admin: bool = False
+    admin: Flag = False
     plan: Plan = "oss"
     full_name: str | None = Field(default=None, max_length=256)
 

@@ -20,7 +20,6 @@ from chalicelib.validation import parse_json
 from chalicelib.web.routing import Api
 
 api = Api(__name__)
-SUCCESS = {"message": "success"}
 FILES = "/files/{subject}/{repo}/{file_path+}"
 SUFFIX = "/attributes"
 SEARCH = "search/attributes"
@@ -66,5 +65,7 @@ def update_file_attributes(ctx: Ctx, subject: str, repo: str, file_path: str) ->
 
 @api.route(FILES, ["DELETE"], Need.PUBLISH)
 def delete_file_attributes(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
-    services.delete_attributes(_target(ctx, file_path), split_names(ctx.query.get("names")))
-    return SUCCESS
+    """Delete File Attributes; the answer names the file, as the real service's did."""
+    target = _target(ctx, file_path)
+    services.delete_attributes(target, split_names(ctx.query.get("names")))
+    return {"message": f"Attributes were deleted successfully from the following file path: {target.item}"}

@@ -89,27 +89,28 @@ def authenticate(headers: Mapping[str, str], source_ip: str | None = None) -> Pr
     A name ``<key id>@<subject>`` is an access key (user names never contain ``@``); ``source_ip``
     is the client address its CIDRs are checked against.
 
-    Wrong or malformed credentials are always a 401, even where anonymous access would do.
+    Wrong or malformed credentials are always a 401 ``This resource requires authentication`` (the
+    real service's wording, whatever is wrong), even where anonymous access would do.
     """
     header = headers.get("authorization")
     if not header:
         return ANONYMOUS
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
-        raise Unauthorized("Only HTTP Basic authentication with a user name and API key is supported")
+        raise Unauthorized()
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("Malformed Basic authorization header") from None
+        raise Unauthorized() from None
     name, sep, key = decoded.partition(":")
     if not sep or not name or not key:
-        raise Unauthorized("Malformed Basic authorization header")
+        raise Unauthorized()
     if "@" in name:
         from chalicelib.entitlements.access_keys import authenticate_key
 
         key_id, _, owner = name.rpartition("@")
         if not key_id or not owner:
-            raise Unauthorized("Malformed access key user name: use <key id>@<subject>")
+            raise Unauthorized()
         return authenticate_key(key_id, owner, key, source_ip)
     try:
         user = Subject.get(name)
@@ -118,5 +119,5 @@ def authenticate(headers: Mapping[str, str], source_ip: str | None = None) -> Pr
     # Hash and compare even for unknown users so timing does not reveal which names exist.
     valid = verify_api_key(key, user.api_key_hash if user else None)
     if user is None or user.kind != USER or not valid:
-        raise Unauthorized("Wrong user name or API key")
+        raise Unauthorized()
     return Principal(name=user.name, is_admin=user.is_admin, subject=user)

@@ -64,23 +64,24 @@ class MavenCoordinates:
     version: str
 
 
+#: The real service's answer to a Maven upload off the layout (400).
+MAVEN_OFF_LAYOUT = "Provided artifact path does not comply with Maven's convention"
+
+
 def maven_coordinates(path: str) -> MavenCoordinates:
     """Coordinates of a path in the Maven layout ``group/path/artifact/version/artifact-version[-cls].ext``;
-    400 when the path does not follow it."""
+    400 ``MAVEN_OFF_LAYOUT`` when the path does not follow it."""
     segments = path.split("/")
     if len(segments) < 4:
-        raise BadRequest(
-            f"Invalid Maven path {path!r}: expected "
-            "group/artifactId/version/artifactId-version[-classifier].ext"
-        )
+        raise BadRequest(MAVEN_OFF_LAYOUT)
     *group, artifact, version, filename = segments
     base_version = version[: -len("-SNAPSHOT")] if version.endswith("-SNAPSHOT") else version
     prefixes = (f"{artifact}-{version}", f"{artifact}-{base_version}-")
     if not any(filename.startswith(prefix) for prefix in prefixes):
-        raise BadRequest(f"Invalid Maven path {path!r}: the file name must start with '{artifact}-{version}'")
+        raise BadRequest(MAVEN_OFF_LAYOUT)
     rest = filename[len(f"{artifact}-{version}") :] if filename.startswith(f"{artifact}-{version}") else "-"
     if rest and rest[0] not in ".-":
-        raise BadRequest(f"Invalid Maven path {path!r}: the file name must start with '{artifact}-{version}'")
+        raise BadRequest(MAVEN_OFF_LAYOUT)
     return MavenCoordinates(".".join(group), artifact, version)
 
 

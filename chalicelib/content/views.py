@@ -27,7 +27,7 @@ from chalicelib.errors import BadRequest, NotFound
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.storage import presign_get
-from chalicelib.validation import Body, parse_body
+from chalicelib.validation import Body, Flag, parse_body
 from chalicelib.web.paging import PAGE_SIZE, flag, start_pos
 from chalicelib.web.routing import Api, created, json_response
 
@@ -38,12 +38,12 @@ DOWNLOAD_URL_SECONDS = 30
 
 
 class PublishBody(Body):
-    discard: bool = False
+    discard: Flag = False
     publish_wait_for_secs: int = Field(default=0, ge=-1)
 
 
 class FileMetadataBody(Body):
-    list_in_downloads: bool
+    list_in_downloads: Flag
 
 
 def _upload_request(
@@ -159,7 +159,7 @@ def _download(ctx: Ctx, file_path: str) -> Response:
         from chalicelib.links.services import linked_file  # published files of packages linked in
 
         assert ctx.repo is not None
-        found = linked_file(ctx.repo, path)
+        found = linked_file(ctx, ctx.repo, path)
         if found is None:
             raise missing
         record = found

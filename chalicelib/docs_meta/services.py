@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
@@ -12,7 +12,7 @@ from chalicelib.docs_meta.models import BINTRAY, GITHUB, README, RELEASE_NOTES, 
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.packages.models import Package, Version
 from chalicelib.timefmt import now
-from chalicelib.validation import Body
+from chalicelib.validation import MARKDOWN, Body, Flag, Syntax, syntax_name
 
 #: Content is stored inline: at most 64 Ki characters keeps an item far below DynamoDB's 400 KB.
 MAX_CONTENT = 65536
@@ -20,9 +20,9 @@ GITHUB_REPO_PATTERN = r"^[\w.-]+/[\w.-]+$"
 
 
 class BintrayContent(Body):
-    """``{"syntax": "markdown"|"asciidoc"|"plain_text", "content": "..."}`` (syntax defaults to markdown)."""
+    """``{"syntax": "MARKDOWN"|"ASCIIDOC"|"PLAIN_TEXT" (any case), "content": "..."}`` (default MARKDOWN)."""
 
-    syntax: Literal["markdown", "asciidoc", "plain_text"] = "markdown"
+    syntax: Syntax = MARKDOWN
     content: str = Field(max_length=MAX_CONTENT)
 
 
@@ -52,7 +52,7 @@ class PackageNotesBody(Body):
 class VersionNotesGithub(Body):
     github_release_notes_file: str | None = Field(default=None, min_length=1, max_length=1024)
     #: The spec shows the string ``"true"``; a JSON boolean is accepted as well.
-    use_release: bool | Literal["true", "false"] | None = None
+    use_release: Flag | None = None
 
 
 class VersionNotesBody(Body):
@@ -89,7 +89,7 @@ def _head(package: Package) -> dict[str, Any]:
 
 def _source(item: DocsMeta, for_version: bool = False) -> dict[str, Any]:
     if item.source == BINTRAY:
-        return {"bintray": {"syntax": item.syntax or "markdown", "content": item.content or ""}}
+        return {"bintray": {"syntax": syntax_name(item.syntax), "content": item.content or ""}}
     github: dict[str, Any] = {}
     if item.github_repo and not for_version:
         github["github_repo"] = item.github_repo
@@ -201,7 +201,7 @@ def set_version_notes(package: Package, version: Version, body: VersionNotesBody
     else:
         assert body.github is not None
         notes_file = body.github.github_release_notes_file
-        use_release = body.github.use_release in (True, "true")
+        use_release = bool(body.github.use_release)
         if bool(notes_file) == use_release:
             raise BadRequest(
                 "Exactly one of 'github.github_release_notes_file' and 'github.use_release' is required"

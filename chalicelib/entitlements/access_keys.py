@@ -33,7 +33,7 @@ from chalicelib.auth.secrets import hash_api_key, hash_password, verify_api_key,
 from chalicelib.entitlements.models import PRODUCT, AccessKey, EntitlementRef, key_ref
 from chalicelib.errors import BadRequest, Conflict, NotFound, Unauthorized
 from chalicelib.timefmt import now
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Flag
 
 log = logging.getLogger("shelf")
 
@@ -42,7 +42,6 @@ MIN_CACHE_SECS = 60
 MAX_CIDRS = 100
 #: Seconds an existence check may take before it counts as a failure (which does not revoke).
 CHECK_TIMEOUT = 3.0
-REFUSED = "Wrong access key, password, or the access key is not usable from here"
 
 
 class ExistenceCheck(Body):
@@ -62,7 +61,7 @@ class AccessKeyBody(Body):
     # The spec's samples spell them "white_cids" / "black_cids": accepted as well.
     white_cids: list[str] | None = Field(default=None, max_length=MAX_CIDRS)
     black_cids: list[str] | None = Field(default=None, max_length=MAX_CIDRS)
-    api_only: bool | None = None
+    api_only: Flag | None = None
 
 
 # --- passwords --------------------------------------------------------------------------------
@@ -227,7 +226,7 @@ def authenticate_key(key_id: str, owner: str, password: str, source_ip: str | No
         key = None
     valid = _verify(password, key.password_hash if key else None)
     if key is None or not valid:
-        raise Unauthorized(REFUSED)
+        raise Unauthorized()
     if key.expiry is not None and int(key.expiry) <= int(time.time() * 1000):
         raise Unauthorized(f"Access key '{key_id}@{owner}' has expired")
     if not address_allowed(key, source_ip):

@@ -45,6 +45,9 @@ class Link(Model):
     #: Only files of the source package under this path are included ("" = all of them).
     path_prefix = UnicodeAttribute(default="")
     created = UTCDateTimeAttribute()
+    #: The user who linked it: the link serves only while they may read the source repository
+    #: (links written before it was recorded are checked as the target owner's).
+    created_by = UnicodeAttribute(null=True)
 
     source_index = SourceIndex()
 

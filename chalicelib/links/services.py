@@ -5,10 +5,15 @@ A link shows a package of another owner's repository in the target repository's 
 With a ``path_prefix`` only the package's files under that path are included (the spec: "a specific
 path to include the files from"); files keep their paths.
 
+A link serves only while its creator may still read the source repository (checked at download time:
+one read of the source repository, and of the creator's rights only for a private source), and
+downloads through it obey the source repository's IP and geo restrictions as well as the target's
+(the policy checks the target's; the source's admins are exempt from the source's).
+
 Example::
 
     link_package(ctx.principal, target_repo, "acme", "tools", "cli", LinkBody(path_prefix="com/acme"))
-    linked_file(target_repo, "com/acme/cli/1.0/cli-1.0.jar")  # the source's File, or None
+    linked_file(ctx, target_repo, "com/acme/cli/1.0/cli-1.0.jar")  # the source's File, or None
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db
-from chalicelib.auth.policy import Right, load_repo, rights_on
+from chalicelib.accounts.models import Subject
+from chalicelib.auth.policy import Ctx, Right, load_repo, rights_on
 from chalicelib.auth.principal import Principal
 from chalicelib.content.models import File
 from chalicelib.content.paths import check_file_path
@@ -25,8 +31,12 @@ from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.links.models import Link
 from chalicelib.packages.models import Package
 from chalicelib.repositories.models import Repository
+from chalicelib.restrictions.check import check_download, restricted
 from chalicelib.timefmt import now
 from chalicelib.validation import Body
+
+#: Unlinking a package that is not linked (the real service's 404).
+NOT_LINKED = "Not Found"
 
 
 class LinkBody(Body):
@@ -43,6 +53,11 @@ def _prefix(raw: str | None) -> str:
         return check_file_path(prefix)
     except BadRequest:
         raise BadRequest(f"Invalid value for 'path_prefix': {raw!r} is not a valid path") from None
+
+
+def _refused(package: str, reason: str) -> Forbidden:
+    """The real service's refusal of a link (403)."""
+    return Forbidden(f"unable to create link for package {package}. can't create link {reason}")
 
 
 def _readable_source(principal: Principal, owner: str, repo: str, package: str) -> tuple[Repository, Package]:
@@ -69,15 +84,9 @@ def link_package(
     prefix = _prefix(body.path_prefix)
     repo, source = _readable_source(principal, source_owner, source_repo, package)
     if source_owner == target.owner:
-        raise Forbidden(
-            f"Cannot link '{source_owner}/{source_repo}/{package}' into '{target.owner}/{target.name}': "
-            "both repositories belong to the same owner"
-        )
+        raise _refused(package, "between repositories of the same owner")
     if repo.private and not target.private:
-        raise Forbidden(
-            f"Cannot link a package of the private repository '{source_owner}/{source_repo}' "
-            f"into the public repository '{target.owner}/{target.name}'"
-        )
+        raise _refused(package, "from a private repository into a public one")
     try:
         Package.get(target.id, package, attributes_to_get=["name"])
     except DoesNotExist:
@@ -96,6 +105,7 @@ def link_package(
         source_package=package,
         path_prefix=prefix,
         created=now(),
+        created_by=principal.name,
     )
     for attempt in range(db.TRANSACTION_ATTEMPTS):
         try:
@@ -123,7 +133,8 @@ def link_package(
 
 
 def unlink_package(target: Repository, source_owner: str, source_repo: str, package: str) -> None:
-    """Remove the link of ``source_owner/source_repo/package`` from ``target``; 404 if there is none."""
+    """Remove the link of ``source_owner/source_repo/package`` from ``target``; 404 ``Not Found`` if
+    there is none."""
     condition = (
         (Link.source_owner == source_owner)
         & (Link.source_repo == source_repo)
@@ -131,14 +142,12 @@ def unlink_package(target: Repository, source_owner: str, source_repo: str, pack
     )
     found = next(iter(Link.query(target.id, filter_condition=condition)), None)
     if found is None:
-        raise NotFound(f"Package '{source_owner}/{source_repo}/{package}' is not linked into '{target.name}'")
+        raise NotFound(NOT_LINKED)
     try:
         found.delete(condition=Link.source_package_id.exists())
     except DeleteError as error:
         if db.condition_failed(error):
-            raise NotFound(
-                f"Package '{source_owner}/{source_repo}/{package}' is not linked into '{target.name}'"
-            ) from None
+            raise NotFound(NOT_LINKED) from None
         raise
     refresh_linked_to_repos(found.source_repo_id, package, found.source_package_id, removed=found)
 
@@ -172,8 +181,9 @@ def linked_names(repo: Repository, start_name: str | None) -> list[str]:
     return sorted(link.source_package for link in links if link.source_package.startswith(start_name or ""))
 
 
-def linked_file(repo: Repository, path: str) -> File | None:
-    """The published file at ``path`` of a package linked into ``repo`` (under the link's prefix) or None."""
+def linked_file(ctx: Ctx, repo: Repository, path: str) -> File | None:
+    """The published file at ``path`` of a package linked into ``repo`` (under the link's prefix) that
+    the link still serves, or None; 403 when the source repository's restrictions refuse the caller."""
     for link in Link.query(repo.id):
         if link.path_prefix and not path.startswith(link.path_prefix + "/"):
             continue
@@ -181,9 +191,35 @@ def linked_file(repo: Repository, path: str) -> File | None:
             record = File.get(link.source_repo_id, path)
         except DoesNotExist:
             continue
-        if record.published and record.package_id == link.source_package_id:
-            return record
+        if not record.published or record.package_id != link.source_package_id:
+            continue
+        source = _serving_source(link)
+        if source is None:
+            continue
+        if restricted(source) and Right.ADMIN not in rights_on(ctx.principal, source.owner, source):
+            check_download(source, ctx.extra.get("source_ip"), ctx.headers)
+        return record
     return None
+
+
+def _serving_source(link: Link) -> Repository | None:
+    """The source repository of ``link`` while its creator may read it (None: gone, or no longer
+    readable by them). A public source costs no read of the creator."""
+    try:
+        source = Repository.get(link.source_owner, link.source_repo)
+    except DoesNotExist:
+        return None
+    if source.id != link.source_repo_id:
+        return None
+    if not source.private:
+        return source
+    creator = link.created_by or link.owner
+    try:
+        user = Subject.get(creator)
+    except DoesNotExist:
+        return None
+    principal = Principal(name=user.name, is_admin=user.is_admin, subject=user)
+    return source if Right.READ in rights_on(principal, source.owner, source) else None
 
 
 # --- cascades ----------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from chalicelib.licenses.services import unknown_custom_licenses
 from chalicelib.packages.models import Package, SystemId, Version
 from chalicelib.repositories.models import PUBLIC_SHARD, Repository
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import Body, package_name
+from chalicelib.validation import Body, Flag, package_name
 
 URL = Field(default=None, max_length=2048)
 
@@ -37,8 +37,8 @@ class PackageFields(Body):
     issue_tracker_url: str | None = URL
     github_repo: str | None = Field(default=None, max_length=256, pattern=r"^$|^[\w.-]+/[\w.-]+$")
     github_release_notes_file: str | None = Field(default=None, max_length=1024)
-    public_download_numbers: bool | None = None
-    public_stats: bool | None = None
+    public_download_numbers: Flag | None = None
+    public_stats: Flag | None = None
 
 
 class CreatePackageBody(PackageFields):

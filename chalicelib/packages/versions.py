@@ -14,7 +14,7 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.packages.models import Package, Version
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now, parse_iso
-from chalicelib.validation import Body, version_name
+from chalicelib.validation import Body, Flag, version_name
 
 LATEST = "_latest"
 MAX_ORDINAL_RETRIES = 16
@@ -27,7 +27,7 @@ class VersionFields(Body):
     labels: list[str] | None = Field(default=None, max_length=50)
     released: str | None = Field(default=None, max_length=64)
     github_release_notes_file: str | None = Field(default=None, max_length=1024)
-    github_use_tag_release_notes: bool | None = None
+    github_use_tag_release_notes: Flag | None = None
     vcs_tag: str | None = Field(default=None, max_length=256)
 
     def released_at(self) -> datetime | None:

@@ -45,10 +45,11 @@ def get_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
 
 @api.route("/packages/{subject}/{repo}/{package}", ["PATCH"], Need.PUBLISH)
 def update_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
+    """Update Package: ``{"message": "success"}`` (as the real service answered)."""
     assert ctx.subject is not None and ctx.repo is not None
     found = services.get_package(ctx.repo, package)
-    body = parse_body(ctx.raw_body, UpdatePackageBody)
-    return services.describe(ctx, services.update_package(ctx.subject, ctx.repo, found, body))
+    services.update_package(ctx.subject, ctx.repo, found, parse_body(ctx.raw_body, UpdatePackageBody))
+    return SUCCESS
 
 
 @api.route("/packages/{subject}/{repo}/{package}", ["DELETE"], Need.PUBLISH)
@@ -95,9 +96,11 @@ def get_version(ctx: Ctx, subject: str, repo: str, package: str, version: str) -
 
 @api.route("/packages/{subject}/{repo}/{package}/versions/{version}", ["PATCH"], Need.PUBLISH)
 def update_version(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
+    """Update Version: ``{"message": "success"}`` (as the real service answered)."""
     assert ctx.repo is not None
     found = versions.get_version(services.get_package(ctx.repo, package), version)
-    return versions.describe(ctx, versions.update_version(found, parse_body(ctx.raw_body, UpdateVersionBody)))
+    versions.update_version(found, parse_body(ctx.raw_body, UpdateVersionBody))
+    return SUCCESS
 
 
 @api.route("/packages/{subject}/{repo}/{package}/versions/{version}", ["DELETE"], Need.PUBLISH)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import Field
@@ -34,17 +34,16 @@ from chalicelib.products.models import (
 )
 from chalicelib.products.services import get_product, load_members, product_versions, run_transaction
 from chalicelib.timefmt import iso, now, parse_iso
-from chalicelib.validation import REPO_NAME, Body, check_name
+from chalicelib.validation import MARKDOWN, REPO_NAME, Body, Flag, Syntax, check_name, syntax_name
 
 MAX_CONTENT = 65536
 MAX_VERSIONS = 500
-Syntax = Literal["markdown", "asciidoc", "plain_text"]
 
 
 class EulaFields(Body):
     syntax: Syntax | None = None
     content: str | None = Field(default=None, max_length=MAX_CONTENT)
-    default: bool | None = None
+    default: Flag | None = None
     versions: list[str] | None = Field(default=None, max_length=MAX_VERSIONS)
 
 
@@ -90,7 +89,7 @@ def summary(eula: Eula) -> dict[str, Any]:
 def describe(eula: Eula) -> dict[str, Any]:
     """The Get EULA shape."""
     return summary(eula) | {
-        "syntax": eula.syntax or "markdown",
+        "syntax": syntax_name(eula.syntax),
         "content": eula.content or "",
         "default": bool(eula.default),
     }
@@ -131,7 +130,7 @@ def create_eula(subject: str, product: Product, body: CreateEulaBody) -> Eula:
     eula = Eula(
         product_key(subject, product.name),
         body.name,
-        syntax=body.syntax or "markdown",
+        syntax=body.syntax or MARKDOWN,
         content=body.content or "",
         versions=versions,
         default=bool(body.default),
@@ -163,7 +162,7 @@ def update_eula(subject: str, product: Product, eula: Eula, body: UpdateEulaBody
         raise BadRequest("At least one of 'syntax', 'content', 'default' and 'versions' is required")
     actions = []
     if "syntax" in given:
-        actions.append(Eula.syntax.set(body.syntax or "markdown"))
+        actions.append(Eula.syntax.set(body.syntax or MARKDOWN))
     if "content" in given:
         actions.append(Eula.content.set(body.content or ""))
     if "versions" in given:
@@ -274,7 +273,7 @@ def show_acceptance(subject: str, product: Product, version: str, principal: Pri
         "product": product.name,
         "product_version_name": version,
         "eula_name": eula.name,
-        "syntax": eula.syntax or "markdown",
+        "syntax": syntax_name(eula.syntax),
         "content": eula.content or "",
         "username": username,
         "accepted": has_accepted(subject, product.name, version, eula.name, username),

@@ -15,7 +15,7 @@ from chalicelib.auth.principal import Principal
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import PUBLIC_SHARD, REPO_TYPES, Repository
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import Body, repo_name
+from chalicelib.validation import Body, Flag, repo_name
 
 RepoType = Literal[REPO_TYPES]  # type: ignore[valid-type]
 Label = str
@@ -27,9 +27,9 @@ class RepoSettings(Body):
     business_unit: str | None = Field(default=None, max_length=128)
     desc: str | None = Field(default=None, max_length=4000)
     labels: list[Label] | None = Field(default=None, max_length=50)
-    gpg_sign_metadata: bool | None = None
-    gpg_sign_files: bool | None = None
-    gpg_use_owner_key: bool | None = None
+    gpg_sign_metadata: Flag | None = None
+    gpg_sign_files: Flag | None = None
+    gpg_use_owner_key: Flag | None = None
     version_update_max_days: int | None = Field(default=None, ge=0, le=36500)
     default_debian_architecture: str | None = Field(default=None, max_length=64)
     default_debian_distribution: str | None = Field(default=None, max_length=64)
@@ -51,7 +51,7 @@ class CreateRepoBody(RepoSettings):
 
     name: str | None = None
     type: RepoType = "generic"
-    private: bool = False
+    private: Flag = False
 
 
 class UpdateRepoBody(RepoSettings):

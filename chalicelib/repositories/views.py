@@ -12,6 +12,7 @@ from chalicelib.web.paging import PAGE_SIZE, start_pos
 from chalicelib.web.routing import Api, created
 
 api = Api(__name__)
+SUCCESS = {"message": "success"}
 
 
 @api.route("/repos/{subject}", ["GET"], Need.ANYONE)
@@ -41,16 +42,17 @@ def create_repository(ctx: Ctx, subject: str, repo: str) -> Response:
 
 @api.route("/repos/{subject}/{repo}", ["PATCH"], Need.MANAGE_REPOS)
 def update_repository(ctx: Ctx, subject: str, repo: str) -> dict:
+    """Update Repository: ``{"message": "success"}`` (as the real service answered)."""
     assert ctx.subject is not None and ctx.repo is not None
-    body = parse_body(ctx.raw_body, UpdateRepoBody)
-    return services.describe(services.update_repository(ctx.subject, ctx.repo, body), ctx.subject)
+    services.update_repository(ctx.subject, ctx.repo, parse_body(ctx.raw_body, UpdateRepoBody))
+    return SUCCESS
 
 
 @api.route("/repos/{subject}/{repo}", ["DELETE"], Need.ADMIN)
 def delete_repository(ctx: Ctx, subject: str, repo: str) -> dict:
     assert ctx.repo is not None
     services.delete_repository(ctx.repo)
-    return {"message": "success"}
+    return SUCCESS
 
 
 @api.route("/search/repos", ["GET"], Need.AUTHENTICATED)

@@ -29,7 +29,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import Repository
 from chalicelib.teams.models import PERMISSIONS, Team, TeamMembership, map_dict
 from chalicelib.timefmt import now
-from chalicelib.validation import REPO_NAME, SUBJECT_NAME, Body, check_name
+from chalicelib.validation import REPO_NAME, SUBJECT_NAME, Body, Flag, check_name
 
 #: Items per transaction: moto (the local AWS) accepts 25, DynamoDB 100.
 TRANSACTION_ITEMS = 25
@@ -63,7 +63,7 @@ class CreateTeamBody(Body):
 
     name: str = Field(max_length=64)
     members: list[str] = Field(default_factory=list, max_length=MAX_MEMBERS)
-    allow_repo_creation: bool = False
+    allow_repo_creation: Flag = False
     business_unit: str | None = Field(default=None, max_length=128)
 
 
@@ -71,7 +71,7 @@ class UpdateTeamBody(Body):
     """``PATCH /orgs/{org}/teams/{team}``, ``PATCH /users/{user}/teams/{team}``."""
 
     members: list[str] | None = Field(default=None, max_length=MAX_MEMBERS)
-    allow_repo_creation: bool | None = None
+    allow_repo_creation: Flag | None = None
     business_unit: str | None = Field(default=None, max_length=128)
 
 
