@@ -1,8 +1,8 @@
 """Proprietary license services: list, create, update and delete a subject's custom licenses, and
 the check of a package's ``custom_licenses`` against them.
 
-Proprietary licenses are a Premium feature (``plans``: "proprietary_licenses", 400 "none-premium
-subject" as observed), listing them too; a named license that does not exist is a 404 first.
+Proprietary licenses are a Premium feature (``plans``: "proprietary_licenses", a 400 as observed),
+listing them too; a named license that does not exist is a 404 first.
 
 Example::
 

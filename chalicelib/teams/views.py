@@ -1,8 +1,8 @@
 """Routes of teams (organisations' and users') and of team permissions on repositories.
 
 Every route needs admin rights on the subject (the spec: "caller must be an admin of the
-organization"; others get 403 ``forbidden``) and a subject whose plan includes teams (400 "none-premium
-subject" otherwise, after the 404 of a named team that does not exist).
+organization"; others get 403 ``forbidden``) and a subject whose plan includes teams (else the plan
+refusal of ``chalicelib/plans.py``, after the 404 of a named team that does not exist).
 """
 
 from __future__ import annotations
