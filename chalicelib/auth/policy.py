@@ -20,7 +20,8 @@ repository (``Repository.team_permissions``), so only callers who are not alread
 repository with team permissions, cost one more read (``TeamMembership``). Members of a team with
 ``allow_repo_creation`` may also create and update the subject's repositories (``Need.MANAGE_REPOS``).
 
-Private repositories are invisible (404) to callers without read rights.
+Private repositories are invisible (404) to callers without read rights; any other refusal is a 403,
+``forbidden`` for another subject's admin resources (``require``).
 
 Access keys (``<key id>@<subject>``, ``chalicelib/entitlements/``) reach exactly what their
 entitlements grant, on their owner's repositories only:
