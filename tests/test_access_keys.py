@@ -147,15 +147,23 @@ def test_user_access_keys(api, world):
 def test_plan_and_permissions(api, world, scene):
     owner = world.user()
     oss_org = world.org(owner)
-    response = api.post(f"/orgs/{oss_org}/access_keys", owner.auth, json={"id": "k"})
-    assert response.status_code == 403
-    assert_message(response, "Premium")
-    assert api.get(f"/orgs/{oss_org}/access_keys", owner.auth).status_code == 403
+    want = {"message": "This resource is only available for subjects with entitlement management enabled"}
+    for response in (
+        api.post(f"/orgs/{oss_org}/access_keys", owner.auth, json={"id": "k"}),
+        api.get(f"/orgs/{oss_org}/access_keys", owner.auth),
+    ):
+        assert response.status_code == 403 and response.json() == want, response.text
+    response = api.get(f"/orgs/{oss_org}/access_keys/k", owner.auth)  # 404 before the plan
+    assert response.status_code == 404 and response.json() == {"message": "Access key 'k' was not found"}
     member, stranger = world.user(), world.user()
     world.member(scene.org, member)
     for caller in (member, stranger):
-        assert api.post(f"/orgs/{scene.org}/access_keys", caller.auth, json={}).status_code == 403
-        assert api.get(f"/orgs/{scene.org}/access_keys", caller.auth).status_code == 403
+        for response in (
+            api.post(f"/orgs/{scene.org}/access_keys", caller.auth, json={}),
+            api.get(f"/orgs/{scene.org}/access_keys", caller.auth),
+            api.get(f"/orgs/{scene.org}/access_keys/nope", caller.auth),
+        ):
+            assert response.status_code == 403 and response.json() == {"message": "forbidden"}
     assert api.get(f"/orgs/{scene.org}/access_keys").status_code == 401
     assert api.get(f"/orgs/{unique('o')}/access_keys", ADMIN).status_code == 404
 

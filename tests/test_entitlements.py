@@ -134,16 +134,23 @@ def test_plans_and_permissions(api, world):
     repo = world.repo(org)
     response = api.post(f"/repos/{org}/{repo}/entitlements", owner.auth, json={"access": "r"})
     assert response.status_code == 403
-    assert_message(response, "Premium")
+    want = "This resource is only available for subjects with entitlement management enabled"
+    assert response.json() == {"message": want}
     premium = world.org(owner, plan="premium")
     world.package(premium, world.repo(premium), name="pkg")
+    # A product that does not exist is a 404 before the plan (observed rule 2).
     response = api.post(f"/products/{premium}/prod/entitlements", owner.auth, json={"access": "r"})
-    assert response.status_code == 403
-    assert_message(response, "Enterprise")
+    assert response.status_code == 404
+    assert response.json() == {"message": "Product 'prod' was not found"}
     member = world.user()
     world.member(premium, member)
     repo = world.repo(premium)
-    assert api.get(f"/repos/{premium}/{repo}/entitlements", member.auth).status_code == 403
+    # Another organisation's entitlements (a plain member is not its admin): 403 "forbidden".
+    for auth in (member.auth, world.user().auth):
+        response = api.get(f"/repos/{premium}/{repo}/entitlements", auth)
+        assert response.status_code == 403 and response.json() == {"message": "forbidden"}
+        response = api.get(f"/search/entitlements?tag=t&scope={premium}", auth)
+        assert response.status_code == 403 and response.json() == {"message": "Forbidden"}
     assert api.get(f"/repos/{premium}/{repo}/entitlements").status_code == 401
 
 

@@ -149,40 +149,57 @@ def test_unknown_product(api, setup):
 
 
 @pytest.mark.parametrize("plan", ["oss", "premium"])
-def test_eulas_need_enterprise(api, world, plan):
-    owner = world.user(plan=plan)
-    base = f"/products/{owner.name}/p"
-    repo = world.repo(owner.name)
+def test_eulas_need_enterprise(api, setup, plan):
+    """A subject below Enterprise (here: downgraded) is refused every EULA route, as observed for
+    Enterprise-only resources; what does not exist is a 404 first (tests/test_plans.py)."""
+    made = add_eula(api, setup, default=True)
+    owner = setup.owner
+    body = {"email": f"{owner.name}@example.com", "plan": plan}
+    assert api.put(f"/api/security/users/{owner.name}", ADMIN, json=body).status_code == 200
+    base = setup.path
     for response in (
         api.get(f"{base}/eulas", owner.auth),
         api.post(f"{base}/eulas", owner.auth, json={"name": "e"}),
-        api.get(f"{base}/eulas/e", owner.auth),
-        api.patch(f"{base}/eulas/e", owner.auth, json={"content": "x"}),
-        api.delete(f"{base}/eulas/e", owner.auth),
-        api.get(f"/file_eula/{owner.name}/{repo}/a.jar", owner.auth),
+        api.get(f"{base}/eulas/{made['name']}", owner.auth),
+        api.patch(f"{base}/eulas/{made['name']}", owner.auth, json={"content": "x"}),
+        api.delete(f"{base}/eulas/{made['name']}", owner.auth),
+        api.get(f"/file_eula/{owner.name}/{setup.repo}/lib/app-1.0.jar", owner.auth),
         api.get(f"{base}/versions/1.0/accept_eula", owner.auth),
         api.post(f"{base}/versions/1.0/accept_eula", owner.auth),
         api.get(f"{base}/signed_eulas", owner.auth),
         api.get(f"/products/{owner.name}/_all/signed_eulas", owner.auth),
     ):
         assert response.status_code == 403, response.text
-        assert_message(response, "Enterprise")
+        assert response.json() == {"message": "This resource is only available for Enterprise users"}
 
 
 def test_rights(api, world, setup):
     made = add_eula(api, setup)
     stranger = world.user()
-    # The list follows the product's visibility (a public package here); the rest needs admin.
-    assert api.get(f"{setup.path}/eulas", stranger.auth).status_code == 200
-    assert api.get(f"{setup.path}/eulas/{made['name']}", stranger.auth).status_code == 403
-    assert api.post(f"{setup.path}/eulas", stranger.auth, json={"name": "x"}).status_code == 403
-    assert api.delete(f"{setup.path}/eulas/{made['name']}", stranger.auth).status_code == 403
-    assert api.get(f"{setup.path}/signed_eulas", stranger.auth).status_code == 403
-    assert (
-        api.get(f"/file_eula/{setup.owner.name}/{setup.repo}/lib/app-1.0.jar", stranger.auth).status_code
-        == 403
-    )
+    # Observed rule 4: any authenticated caller lists the EULAs; the rest is admin-only ("forbidden").
+    summary = [{k: made[k] for k in ("name", "created", "versions")}]
+    assert api.get(f"{setup.path}/eulas", stranger.auth).json() == summary
+    for response in (
+        api.get(f"{setup.path}/eulas/{made['name']}", stranger.auth),
+        api.get(f"{setup.path}/eulas/nope", stranger.auth),
+        api.post(f"{setup.path}/eulas", stranger.auth, json={"name": "x"}),
+        api.delete(f"{setup.path}/eulas/{made['name']}", stranger.auth),
+        api.get(f"{setup.path}/signed_eulas", stranger.auth),
+        api.get(f"/products/{setup.owner.name}/_all/signed_eulas", stranger.auth),
+        api.get(f"/file_eula/{setup.owner.name}/{setup.repo}/lib/app-1.0.jar", stranger.auth),
+    ):
+        assert response.status_code == 403 and response.json() == {"message": "forbidden"}, response.text
     assert api.get(f"{setup.path}/eulas").status_code == 401
+
+
+def test_eulas_are_listed_for_any_access_key(api, world, setup):
+    """A customer's key reads the EULAs before accepting, of a product whose packages are private too."""
+    made = add_eula(api, setup)
+    other = world.user(plan="premium")
+    key = api.post(f"/users/{other.name}/access_keys", other.auth, json={"id": "k"}).json()
+    response = api.get(f"{setup.path}/eulas", (key["username"], key["password"]))
+    assert response.status_code == 200, response.text
+    assert [e["name"] for e in response.json()] == [made["name"]]
 
 
 # --- which EULA applies: file_eula ---------------------------------------------------------------
@@ -249,6 +266,57 @@ def test_accept_refusals(api, world, setup):
     )
 
 
+def _private_product(api, world, setup: Setup) -> tuple[str, str]:
+    """A product of the setup's owner over a package of a private repository (version 1.0 with a
+    published file ``p.jar``), with a default EULA: (product path, private repository)."""
+    owner = setup.owner.name
+    repo = world.repo(owner, private=True)
+    world.package(owner, repo, name="pkg")
+    response = api.put(f"/content/{owner}/{repo}/pkg/1.0/p.jar?publish=1", ADMIN, data=b"p")
+    assert response.status_code == 201, response.text
+    name = unique("prod")
+    body = {"name": name, "packages": [f"{repo}/pkg"]}
+    assert api.post(f"/products/{owner}", setup.owner.auth, json=body).status_code == 201
+    eula = {"name": "e", "default": True}
+    response = api.post(f"/products/{owner}/{name}/eulas", setup.owner.auth, json=eula)
+    assert response.status_code == 201, response.text
+    return f"/products/{owner}/{name}", repo
+
+
+def test_accepting_needs_to_read_the_product(api, world, setup):
+    """Security: callers who may not read any package of the product get the 404 of a product that
+    does not exist, whether the version exists or not; readers (a team, an entitled key) accept."""
+    path, repo = _private_product(api, world, setup)
+    name = path.rsplit("/", 1)[1]
+    owner = setup.owner.name
+    stranger = world.user()
+    outsider_key = _access_key(api, setup, "no-grant")  # a key of the owner without an entitlement
+    other = world.user(plan="premium")
+    foreign = api.post(f"/users/{other.name}/access_keys", other.auth, json={"id": "k"}).json()
+    for auth in (stranger.auth, outsider_key, (foreign["username"], foreign["password"])):
+        for version in ("1.0", "9.9"):
+            for method in ("GET", "POST"):
+                response = api.request(method, f"{path}/versions/{version}/accept_eula", auth)
+                assert response.status_code == 404, (auth[0], version, method, response.text)
+                assert response.json() == {"message": f"Product '{name}' was not found"}
+    assert api.get(path, stranger.auth).status_code == 404
+    # A team with read on the repository, and a key entitled to the package, may read and accept.
+    world.team(owner, [stranger], {repo: "read"})
+    assert api.post(f"{path}/versions/1.0/accept_eula", stranger.auth).status_code == 200
+    entitled = _access_key(api, setup, "entitled")
+    body = {"access": "r", "access_keys": ["entitled"]}
+    response = api.post(f"/packages/{owner}/{repo}/pkg/entitlements", setup.owner.auth, json=body)
+    assert response.status_code == 201, response.text
+    assert api.get(f"/dl/{owner}/{repo}/p.jar", entitled).status_code == 403  # not accepted yet
+    response = api.post(f"{path}/versions/1.0/accept_eula", entitled)
+    assert response.status_code == 200, response.text
+    assert api.get(f"/dl/{owner}/{repo}/p.jar", entitled).status_code == 302
+    # A reader learns which versions exist.
+    response = api.get(f"{path}/versions/9.9/accept_eula", entitled)
+    assert response.status_code == 404
+    assert response.json() == {"message": f"Version '9.9' of product '{name}' was not found"}
+
+
 # --- the EULA check of downloads -------------------------------------------------------------------
 
 
@@ -280,7 +348,8 @@ def test_check_download_for_keys(api, setup):
     eulas.check_download(key, _record(setup, "2.0"), base)  # no EULA applies to 2.0
     # After the key accepts (as it would through the acceptance endpoint), it may download.
     product = SimpleNamespace(name=setup.product, packages=[f"{setup.repo}/{setup.package}"])
-    row = eulas.accept(setup.owner.name, product, "1.0", key, {"username": key.name})
+    eula = eulas.get_eula(setup.owner.name, setup.product, made["name"])
+    row = eulas.accept(setup.owner.name, product, "1.0", eula, key, {"username": key.name})
     assert row["eula_name"] == made["name"] and row["username"] == key.name
     eulas.check_download(key, _record(setup, "1.0"), base)
     # Another key has not accepted.

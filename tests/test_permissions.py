@@ -56,6 +56,19 @@ def expected(need: Need, role: str, repo_private: bool | None) -> int | str:
     return "ok"
 
 
+def expected_message(spec: RouteSpec, role: str, path_repo: str | None) -> str | None:
+    """The message of a 403 the policy table demands (observed rule 3: another subject's admin
+    resources, and anything of a subject without a repository, are ``forbidden``; publishing to a
+    repository names the right), or None where the table words nothing (access keys)."""
+    if role == "access_key":
+        return None
+    if spec.need is Need.SYSADMIN:
+        return "This resource requires system administrator rights"
+    if spec.need is Need.PUBLISH and path_repo is not None:
+        return f"You do not have 'publish' permission on repository '{path_repo}'"
+    return "forbidden"
+
+
 def expected_for_key(spec: RouteSpec, private: bool | None) -> int | str:
     """The scene's access key: never the admin API (403, publishing included: its entitlement is
     'r'); public repositories like anyone; the private repository only on the single-file routes
@@ -266,6 +279,12 @@ def test_route_permission(api, scene, spec, method, role, private):
     assert response.status_code == want, (method, path, role, response.text)
     if method != "HEAD":  # a HEAD answer has no body
         assert set(response.json()) == {"message"}
+        path_repo = params.get("repo") if not spec.creates_repo else None
+        message = expected_message(spec, role, path_repo)
+        if want == 403 and message is not None:
+            assert response.json() == {"message": message}, (method, path, role)
+        if want == 404:
+            assert response.json() == {"message": f"Repo '{path_repo}' was not found"}, (method, path, role)
 
 
 def test_denied_writes_leave_everything_in_place(api, scene):

@@ -111,13 +111,28 @@ def test_products_need_enterprise(api, world, plan):
     for response in (
         api.get(f"/products/{owner.name}", owner.auth),
         api.post(f"/products/{owner.name}", owner.auth, json={"name": "p"}),
+    ):
+        assert response.status_code == 403, response.text
+        assert response.json() == {"message": "This resource is only available for Enterprise users"}
+    # A product that does not exist is a 404 first (observed rule 2).
+    for response in (
         api.get(f"/products/{owner.name}/p", owner.auth),
         api.patch(f"/products/{owner.name}/p", owner.auth, json={"desc": "x"}),
         api.delete(f"/products/{owner.name}/p", owner.auth),
         api.post(f"/products/{owner.name}/p/readme", owner.auth, json={"bintray": {"content": "x"}}),
     ):
-        assert response.status_code == 403, response.text
-        assert_message(response, "Enterprise")
+        assert response.status_code == 404, response.text
+        assert response.json() == {"message": "Product 'p' was not found"}
+
+
+def test_products_of_packages_outside_premium_repositories_are_refused(api, world):
+    """Observed: a product over a package of a non-premium repository is a 400 naming the package."""
+    shop = make_shop(world, plan="oss")
+    body = {"name": "p", "packages": shop.members}
+    response = api.post(f"/products/{shop.owner.name}", shop.owner.auth, json=body)
+    assert response.status_code == 400, response.text
+    want = f"Package {shop.public}/{shop.a} should be under premium repository to be part of a product"
+    assert response.json() == {"message": want}
 
 
 def test_org_products(api, world):
@@ -251,15 +266,37 @@ def test_read_rights(api, world, shop):
     assert api.get(base).status_code == 401
     assert api.get(f"{base}/{mixed['name']}").status_code == 401
     assert api.get(f"{base}/{mixed['name']}", stranger.auth).status_code == 200
-    assert api.get(f"{base}/{private_only['name']}", stranger.auth).status_code == 404
-    assert api.get(f"{base}/{private_only['name']}/eulas", stranger.auth).status_code == 404
+    hidden = api.get(f"{base}/{private_only['name']}", stranger.auth)
+    assert hidden.status_code == 404
+    assert hidden.json() == {"message": f"Product '{private_only['name']}' was not found"}
+    # Observed rule 4: any authenticated user lists a product's EULAs (none here).
+    assert api.get(f"{base}/{private_only['name']}/eulas", stranger.auth).json() == []
     assert api.get(base, stranger.auth).json() == [{"name": mixed["name"]}]
     assert {p["name"] for p in api.get(base, ADMIN).json()} == {mixed["name"], private_only["name"]}
-    # Writes need admin rights on the subject.
-    assert api.post(base, stranger.auth, json={"name": "x"}).status_code == 403
-    assert api.patch(f"{base}/{mixed['name']}", stranger.auth, json={"desc": "x"}).status_code == 403
-    assert api.delete(f"{base}/{mixed['name']}", stranger.auth).status_code == 403
+    # Writes need admin rights on the subject: another subject's products are 403 "forbidden".
+    for response in (
+        api.post(base, stranger.auth, json={"name": "x"}),
+        api.patch(f"{base}/{mixed['name']}", stranger.auth, json={"desc": "x"}),
+        api.delete(f"{base}/{mixed['name']}", stranger.auth),
+        api.patch(f"{base}/{private_only['name']}", stranger.auth, json={"desc": "x"}),
+        api.post(f"{base}/{mixed['name']}/readme", stranger.auth, json={"bintray": {"content": "x"}}),
+    ):
+        assert response.status_code == 403 and response.json() == {"message": "forbidden"}, response.text
     assert api.post(base, json={"name": "x"}).status_code == 401
+
+
+def test_get_product_shows_only_the_packages_the_caller_reads(api, world, shop):
+    """Security: the private package (and its versions) of a product stay hidden from callers who
+    cannot read its repository; a team permission on it shows it."""
+    mixed = create(api, shop)
+    path = f"/products/{shop.owner.name}/{mixed['name']}"
+    stranger = world.user()
+    got = api.get(path, stranger.auth).json()
+    assert got["packages"] == [shop.members[0]] and got["versions"] == ["1.1", "1.0"]
+    assert api.get(path, shop.owner.auth).json()["packages"] == shop.members
+    world.team(shop.owner.name, [stranger], {shop.private: "read"})
+    got = api.get(path, stranger.auth).json()
+    assert got["packages"] == shop.members and got["versions"] == ["2.0", "1.1", "1.0"]
 
 
 # --- product readme ------------------------------------------------------------------------------
@@ -329,6 +366,7 @@ def test_writes_retry_transaction_conflicts(api, shop, conflicts):
 
 
 def test_update_of_a_product_deleted_meanwhile_is_404(api, shop):
+    from chalicelib.accounts.models import Subject
     from chalicelib.errors import NotFound
     from chalicelib.products import services
     from chalicelib.products.services import UpdateProductBody
@@ -337,5 +375,6 @@ def test_update_of_a_product_deleted_meanwhile_is_404(api, shop):
     stale = services.get_product(shop.owner.name, made["name"])
     assert api.delete(f"/products/{shop.owner.name}/{made['name']}", shop.owner.auth).status_code == 200
     with pytest.raises(NotFound):
-        services.update_product(shop.owner.name, stale, UpdateProductBody(packages=[shop.members[1]]))
+        body = UpdateProductBody(packages=[shop.members[1]])
+        services.update_product(Subject.get(shop.owner.name), stale, body)
     assert api.get(f"/products/{shop.owner.name}/{made['name']}", shop.owner.auth).status_code == 404

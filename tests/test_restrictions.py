@@ -131,21 +131,26 @@ def test_geo_restrictions_refuse_bad_bodies(api, scene, body, words):
     assert api.get(scene.geo, scene.owner.auth).json() == {"white_list": ["FR"], "black_list": []}
 
 
-def test_geo_restrictions_need_enterprise_to_set_but_not_to_read_or_lift(api, world, scene):
+GEO_REFUSED = {
+    "message": "Account Plan is not suitable for repo geo restriction. "
+    "Geo restrictions are only available for Enterprise accounts"
+}
+
+
+def test_geo_restrictions_need_enterprise_to_read_set_and_lift(api, world, scene):
+    """Observed: GET, PUT and DELETE alike are 403 below Enterprise."""
     owner = world.user(plan="premium")
     repo = world.repo(owner.name)
     path = f"/repos/{owner.name}/{repo}/geo_restrictions"
-    response = api.put(path, owner.auth, json={"white_list": ["US"]})
-    assert response.status_code == 403
-    assert_message(response, "Enterprise")
-    assert api.get(path, owner.auth).json() == EMPTY_GEO
-    assert api.delete(path, owner.auth).json() == EMPTY_GEO
-    # Restrictions set while on Enterprise can still be lifted after a downgrade.
+    for method in ("GET", "PUT", "DELETE"):
+        response = api.request(method, path, owner.auth, json={"white_list": ["US"]})
+        assert response.status_code == 403 and response.json() == GEO_REFUSED, (method, response.text)
+    # Restrictions set while on Enterprise stay enforced after a downgrade (see docs/compatibility.md).
     put_geo(api, scene, white_list=["US"])
     response = api.put(f"/orgs/{scene.org}", ADMIN, json={"owner": scene.owner.name, "plan": "oss"})
     assert response.status_code == 200
-    assert api.get(scene.geo, scene.owner.auth).json()["white_list"] == ["US"]
-    assert api.delete(scene.geo, scene.owner.auth).json() == EMPTY_GEO
+    assert api.get(scene.geo, scene.owner.auth).json() == GEO_REFUSED
+    assert Repository.get(scene.org, scene.repo).geo_white_list == ["US"]
 
 
 def test_restriction_routes_need_admin(api, world, scene):
@@ -155,7 +160,9 @@ def test_restriction_routes_need_admin(api, world, scene):
                 continue
             assert api.request(method, path, json={}).status_code == 401
             for user in (scene.member, scene.stranger):
-                assert api.request(method, path, user.auth, json={}).status_code == 403, (method, path)
+                response = api.request(method, path, user.auth, json={})
+                assert response.status_code == 403, (method, path)
+                assert response.json() == {"message": "forbidden"}
     hidden = make_scene(api, world, private=True)
     assert api.get(hidden.geo, scene.stranger.auth).status_code == 404
     assert api.get(hidden.ip, hidden.member.auth).status_code == 403
@@ -225,11 +232,21 @@ def test_ip_restrictions_refuse_bad_cidrs(api, scene, method, body, words):
     assert api.get(scene.ip, scene.owner.auth).json() == {"white_cidrs": ["10.0.0.1/32"], "black_cidrs": []}
 
 
-def test_ip_restrictions_are_on_every_plan(api, world):
+def test_ip_restrictions_are_read_on_every_plan_and_changed_from_premium(api, world):
+    """Observed: GET works on every plan; PUT, PATCH and DELETE on a free plan are 403."""
     user = world.user()
     repo = world.repo(user.name)
+    path = f"/repos/{user.name}/{repo}/ip_restrictions"
+    response = api.get(path, user.auth)
+    assert response.status_code == 200 and response.json() == {"white_cidrs": [], "black_cidrs": []}
+    for method in ("PUT", "PATCH", "DELETE"):
+        response = api.request(method, path, user.auth, json={"black_cidrs": ["10.0.0.0/8"]})
+        assert response.status_code == 403, (method, response.text)
+        assert response.json() == {"message": "Your repo commercial type does not support IP restrictions."}
+    premium = world.user(plan="premium")
+    repo = world.repo(premium.name)
     response = api.put(
-        f"/repos/{user.name}/{repo}/ip_restrictions", user.auth, json={"black_cidrs": ["10.0.0.0/8"]}
+        f"/repos/{premium.name}/{repo}/ip_restrictions", premium.auth, json={"black_cidrs": ["10.0.0.0/8"]}
     )
     assert response.status_code == 200, response.text
 

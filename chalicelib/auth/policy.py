@@ -20,7 +20,8 @@ repository (``Repository.team_permissions``), so only callers who are not alread
 repository with team permissions, cost one more read (``TeamMembership``). Members of a team with
 ``allow_repo_creation`` may also create and update the subject's repositories (``Need.MANAGE_REPOS``).
 
-Private repositories are invisible (404) to callers without read rights.
+Private repositories are invisible (404) to callers without read rights; any other refusal is a 403,
+``forbidden`` for another subject's admin resources (``require``).
 
 Access keys (``<key id>@<subject>``, ``chalicelib/entitlements/``) reach exactly what their
 entitlements grant, on their owner's repositories only:
@@ -205,6 +206,23 @@ def readable(principal: Principal, owner: str, repos: list[Repository]) -> list[
     return out
 
 
+def readable_packages(
+    principal: Principal, owner: str, packages: list[tuple[Repository, str]]
+) -> set[tuple[str, str]]:
+    """Which ``(repository, package name)`` of ``owner`` (e.g. a product's members) ``principal``
+    may read, as ``(repo name, package name)``: users through their rights on the repositories
+    (``readable``); access keys on public repositories, and on their owner's private ones through a
+    grant that may cover the package (repository, path, package, version or product scope)."""
+    repos = {repo.name: repo for repo, _ in packages}
+    allowed = {repo.name for repo in readable(principal, owner, list(repos.values()))}
+    out = {(repo.name, name) for repo, name in packages if repo.name in allowed}
+    if principal.is_access_key and owner == principal.key_owner:
+        for repo, name in packages:
+            if any(g.in_repo(repo.name, repo.id) and g.package in (None, name) for g in principal.grants):
+                out.add((repo.name, name))
+    return out
+
+
 def repo_creator_team(owner: str, user: str) -> Team | None:
     """A team of ``owner`` with ``allow_repo_creation`` that ``user`` belongs to (its business unit
     is the default of the repositories they create), or None."""
@@ -339,14 +357,23 @@ def resolve(
     return ctx
 
 
-def require(ctx: Ctx, right: Right) -> None:
+#: The observed refusal of another subject's admin resources (its teams, products, entitlements,
+#: signed EULAs, proprietary licenses ...): what ``require`` answers for the admin right, and for any
+#: right on a subject without a repository. Only private repositories hide behind 404.
+FORBIDDEN = "forbidden"
+
+
+def require(ctx: Ctx, right: Right, message: str | None = None) -> None:
     """Enforce ``right`` inside a handler whose route serves reads and writes on one path (e.g. the
-    greedy file routes): 401 for anonymous callers, 403 for the others, like ``resolve`` does."""
+    greedy file routes): 401 for anonymous callers, 403 for the others, like ``resolve`` does.
+
+    The 403 says ``forbidden`` (or ``message``), except for the publish right on a repository."""
     if not ctx.principal.authenticated:
         raise Unauthorized()
     if right not in ctx.rights:
-        where = f"repository '{ctx.repo.name}'" if ctx.repo else f"subject '{ctx.subject_name}'"
-        raise Forbidden(f"You do not have '{right}' permission on {where}")
+        if message is None and right is not Right.ADMIN and ctx.repo is not None:
+            message = f"You do not have '{right}' permission on repository '{ctx.repo.name}'"
+        raise Forbidden(message or FORBIDDEN)
 
 
 def rate_limit_key(ctx: Ctx, need: Need) -> str | None:
@@ -375,11 +402,12 @@ def rate_limit_key(ctx: Ctx, need: Need) -> str | None:
 
 def enforce_on_subject(ctx: Ctx, name: str, right: Right) -> None:
     """For routes naming their subject in the query (e.g. Entitlement Search's ``scope``): load the
-    subject (404), compute the caller's rights on it and enforce ``right`` like ``resolve`` does."""
+    subject (404), compute the caller's rights on it and enforce ``right`` like ``resolve`` does
+    (the observed refusal of these searches is 403 ``Forbidden``)."""
     ctx.subject_name = name
     ctx.subject  # noqa: B018  (404 for an unknown subject)
     ctx.rights = rights_on(ctx.principal, name)
-    require(ctx, right)
+    require(ctx, right, "Forbidden")
 
 
 def require_file(

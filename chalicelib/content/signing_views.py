@@ -30,7 +30,7 @@ def request_base_url() -> str:
 def create_signed_url(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     """A signed, anonymous download URL (``encrypt=true``: the answer is encrypted, see ``signing``)."""
     assert ctx.repo is not None and ctx.subject is not None
-    plans.require(ctx.subject, "url_signing")
+    plans.require(ctx.subject, "url_signing", repo=ctx.repo.name)
     body = parse_body(ctx.raw_body, signing.SignedUrlBody)
     record = services.visible_file(ctx, split_matrix(file_path).path)
     url = signing.create_signed_url(ctx.subject, ctx.repo.name, record.path, request_base_url(), body)
@@ -47,6 +47,6 @@ def create_signed_url(ctx: Ctx, subject: str, repo: str, file_path: str) -> Resp
 def regenerate_keypair(ctx: Ctx, subject: str) -> Response:
     """Re-generate the subject's URL signing key: every outstanding signed URL stops working."""
     assert ctx.subject is not None
-    plans.require(ctx.subject, "url_signing")
+    plans.require(ctx.subject, "url_signing_key")
     signing.regenerate_key(ctx.subject)
     return created({"message": "success"})

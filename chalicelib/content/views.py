@@ -174,7 +174,7 @@ def _dynamic_download(ctx: Ctx, file_path: str) -> Response:
     """``$latest`` in the path (Premium): 302 to a signed URL, valid 15 s, of the file in the latest
     published version of the package named by ``bt_package`` (query, matrix) or ``X-Bintray-Package``."""
     assert ctx.repo is not None and ctx.subject is not None
-    plans.require(ctx.subject, "dynamic_download")
+    plans.require(ctx.subject, "dynamic_download", repo=ctx.repo.name)
     parsed = split_matrix(file_path)
     name = option("bt_package", parsed.matrix, ctx.query, ctx.headers, "X-Bintray-Package")
     if not name:

@@ -121,11 +121,9 @@ def scope_of(
     version: str | None = None,
     product: str | None = None,
 ) -> Scope:
-    """The scope named by a route (404 for an unknown product, package or version), after the plan
-    checks: entitlements need Premium, product-scope ones Enterprise."""
-    plans.require(subject, "entitlements")
+    """The scope named by a route (404 for an unknown product, package or version; the plan is
+    checked afterwards, ``require_plan``)."""
     if product is not None:
-        plans.require(subject, "product_entitlements")
         from chalicelib.products.models import Product
 
         try:
@@ -144,6 +142,15 @@ def scope_of(
     from chalicelib.packages.versions import get_version
 
     return Scope(VERSION, subject.name, repo=repo, package=found, version=get_version(found, version).name)
+
+
+def require_plan(subject: Subject, scope: Scope | None = None, entitlement_id: str | None = None) -> None:
+    """The plan checks of entitlements, after the scope's existence: Premium (product scope:
+    Enterprise); a named entitlement that does not exist is a 404 first."""
+    exists = (lambda: get(scope, entitlement_id)) if scope is not None and entitlement_id else None
+    plans.require(subject, "entitlements", exists=exists)
+    if scope is not None and scope.kind == PRODUCT:
+        plans.require(subject, "product_entitlements", exists=exists)
 
 
 # --- reading ----------------------------------------------------------------------------------

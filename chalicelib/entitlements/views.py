@@ -20,10 +20,13 @@ SUCCESS = {"message": "success"}
 # --- access keys ------------------------------------------------------------------------------
 
 
-def _key_owner(ctx: Ctx) -> str:
+def _key_owner(ctx: Ctx, key_id: str | None = None) -> str:
+    """The subject, after the plan check (a named key that does not exist is a 404 first)."""
     assert ctx.subject is not None
-    plans.require(ctx.subject, "access_keys")
-    return ctx.subject.name
+    owner = ctx.subject.name
+    exists = (lambda: access_keys.get_key(owner, key_id)) if key_id else None
+    plans.require(ctx.subject, "access_keys", exists=exists)
+    return owner
 
 
 for _kind, _param in (("orgs", "org"), ("users", "user")):
@@ -41,16 +44,16 @@ for _kind, _param in (("orgs", "org"), ("users", "user")):
 
     @api.route(_key, ["GET"], Need.ADMIN)
     def get_access_key(ctx: Ctx, access_key_id: str, **_: str) -> dict:
-        return access_keys.describe(access_keys.get_key(_key_owner(ctx), access_key_id))
+        return access_keys.describe(access_keys.get_key(_key_owner(ctx, access_key_id), access_key_id))
 
     @api.route(_key, ["PATCH"], Need.ADMIN)
     def update_access_key(ctx: Ctx, access_key_id: str, **_: str) -> dict:
-        owner = _key_owner(ctx)
+        owner = _key_owner(ctx, access_key_id)
         return access_keys.update_key(owner, access_key_id, parse_body(ctx.raw_body, AccessKeyBody))
 
     @api.route(_key, ["DELETE"], Need.ADMIN)
     def delete_access_key(ctx: Ctx, access_key_id: str, **_: str) -> dict:
-        access_keys.delete_key(_key_owner(ctx), access_key_id)
+        access_keys.delete_key(_key_owner(ctx, access_key_id), access_key_id)
         return SUCCESS
 
 
@@ -64,11 +67,14 @@ SCOPES = {
 }
 
 
-def _scope(ctx: Ctx, params: dict[str, str]) -> Scope:
+def _scope(ctx: Ctx, params: dict[str, str], entitlement_id: str | None = None) -> Scope:
+    """The route's scope (404s), then the plan checks (``entitlement_id``: its 404 first)."""
     assert ctx.subject is not None
-    return services.scope_of(
+    scope = services.scope_of(
         ctx.subject, ctx.repo, params.get("package"), params.get("version"), params.get("product")
     )
+    services.require_plan(ctx.subject, scope, entitlement_id)
+    return scope
 
 
 for _path in SCOPES.values():
@@ -84,17 +90,17 @@ for _path in SCOPES.values():
 
     @api.route(_path + "/{entitlement_id}", ["GET"], Need.ADMIN)
     def get_entitlement(ctx: Ctx, entitlement_id: str, **params: str) -> dict:
-        return services.describe(services.get(_scope(ctx, params), entitlement_id))
+        return services.describe(services.get(_scope(ctx, params, entitlement_id), entitlement_id))
 
     @api.route(_path + "/{entitlement_id}", ["PATCH"], Need.ADMIN)
     def update_entitlement(ctx: Ctx, entitlement_id: str, **params: str) -> dict:
-        scope = _scope(ctx, params)
+        scope = _scope(ctx, params, entitlement_id)
         body = parse_body(ctx.raw_body, EntitlementUpdate)
         return services.describe(services.update(scope, entitlement_id, body))
 
     @api.route(_path + "/{entitlement_id}", ["DELETE"], Need.ADMIN)
     def delete_entitlement(ctx: Ctx, entitlement_id: str, **params: str) -> dict:
-        services.delete(_scope(ctx, params), entitlement_id)
+        services.delete(_scope(ctx, params, entitlement_id), entitlement_id)
         return SUCCESS
 
 
@@ -104,5 +110,5 @@ def search_entitlements(ctx: Ctx) -> list[dict]:
     parts = search.parse_scope(ctx.query)
     enforce_on_subject(ctx, parts[0], Right.ADMIN)
     assert ctx.subject is not None
-    plans.require(ctx.subject, "entitlements")
+    services.require_plan(ctx.subject)
     return search.search(parts[0], parts, ctx.query)

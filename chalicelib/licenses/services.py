@@ -1,8 +1,8 @@
 """Proprietary license services: list, create, update and delete a subject's custom licenses, and
 the check of a package's ``custom_licenses`` against them.
 
-Managing licenses is a Premium feature (``plans``: "proprietary_licenses"); listing and deleting are
-not plan-gated, so a subject that left Premium still sees and can clean up what it has.
+Proprietary licenses are a Premium feature (``plans``: "proprietary_licenses", a 400 as observed),
+listing them too; a named license that does not exist is a 404 first.
 
 Example::
 
@@ -16,7 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 from pydantic import Field
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from chalicelib import db, plans
 from chalicelib.accounts.models import Subject
@@ -74,8 +74,22 @@ def render(lic: ProprietaryLicense) -> dict[str, str | None]:
 
 
 def list_licenses(subject: Subject) -> list[ProprietaryLicense]:
-    """The subject's licenses, by name (one Query)."""
+    """The subject's licenses, by name (one Query; Premium)."""
+    plans.require(subject, "proprietary_licenses")
     return list(ProprietaryLicense.query(owner_key(subject)))
+
+
+def get_license(subject: Subject, name: str) -> ProprietaryLicense:
+    """License ``name`` of ``subject`` or a 404."""
+    try:
+        return ProprietaryLicense.get(owner_key(subject), name)
+    except DoesNotExist:
+        raise NotFound(f"License '{name}' was not found") from None
+
+
+def _require_plan(subject: Subject, name: str) -> None:
+    """The plan check of a named license: its 404 first."""
+    plans.require(subject, "proprietary_licenses", exists=lambda: get_license(subject, name))
 
 
 def create_license(subject: Subject, body: LicenseBody) -> ProprietaryLicense:
@@ -105,7 +119,7 @@ def create_license(subject: Subject, body: LicenseBody) -> ProprietaryLicense:
 def update_license(subject: Subject, name: str, body: LicenseBody) -> ProprietaryLicense:
     """Update ``description``/``url`` of license ``name`` (Premium): a field given as null or "" is
     removed, one not given is kept; 404 unknown license, 400 for a different ``name`` (no renaming)."""
-    plans.require(subject, "proprietary_licenses")
+    _require_plan(subject, name)
     if body.name is not None and body.name != name:
         raise BadRequest("A license cannot be renamed: create a new one and delete this one")
     given = body.model_fields_set
@@ -126,7 +140,8 @@ def update_license(subject: Subject, name: str, body: LicenseBody) -> Proprietar
 
 def delete_license(subject: Subject, name: str) -> None:
     """Delete license ``name``; 404 if unknown. Packages that name it keep the name in
-    ``custom_licenses`` (there is no reverse index; the name can be re-created)."""
+    ``custom_licenses`` (there is no reverse index; the name can be re-created). Premium."""
+    _require_plan(subject, name)
     try:
         ProprietaryLicense(owner_key(subject), name).delete(condition=ProprietaryLicense.name.exists())
     except DeleteError as error:

@@ -32,7 +32,13 @@ from chalicelib.products.models import (
     package_key,
     product_key,
 )
-from chalicelib.products.services import get_product, load_members, product_versions, run_transaction
+from chalicelib.products.services import (
+    Members,
+    get_product,
+    load_members,
+    product_versions,
+    run_transaction,
+)
 from chalicelib.timefmt import iso, now, parse_iso
 from chalicelib.validation import MARKDOWN, REPO_NAME, Body, Flag, Syntax, check_name, syntax_name
 
@@ -246,8 +252,9 @@ def check_download(principal: Principal, record: Any, base_url: Callable[[], str
 # --- acceptance ----------------------------------------------------------------------------------
 
 
-def _version_eula(subject: str, product: Product, version: str) -> Eula:
-    members = load_members(subject, list(product.packages))
+def version_eula(subject: str, product: Product, members: Members, version: str) -> Eula:
+    """The EULA that applies to ``version`` of the product's ``members`` (404 when it is not one of
+    their versions or has no EULA)."""
     if version not in product_versions(members):
         raise NotFound(f"Version '{version}' of product '{product.name}' was not found")
     eula = applicable(eulas_of(subject, product.name), version)
@@ -265,10 +272,11 @@ def _username(principal: Principal, query: dict[str, str] | Any) -> str:
     return principal.name
 
 
-def show_acceptance(subject: str, product: Product, version: str, principal: Principal, query: Any) -> dict:
+def show_acceptance(
+    subject: str, product: Product, version: str, eula: Eula, principal: Principal, query: Any
+) -> dict:
     """The EULA a product version needs and whether the caller accepted it."""
     username = _username(principal, query)
-    eula = _version_eula(subject, product, version)
     return {
         "product": product.name,
         "product_version_name": version,
@@ -280,11 +288,12 @@ def show_acceptance(subject: str, product: Product, version: str, principal: Pri
     }
 
 
-def accept(subject: str, product: Product, version: str, principal: Principal, query: Any) -> dict:
-    """Record that the caller accepted the EULA of a product version (idempotent: the first
+def accept(
+    subject: str, product: Product, version: str, eula: Eula, principal: Principal, query: Any
+) -> dict:
+    """Record that the caller accepted ``eula``, the EULA of a product version (idempotent: the first
     acceptance's date stays)."""
     username = _username(principal, query)
-    eula = _version_eula(subject, product, version)
     key = product_key(subject, product.name)
     row = EulaAcceptance(
         key,

@@ -17,8 +17,9 @@ from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import db
-from chalicelib.auth.policy import Ctx, Right
+from chalicelib import db, plans
+from chalicelib.accounts.models import Subject
+from chalicelib.auth.policy import Ctx, Right, readable_packages
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.packages.models import Package, Version
 from chalicelib.products.models import (
@@ -125,19 +126,23 @@ def product_versions(members: Members) -> list[str]:
     return sorted(created, key=lambda name: (created[name], name), reverse=True)
 
 
-def visible(ctx: Ctx, members: Members) -> bool:
-    """Whether the caller may read the product: read rights on the subject (owner, org members,
-    administrators), or at least one of its packages in a public repository."""
+def readable_members(ctx: Ctx, subject: str, members: Members) -> Members:
+    """The members the caller may read (``policy.readable_packages``): all of them for callers
+    with read rights on the subject (owner, org members, administrators)."""
     if ctx.can(Right.READ):
-        return True
-    return any(not members.repos[p.repo].private for p in members.packages.values())
+        return members
+    pairs = [(members.repos[p.repo], p.name) for p in members.packages.values()]
+    allowed = readable_packages(ctx.principal, subject, pairs)
+    packages = {m: p for m, p in members.packages.items() if (p.repo, p.name) in allowed}
+    return Members(packages, {p.repo: members.repos[p.repo] for p in packages.values()})
 
 
 def readable_product(ctx: Ctx, subject: str, name: str) -> tuple[Product, Members]:
-    """The product and its existing packages, or a 404 for callers who may not read it."""
+    """The product and the existing packages of it the caller may read; a 404 (as for a product
+    that does not exist) for callers who may read none of them and have no read right on the subject."""
     product = get_product(subject, name)
-    members = load_members(subject, list(product.packages))
-    if not visible(ctx, members):
+    members = readable_members(ctx, subject, load_members(subject, list(product.packages)))
+    if not members.packages and not ctx.can(Right.READ):
         raise NotFound(f"Product '{name}' was not found")
     return product, members
 
@@ -147,15 +152,9 @@ def list_products(ctx: Ctx, subject: str) -> list[dict[str, Any]]:
     products = list(Product.query(subject))
     if ctx.can(Right.READ):
         return [{"name": p.name} for p in products]
-    members = load_members(subject, sorted({m for p in products for m in p.packages}))
-    shown = []
-    for product in products:
-        own = Members(
-            {m: members.packages[m] for m in product.packages if m in members.packages}, members.repos
-        )
-        if visible(ctx, own):
-            shown.append({"name": product.name})
-    return shown
+    names = sorted({m for p in products for m in p.packages})
+    members = readable_members(ctx, subject, load_members(subject, names))
+    return [{"name": p.name} for p in products if any(m in members.packages for m in p.packages)]
 
 
 def describe(product: Product, members: Members) -> dict[str, Any]:
@@ -190,8 +189,10 @@ def run_transaction(write: Callable[[TransactWrite], None]) -> None:
         return
 
 
-def _check_packages(subject: str, names: list[str]) -> list[str]:
-    """Deduplicated ``names``; 400 naming the first one that is malformed or does not exist."""
+def _check_packages(owner: Subject, names: list[str]) -> list[str]:
+    """Deduplicated ``names``; 400 naming the first one that is malformed, does not exist or is not
+    in a premium repository (one of a Premium or Enterprise owner); then the products plan check."""
+    subject = owner.name
     unique = list(dict.fromkeys(names))
     for name in unique:
         repo, package = _split(name)
@@ -201,6 +202,10 @@ def _check_packages(subject: str, names: list[str]) -> list[str]:
     for name in unique:
         if name not in members.packages:
             raise BadRequest(f"Package '{name}' was not found under subject '{subject}'")
+    if unique:
+        repo, package = _split(unique[0])
+        plans.require(owner, "product_packages", repo=repo, package=package)
+    plans.require(owner, "products")
     return unique
 
 
@@ -209,10 +214,11 @@ def _member(subject: str, product: str, name: str) -> ProductMember:
     return ProductMember(package_key(subject, repo, package), product, subject=subject)
 
 
-def create_product(subject: str, body: CreateProductBody) -> Product:
+def create_product(owner: Subject, body: CreateProductBody) -> Product:
     """Create a product with its membership rows in one transaction; 409 if the name is taken."""
+    subject = owner.name
     product_name(body.name)
-    packages = _check_packages(subject, body.packages or [])
+    packages = _check_packages(owner, body.packages or [])
     product = Product(
         subject,
         body.name,
@@ -239,8 +245,9 @@ def create_product(subject: str, body: CreateProductBody) -> Product:
     return product
 
 
-def update_product(subject: str, product: Product, body: UpdateProductBody) -> Product:
+def update_product(owner: Subject, product: Product, body: UpdateProductBody) -> Product:
     """Apply the fields present in ``body`` (400 if none); membership rows follow ``packages``."""
+    subject = owner.name
     given = body.model_fields_set
     if not given & set(ProductFields.model_fields):
         raise BadRequest(
@@ -257,8 +264,10 @@ def update_product(subject: str, product: Product, body: UpdateProductBody) -> P
         actions.append(Product.sign_url_expiry.set(body.sign_url_expiry or 0))
     added: list[str] = []
     removed: list[str] = []
-    if "packages" in given:
-        packages = _check_packages(subject, body.packages or [])
+    if "packages" not in given:
+        plans.require(owner, "products")
+    else:
+        packages = _check_packages(owner, body.packages or [])
         added = [p for p in packages if p not in product.packages]
         removed = [p for p in product.packages if p not in packages]
         actions.append(Product.packages.set(packages))

@@ -2,12 +2,17 @@
 
 Security choices (the spec's "read permission for private repositories" has no repository in these
 paths):
-- reading a product (list, get, its EULA list): any authenticated caller; callers without read rights
-  on the subject (owner, org members, administrators) see only products with at least one package in
-  a public repository (others: 404 / left out of the list);
-- writes, Get EULA, ``file_eula`` and tracking: admin right on the subject;
-- product readme: publish right on the subject (org members, the owner, administrators);
-- EULA acceptance: any user or access key (the EULA text is meant for downloaders).
+- reading a product (list, get): any authenticated user; a product shows only the member packages
+  the caller may read (``policy.readable_packages``), and one without any is a 404 / left out of the
+  list for callers without read rights on the subject (owner, org members, administrators);
+- its EULA list: any authenticated user or access key, so customers read them before accepting;
+- EULA acceptance: users and access keys that may read the product (a key through its entitlements);
+  to the others the product does not exist (the same 404 whatever the version);
+- writes, Get EULA, ``file_eula`` and tracking: admin right on the subject (403 ``forbidden``);
+- product readme: publish right on the subject (the owner, org admins, administrators).
+
+Plans (``chalicelib/plans.py``): a named product, EULA or version that does not exist is a 404
+before the plan is checked.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from chalicelib.content import services as content
 from chalicelib.errors import NotFound
 from chalicelib.products import eulas, services
 from chalicelib.products.eulas import CreateEulaBody, UpdateEulaBody
+from chalicelib.products.models import Eula, Product
 from chalicelib.products.services import CreateProductBody, UpdateProductBody
 from chalicelib.validation import parse_body
 from chalicelib.web.paging import PAGE_SIZE, start_pos
@@ -39,9 +45,12 @@ SIGNED = "/products/{subject}/{product}/signed_eulas"
 FILE_EULA = "/file_eula/{subject}/{repo}/{file_path+}"
 
 
-def _products(ctx: Ctx) -> None:
+def _products(ctx: Ctx, product: str | None = None) -> Product | None:
+    """The plan check of product routes; with ``product``, the product (404 first)."""
     assert ctx.subject is not None
+    found = services.get_product(ctx.subject.name, product) if product is not None else None
     plans.require(ctx.subject, "products")
+    return found
 
 
 def _eulas(ctx: Ctx) -> None:
@@ -60,29 +69,31 @@ def get_products(ctx: Ctx, subject: str) -> list[dict]:
 
 @api.route(PRODUCT, ["GET"], Need.AUTHENTICATED)
 def get_product(ctx: Ctx, subject: str, product: str) -> dict:
+    found = services.readable_product(ctx, subject, product)
     _products(ctx)
-    return services.describe(*services.readable_product(ctx, subject, product))
+    return services.describe(*found)
 
 
 @api.route(PRODUCTS, ["POST"], Need.ADMIN)
 def create_product(ctx: Ctx, subject: str) -> Response:
-    _products(ctx)
-    made = services.create_product(subject, parse_body(ctx.raw_body, CreateProductBody))
+    assert ctx.subject is not None
+    made = services.create_product(ctx.subject, parse_body(ctx.raw_body, CreateProductBody))
     return created(services.describe(made, services.load_members(subject, list(made.packages))))
 
 
 @api.route(PRODUCT, ["PATCH"], Need.ADMIN)
 def update_product(ctx: Ctx, subject: str, product: str) -> dict:
-    _products(ctx)
+    assert ctx.subject is not None
     found = services.get_product(subject, product)
-    updated = services.update_product(subject, found, parse_body(ctx.raw_body, UpdateProductBody))
+    updated = services.update_product(ctx.subject, found, parse_body(ctx.raw_body, UpdateProductBody))
     return services.describe(updated, services.load_members(subject, list(updated.packages)))
 
 
 @api.route(PRODUCT, ["DELETE"], Need.ADMIN)
 def delete_product(ctx: Ctx, subject: str, product: str) -> dict:
-    _products(ctx)
-    services.delete_product(subject, services.get_product(subject, product))
+    found = _products(ctx, product)
+    assert found is not None
+    services.delete_product(subject, found)
     return DELETED
 
 
@@ -91,63 +102,66 @@ def delete_product(ctx: Ctx, subject: str, product: str) -> dict:
 
 @api.route(README, ["POST"], Need.PUBLISH)
 def create_product_readme(ctx: Ctx, subject: str, product: str) -> list[dict]:
-    _products(ctx)
-    return services.set_readme(subject, services.get_product(subject, product), ctx.raw_body)
+    found = _products(ctx, product)
+    assert found is not None
+    return services.set_readme(subject, found, ctx.raw_body)
 
 
 @api.route(README, ["DELETE"], Need.PUBLISH)
 def delete_product_readme(ctx: Ctx, subject: str, product: str) -> dict:
-    _products(ctx)
-    services.delete_readme(subject, services.get_product(subject, product))
+    found = _products(ctx, product)
+    assert found is not None
+    services.delete_readme(subject, found)
     return SUCCESS
 
 
 # --- EULAs ---------------------------------------------------------------------------------------
 
 
-@api.route(EULAS, ["GET"], Need.AUTHENTICATED)
+@api.route(EULAS, ["GET"], Need.KEY_HOLDER)
 def get_eulas(ctx: Ctx, subject: str, product: str) -> list[dict]:
+    services.get_product(subject, product)
     _eulas(ctx)
-    services.readable_product(ctx, subject, product)
     return [eulas.summary(e) for e in eulas.eulas_of(subject, product)]
 
 
 @api.route(EULAS, ["POST"], Need.ADMIN)
 def create_eula(ctx: Ctx, subject: str, product: str) -> Response:
-    _eulas(ctx)
     found = services.get_product(subject, product)
+    _eulas(ctx)
     made = eulas.create_eula(subject, found, parse_body(ctx.raw_body, CreateEulaBody))
     return created(eulas.describe(made))
 
 
+def _eula(ctx: Ctx, subject: str, product: str, eula: str) -> tuple[Product, Eula]:
+    """The product and its EULA (404s), then the plan check."""
+    found = services.get_product(subject, product), eulas.get_eula(subject, product, eula)
+    _eulas(ctx)
+    return found
+
+
 @api.route(EULA, ["GET"], Need.ADMIN)
 def get_eula(ctx: Ctx, subject: str, product: str, eula: str) -> dict:
-    _eulas(ctx)
-    services.get_product(subject, product)
-    return eulas.describe(eulas.get_eula(subject, product, eula))
+    return eulas.describe(_eula(ctx, subject, product, eula)[1])
 
 
 @api.route(EULA, ["PATCH"], Need.ADMIN)
 def update_eula(ctx: Ctx, subject: str, product: str, eula: str) -> dict:
-    _eulas(ctx)
-    found = services.get_product(subject, product)
-    target = eulas.get_eula(subject, product, eula)
+    found, target = _eula(ctx, subject, product, eula)
     body = parse_body(ctx.raw_body, UpdateEulaBody)
     return eulas.describe(eulas.update_eula(subject, found, target, body))
 
 
 @api.route(EULA, ["DELETE"], Need.ADMIN)
 def delete_eula(ctx: Ctx, subject: str, product: str, eula: str) -> dict:
-    _eulas(ctx)
-    services.get_product(subject, product)
-    eulas.delete_eula(eulas.get_eula(subject, product, eula))
+    eulas.delete_eula(_eula(ctx, subject, product, eula)[1])
     return DELETED
 
 
 @api.route(FILE_EULA, ["GET"], Need.ADMIN)
 def get_file_eula(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
-    _eulas(ctx)
     record = content.visible_file(ctx, file_path)
+    _eulas(ctx)
     found = eulas.eula_for_file(record.owner, record.repo, record.package, record.version)
     if found is None:
         raise NotFound(f"File '{record.path}' has no EULA")
@@ -158,18 +172,25 @@ def get_file_eula(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
 # --- acceptance ----------------------------------------------------------------------------------
 
 
+def _version_eula(ctx: Ctx, subject: str, product: str, version: str) -> tuple[Product, Eula]:
+    """The product (404 unless the caller may read it), the EULA of ``version`` of its packages the
+    caller may read (404), then the plan check."""
+    found, members = services.readable_product(ctx, subject, product)
+    eula = eulas.version_eula(subject, found, members, version)
+    _eulas(ctx)
+    return found, eula
+
+
 @api.route(ACCEPT, ["GET"], Need.KEY_HOLDER)
 def show_eula_acceptance(ctx: Ctx, subject: str, product: str, version: str) -> dict:
-    _eulas(ctx)
-    found = services.get_product(subject, product)
-    return eulas.show_acceptance(subject, found, version, ctx.principal, ctx.query)
+    found, eula = _version_eula(ctx, subject, product, version)
+    return eulas.show_acceptance(subject, found, version, eula, ctx.principal, ctx.query)
 
 
 @api.route(ACCEPT, ["POST"], Need.KEY_HOLDER)
 def accept_eula(ctx: Ctx, subject: str, product: str, version: str) -> dict:
-    _eulas(ctx)
-    found = services.get_product(subject, product)
-    return eulas.accept(subject, found, version, ctx.principal, ctx.query)
+    found, eula = _version_eula(ctx, subject, product, version)
+    return eulas.accept(subject, found, version, eula, ctx.principal, ctx.query)
 
 
 # --- tracking ------------------------------------------------------------------------------------
@@ -179,6 +200,8 @@ def accept_eula(ctx: Ctx, subject: str, product: str, version: str) -> dict:
 def get_signed_eulas(ctx: Ctx, subject: str, product: str) -> Response:
     """One product's acceptances, or every product's for ``_all``; ``start_pos`` pages through all
     rows (products by name, newest first in each), 50 at a time."""
+    if product != "_all":
+        services.get_product(subject, product)
     _eulas(ctx)
     start = start_pos(ctx.query)
     body, total, shown = eulas.signed_page(subject, product, ctx.query, start, PAGE_SIZE)

@@ -4,13 +4,13 @@ The lists live on the ``Repository`` item (``geo_white_list``, ``geo_black_list`
 ``ip_black_cidrs``), so downloads check them without another read (``check.py``). Every change
 increments ``restrictions_rev``; PATCH of the IP lists is a read-modify-write conditioned on it.
 
-Geo restrictions are an Enterprise feature (``plans``: "geo_restrictions") for PUT; reading and
-deleting them are not plan-gated (a subject that left Enterprise can still see and lift them). IP
-restrictions are available on every plan (the spec names no plan).
+Plans (``chalicelib/plans.py``, checked by the views as observed): geo restrictions need Enterprise
+for reading, setting and deleting alike ("geo_restrictions"); IP restrictions are read on every
+plan, and set, updated and deleted from Premium on ("ip_restrictions").
 
 Example::
 
-    set_geo(owner, repo, GeoBody(white_list=["us", "CA"]))   # stores ["US", "CA"], clears black_list
+    set_geo(repo, GeoBody(white_list=["us", "CA"]))   # stores ["US", "CA"], clears black_list
     patch_ip(repo, IpPatchBody(add=IpBody(black_cidrs=["10.0.0.0/8"])))
 """
 
@@ -22,8 +22,7 @@ from collections.abc import Iterable
 from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib import db, plans
-from chalicelib.accounts.models import Subject
+from chalicelib import db
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import Repository
 from chalicelib.restrictions.countries import normalise_codes
@@ -63,10 +62,9 @@ def geo(repo: Repository) -> dict[str, list[str]]:
     return {"white_list": list(repo.geo_white_list or []), "black_list": list(repo.geo_black_list or [])}
 
 
-def set_geo(owner: Subject, repo: Repository, body: GeoBody) -> dict[str, str]:
-    """Set one list (Enterprise): the given non-empty list replaces both (the other is cleared); two
-    non-empty lists are a 400; two empty ones lift the geo restrictions."""
-    plans.require(owner, "geo_restrictions")
+def set_geo(repo: Repository, body: GeoBody) -> dict[str, str]:
+    """Set one list: the given non-empty list replaces both (the other is cleared); two non-empty
+    lists are a 400; two empty ones lift the geo restrictions."""
     white = normalise_codes(body.white_list or [], "white_list")
     black = normalise_codes(body.black_list or [], "black_list")
     if white and black:

@@ -1,11 +1,14 @@
 """Routes of repository download restrictions (spec: Geo Restrictions, IP Restrictions).
 
 Security: 'admin' on the repository (its owner, the organisation's owner and admins, system
-administrators). Enforcement on downloads: ``check.py``, called by the central policy.
+administrators). Plans: geo restrictions need Enterprise (every method), IP restrictions Premium
+except for reading them (``chalicelib/plans.py``). Enforcement on downloads: ``check.py``, called by
+the central policy.
 """
 
 from __future__ import annotations
 
+from chalicelib import plans
 from chalicelib.auth.policy import Ctx, Need
 from chalicelib.restrictions import services
 from chalicelib.restrictions.services import GeoBody, IpBody, IpPatchBody
@@ -18,20 +21,28 @@ GEO = "/repos/{subject}/{repo}/geo_restrictions"
 IP = "/repos/{subject}/{repo}/ip_restrictions"
 
 
+def _plan(ctx: Ctx, feature: str) -> None:
+    assert ctx.repo is not None and ctx.subject is not None
+    plans.require(ctx.subject, feature)
+
+
 @api.route(GEO, ["GET"], Need.ADMIN)
 def get_geo_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    _plan(ctx, "geo_restrictions")
     assert ctx.repo is not None
     return services.geo(ctx.repo)
 
 
 @api.route(GEO, ["PUT"], Need.ADMIN)
 def update_geo_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
-    assert ctx.repo is not None and ctx.subject is not None
-    return services.set_geo(ctx.subject, ctx.repo, parse_body(ctx.raw_body, GeoBody))
+    _plan(ctx, "geo_restrictions")
+    assert ctx.repo is not None
+    return services.set_geo(ctx.repo, parse_body(ctx.raw_body, GeoBody))
 
 
 @api.route(GEO, ["DELETE"], Need.ADMIN)
 def delete_geo_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    _plan(ctx, "geo_restrictions")
     assert ctx.repo is not None
     return services.delete_geo(ctx.repo)
 
@@ -44,17 +55,20 @@ def get_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
 
 @api.route(IP, ["PUT"], Need.ADMIN)
 def set_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    _plan(ctx, "ip_restrictions")
     assert ctx.repo is not None
     return services.set_ip(ctx.repo, parse_body(ctx.raw_body, IpBody))
 
 
 @api.route(IP, ["PATCH"], Need.ADMIN)
 def update_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    _plan(ctx, "ip_restrictions")
     assert ctx.repo is not None
     return services.patch_ip(ctx.repo, parse_body(ctx.raw_body, IpPatchBody))
 
 
 @api.route(IP, ["DELETE"], Need.ADMIN)
 def delete_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
+    _plan(ctx, "ip_restrictions")
     assert ctx.repo is not None
     return services.delete_ip(ctx.repo)

@@ -122,20 +122,29 @@ def _team_exists() -> Any:
 # --- owners and lookups -----------------------------------------------------------------------
 
 
-def team_owner(subject: Subject | None, kind: str) -> Subject:
+def team_owner(subject: Subject | None, kind: str, team: str | None = None) -> Subject:
     """The subject of a ``/orgs/{org}/teams`` (kind ``org``) or ``/users/{user}/teams`` route:
-    404 when it is not of that kind, 403 unless its plan includes teams."""
+    404 when it is not of that kind, or (``team`` given) when it has no such team, then the plan
+    check (400 unless its plan includes teams)."""
     if subject is None or subject.kind != kind:
         what = "User" if kind == USER else "Organization"
         raise NotFound(f"{what} '{subject.name if subject else ''}' was not found")
-    plans.require(subject, "teams")
+    plans.require(subject, "teams", exists=(lambda: get_team(subject.name, team)) if team else None)
     return subject
 
 
-def require_teams_plan(subject: Subject | None) -> None:
-    """403 naming the plan unless ``subject`` (a repository's owner) may have teams."""
+def require_teams_plan(
+    subject: Subject | None, team: str | None = None, repo: Repository | None = None
+) -> None:
+    """The plan check of team permissions of a repository of ``subject`` (400 unless it may have
+    teams); a named ``team`` that does not exist (with ``repo``: that has no permission there) is a
+    404 first."""
     assert subject is not None
-    plans.require(subject, "teams")
+
+    def exists() -> object:
+        return get_permission(repo, team) if repo is not None else get_team(subject.name, team or "")
+
+    plans.require(subject, "team_permissions", exists=exists if team is not None else None)
 
 
 def team_names(subject: str) -> list[str]:

@@ -1,7 +1,8 @@
 """Routes of teams (organisations' and users') and of team permissions on repositories.
 
 Every route needs admin rights on the subject (the spec: "caller must be an admin of the
-organization") and a subject whose plan includes teams.
+organization"; others get 403 ``forbidden``) and a subject whose plan includes teams (else the plan
+refusal of ``chalicelib/plans.py``, after the 404 of a named team that does not exist).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def _list(ctx: Ctx, kind: str) -> dict:
 
 
 def _get(ctx: Ctx, kind: str, team: str) -> dict:
-    owner = services.team_owner(ctx.subject, kind)
+    owner = services.team_owner(ctx.subject, kind, team)
     return services.describe(services.get_team(owner.name, team))
 
 
@@ -35,13 +36,13 @@ def _create(ctx: Ctx, kind: str) -> Response:
 
 
 def _update(ctx: Ctx, kind: str, team: str) -> dict:
-    owner = services.team_owner(ctx.subject, kind)
+    owner = services.team_owner(ctx.subject, kind, team)
     body = parse_body(ctx.raw_body, UpdateTeamBody)
     return services.describe(services.update_team(owner, team, body))
 
 
 def _delete(ctx: Ctx, kind: str, team: str) -> dict:
-    services.delete_team(services.team_owner(ctx.subject, kind), team)
+    services.delete_team(services.team_owner(ctx.subject, kind, team), team)
     return SUCCESS
 
 
@@ -114,21 +115,22 @@ def get_team_permissions(ctx: Ctx, subject: str, repo: str) -> list[dict]:
 @api.route("/repos/{subject}/{repo}/permissions", ["PUT"], Need.ADMIN)
 def set_team_permission(ctx: Ctx, subject: str, repo: str) -> dict:
     assert ctx.repo is not None
-    services.require_teams_plan(ctx.subject)
-    services.set_permission(ctx.repo, parse_body(ctx.raw_body, PermissionBody))
+    body = parse_body(ctx.raw_body, PermissionBody)
+    services.require_teams_plan(ctx.subject, body.team)
+    services.set_permission(ctx.repo, body)
     return SUCCESS
 
 
 @api.route("/repos/{subject}/{repo}/permissions/{team}", ["GET"], Need.ADMIN)
 def get_team_permission(ctx: Ctx, subject: str, repo: str, team: str) -> dict:
     assert ctx.repo is not None
-    services.require_teams_plan(ctx.subject)
+    services.require_teams_plan(ctx.subject, team, ctx.repo)
     return services.get_permission(ctx.repo, team)
 
 
 @api.route("/repos/{subject}/{repo}/permissions/{team}", ["DELETE"], Need.ADMIN)
 def delete_team_permission(ctx: Ctx, subject: str, repo: str, team: str) -> dict:
     assert ctx.repo is not None
-    services.require_teams_plan(ctx.subject)
+    services.require_teams_plan(ctx.subject, team, ctx.repo)
     services.delete_permission(ctx.repo, team)
     return SUCCESS
