@@ -503,6 +503,6 @@ def test_dynamic_download_of_private_repo_needs_read(api, world):
     package = world.package(owner.name, repo)
     upload(api, owner, repo, package, "1.0", "lib/1.0/app.bin")
     path = f"/content/{owner.name}/{repo}/lib/$latest/app.bin"
-    assert api.get(path, params={"bt_package": package}).status_code == 404
+    assert api.get(path, params={"bt_package": package}).status_code == 401  # challenged
     target = _follow(api, api.get(path, owner.auth, params={"bt_package": package}))
     assert api.get(target).status_code == 302  # the signed link works without credentials

@@ -20,7 +20,10 @@ repository (``Repository.team_permissions``), so only callers who are not alread
 repository with team permissions, cost one more read (``TeamMembership``). Members of a team with
 ``allow_repo_creation`` may also create and update the subject's repositories (``Need.MANAGE_REPOS``).
 
-Private repositories are invisible (404) to callers without read rights.
+Private repositories are invisible (404) to callers without read rights, with one exception: an
+anonymous request on a ``DOWNLOAD`` route of an existing private repository is challenged (401 with
+``WWW-Authenticate``), because package managers send credentials only after a 401. A repository
+that does not exist stays 404 for everybody.
 
 Access keys (``<key id>@<subject>``, ``chalicelib/entitlements/``) reach exactly what their
 entitlements grant, on their owner's repositories only:
@@ -328,6 +331,9 @@ def resolve(
     if need is Need.DOWNLOAD and ctx.repo is not None and signing.is_signed(ctx.query):
         ctx.rights |= signed_rights(ctx, params)
     if ctx.repo is not None and Right.READ not in ctx.rights:
+        if need is Need.DOWNLOAD and not principal.authenticated:
+            # Package managers (Maven, apt, dnf, pip, npm) send credentials only after a challenge.
+            raise Unauthorized()
         # A private repository does not exist for those who may not read it.
         raise NotFound(f"Repo '{ctx.repo.name}' was not found")
     if need is Need.DOWNLOAD and ctx.repo is not None and Right.ADMIN not in ctx.rights:
