@@ -104,8 +104,9 @@ def test_curl_saves_non_latin1_names(api, world, tmp_path: Path, name):
     assert put.stdout.endswith("201"), (put.stdout, put.stderr)
     out = tmp_path / "out"
     out.mkdir()
+    url = f"{api.base_url}/dl/{owner.name}/{repo}/{quote(name)}"
     get = subprocess.run(
-        ["curl", "-sS", "-f", "-L", "-O", "-J", "-D", "-", f"{api.base_url}/dl/{owner.name}/{repo}/{quote(name)}"],
+        ["curl", "-sS", "-f", "-L", "-O", "-J", "-D", "-", url],
         capture_output=True,
         text=True,
         cwd=out,
