@@ -36,6 +36,18 @@ API_BINARY_MEDIA_TYPES = ["*/*"]
 #: Bodies of JSON routes: curl -d sends form encoding by default, so accept any type and parse JSON.
 ANY_CONTENT_TYPE = ["*/*"]
 
+#: The longest name a path parameter may carry, in UTF-8 bytes. Every name Shelf stores is shorter
+#: (at most 128 characters of ASCII); a longer one would only make DynamoDB refuse the key (its limits
+#: are 1,024 bytes for range keys). Greedy file paths have their own limit (``content.paths``).
+MAX_NAME_BYTES = 255
+
+
+def check_path_params(params: dict[str, str]) -> None:
+    """400 for a path parameter no stored name could match."""
+    for name, value in params.items():
+        if name != "file_path" and len(value.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise BadRequest(f"Invalid value for '{name}': at most {MAX_NAME_BYTES} bytes in UTF-8")
+
 
 @dataclass(frozen=True)
 class RouteSpec:
@@ -123,6 +135,7 @@ class Api:
         source_ip = (request.context.get("identity") or {}).get("sourceIp")
         limit_headers: dict[str, str] = {}
         try:
+            check_path_params(params)
             ctx: Ctx = resolve(
                 need,
                 params,
@@ -141,5 +154,10 @@ class Api:
             return with_headers(error_response(error), limit_headers)
         except ValidationError as error:
             return with_headers(error_response(BadRequest(describe_validation_error(error))), limit_headers)
+        except Exception:
+            # Still a 500 (Chalice's), and still a bug: bad input must be a ShelfError. Logged with the
+            # route so that it can be found and fixed.
+            log.exception("Unexpected error in %s %s", request.method, handler.__name__)
+            raise
         response = result if isinstance(result, Response) else json_response(result)
         return with_headers(response, limit_headers)
