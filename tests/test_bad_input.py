@@ -31,6 +31,29 @@ BODIES = {
 START_POS = {"arabic_digits": "١٢", "superscript": "²", "thousands_of_digits": "9" * 5000}
 #: Under every character limit (names 64-128, paths 1024) but over 1,024 bytes in UTF-8.
 LONG = "日" * 342  # 1,026 bytes
+#: Query parameters the API reads (each is sent alone, over 1,024 bytes).
+QUERY_PARAMS = (
+    "start_name",
+    "name",
+    "desc",
+    "subject",
+    "repo",
+    "scope",
+    "tag",
+    "access_key",
+    "sha1",
+    "g",
+    "a",
+    "q",
+    "names",
+    "product",
+    "username",
+    "eula_name",
+    "from",
+    "to",
+    "created_after",
+    "bt_package",
+)
 #: Routes whose effect ignores the body and would break the rest of the suite (the admin's own key).
 SKIP = {"regenerate_api_key"}
 
@@ -70,6 +93,14 @@ def dynamodb_key_limits(monkeypatch):
             reason = _oversized(self, table, item) if table else None
             if reason:
                 raise PynamoDBException(f"ValidationException: {reason}")
+        # A Query's key condition: the hash key's value comes first, then the range key's.
+        placeholders = re.findall(r":\w+", kwargs.get("KeyConditionExpression") or "")
+        values = kwargs.get("ExpressionAttributeValues") or {}
+        for index, placeholder in enumerate(placeholders):
+            value = values.get(placeholder, {}).get("S")
+            limit = KEY_LIMITS["hash" if index == 0 else "range"]
+            if value is not None and len(value.encode("utf-8")) > limit:
+                raise PynamoDBException(f"ValidationException: a key condition value exceeds {limit} bytes")
         return original(self, operation, kwargs)
 
     monkeypatch.setattr(Connection, "dispatch", dispatch)
@@ -86,6 +117,8 @@ def cases() -> list[tuple[RouteSpec, str, str, str]]:
                 out.extend((spec, method, "body", name) for name in BODIES)
             if method in ("GET", "HEAD"):
                 out.extend((spec, method, "start_pos", name) for name in START_POS)
+            if method == "GET":
+                out.extend((spec, method, "query", name) for name in QUERY_PARAMS)
             out.extend((spec, method, "long", name) for name in params)
     # Deletions last: a deleted scene item would turn later cases into plain 404s.
     return sorted(out, key=lambda case: case[1] == "DELETE")
@@ -111,6 +144,10 @@ def test_bad_input_is_a_json_4xx(api, scene, spec, method, kind, name):  # noqa:
         body = BODIES[name]
     elif kind == "start_pos":
         query["start_pos"] = START_POS[name]
+    elif kind == "query":
+        query[name] = LONG
+        if spec.handler == "search_entitlements" and name != "scope":
+            query["scope"] = scene["org"]
     else:
         value = "a/" + LONG if name == "file_path" else LONG
         params[name] = value
