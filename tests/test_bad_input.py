@@ -174,6 +174,15 @@ def test_file_paths_are_limited_in_bytes(api, world):  # noqa: F811  (the module
         assert set(response.json()) == {"message"}
     missing = api.get(f"/packages/{owner.name}/{repo}/{unique('p')}{'日' * 342}")
     assert missing.status_code in (400, 404)
+    # Attributes of that file: the index key holds the value and the path (1,024 bytes in all).
+    attributes = [{"name": "a", "values": ["x" * 100]}]
+    response = api.post(f"/files/{owner.name}/{repo}/{name}/attributes", owner.auth, json=attributes)
+    assert response.status_code == 400
+    assert_message(response, "too long")
+    response = api.post(
+        f"/files/{owner.name}/{repo}/{name}/attributes", owner.auth, json=[{"name": "a", "values": [1]}]
+    )
+    assert response.status_code == 400  # even a number's encoding does not fit beside the path
 
 
 @pytest.mark.parametrize("value", [*START_POS.values(), "-1", "1.5", "0x10"], ids=lambda v: v[:12])
