@@ -29,6 +29,8 @@ BODIES = {
     "huge_int": b'{"name": "x", "expiry": ' + b"9" * 5000 + b"}",
 }
 START_POS = {"arabic_digits": "١٢", "superscript": "²", "thousands_of_digits": "9" * 5000}
+#: Valid, but far beyond any listing: an empty page, not an overflow.
+LARGEST_START_POS = "9" * 18
 #: Under every character limit (names 64-128, paths 1024) but over 1,024 bytes in UTF-8.
 LONG = "日" * 342  # 1,026 bytes
 #: Query parameters the API reads (each is sent alone, over 1,024 bytes).
@@ -116,7 +118,7 @@ def cases() -> list[tuple[RouteSpec, str, str, str]]:
             if method in ("POST", "PUT", "PATCH"):
                 out.extend((spec, method, "body", name) for name in BODIES)
             if method in ("GET", "HEAD"):
-                out.extend((spec, method, "start_pos", name) for name in START_POS)
+                out.extend((spec, method, "start_pos", name) for name in [*START_POS, "largest"])
             if method == "GET":
                 out.extend((spec, method, "query", name) for name in QUERY_PARAMS)
             out.extend((spec, method, "long", name) for name in params)
@@ -143,7 +145,7 @@ def test_bad_input_is_a_json_4xx(api, scene, spec, method, kind, name):  # noqa:
     if kind == "body":
         body = BODIES[name]
     elif kind == "start_pos":
-        query["start_pos"] = START_POS[name]
+        query["start_pos"] = START_POS.get(name, LARGEST_START_POS)
     elif kind == "query":
         query[name] = LONG
         if spec.handler == "search_entitlements" and name != "scope":
@@ -193,6 +195,10 @@ def test_listings_refuse_bad_start_pos(api, scene, value):  # noqa: F811
         "message": "Invalid value for 'start_pos': expected a non-negative integer of at most 18 digits"
     }
     assert api.get(f"/repos/{scene['org']}/{scene['repos'][False]}/packages", params={"start_pos": "1"}).ok
+    far = api.get(
+        f"/repos/{scene['org']}/{scene['repos'][False]}/packages", params={"start_pos": LARGEST_START_POS}
+    )
+    assert far.status_code == 200 and far.json() == []
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ repository, and file names outside Latin-1 travel in Content-Disposition (RFC 62
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import urllib.error
@@ -71,6 +72,12 @@ def test_content_disposition_of_non_latin1_names(api, world, name):
     # The presigned URL carries the header percent-encoded once more (valid for real S3: the query
     # is ASCII and its value decodes to exactly the header that was signed).
     assert location.isascii()
+    # In its SigV4 canonical form already (every byte but A-Za-z0-9-._~ percent-encoded), so S3
+    # computes the signature over exactly this text.
+    raw = next(
+        p for p in urlsplit(location).query.split("&") if p.startswith("response-content-disposition=")
+    )
+    assert re.fullmatch(r"([A-Za-z0-9._~-]|%[0-9A-F]{2})*", raw.partition("=")[2])
     (value,) = parse_qs(urlsplit(location).query)["response-content-disposition"]
     assert value == content_disposition(name)
     fallback = value.split('filename="', 1)[1].split('"', 1)[0]
