@@ -125,3 +125,31 @@ def test_curl_saves_non_latin1_names(api, world, tmp_path: Path, name):
     (saved,) = out.iterdir()
     assert saved.read_bytes() == source.read_bytes()
     assert saved.name in (name, content_disposition(name).split('"')[1])
+
+
+@needs_curl
+def test_curl_anyauth_answers_the_challenge(api, world, tmp_path: Path):
+    """``curl --anyauth`` first asks without credentials and sends them only after the 401."""
+    owner = world.user()
+    repo = world.repo(owner.name, private=True)
+    package = world.package(owner.name, repo)
+    put_file(api, owner.name, repo, package, "lib.jar", b"jar bytes")
+    out = tmp_path / "lib.jar"
+    url = f"{api.base_url}/dl/{owner.name}/{repo}/lib.jar"
+    command = [
+        "curl",
+        "-sS",
+        "-f",
+        "-L",
+        "--anyauth",
+        "-u",
+        f"{owner.name}:{owner.key}",
+        "-o",
+        str(out),
+        "-v",
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "< HTTP/1.1 401" in done.stderr and "< HTTP/1.1 302" in done.stderr
+    assert out.read_bytes() == b"jar bytes"
