@@ -4,8 +4,8 @@ A URL is acceptable when it is ``http`` or ``https`` with a host, and *every* ad
 resolves to is a global unicast address — no loopback, private (RFC 1918, unique local), link-local
 (169.254.169.254, the instance metadata service), carrier-grade NAT, multicast, reserved or
 unspecified addresses. IPv6 forms that carry an IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``,
-IPv4-compatible ``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo ``2001::/32``) are
-judged by the IPv4 address inside too. Check at registration *and* again right before calling.
+NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) are judged by the IPv4 address inside; IPv4-compatible
+``::a.b.c.d`` and Teredo ``2001::/32`` are refused. Check at registration *and* again right before calling.
 
 Calling resolves the host once, checks every address, and connects to the checked one (the
 ``Host`` header, TLS SNI and certificate verification still use the URL's host name): a name whose
@@ -42,6 +42,8 @@ log = logging.getLogger("shelf")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 #: IPv4-compatible addresses (``::a.b.c.d``, deprecated by RFC 4291; ``::`` and ``::1`` included).
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+#: Teredo (RFC 4380): tunnelled through a relay to an obfuscated IPv4 client.
+_TEREDO = ipaddress.IPv6Network("2001::/32")
 
 
 def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
@@ -49,22 +51,21 @@ def _public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def _address_refused(address: str) -> bool:
-    """Whether ``address`` (a literal IP, maybe with an IPv6 zone) is not a public unicast address,
-    or is an IPv6 address that embeds an IPv4 one that is not."""
+    """Whether ``address`` (a literal IP, maybe with an IPv6 zone) is not a public unicast address.
+
+    IPv6 forms whose packets reach an IPv4 address (IPv4-mapped, NAT64, 6to4) are judged by that
+    address; the deprecated IPv4-compatible form and Teredo are refused."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return True
     if isinstance(ip, ipaddress.IPv4Address):
         return not _public(ip)
-    if ip.ipv4_mapped is not None:
-        return not _public(ip.ipv4_mapped)
-    if ip in _IPV4_COMPATIBLE:
+    if ip in _IPV4_COMPATIBLE or ip in _TEREDO:
         return True
-    if ip in _NAT64:  # the IPv4 address is where packets go
-        return not _public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    embedded = [ip.sixtofour] if ip.sixtofour is not None else list(ip.teredo or ())
-    return not _public(ip) or not all(_public(v4) for v4 in embedded)
+    nat64 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None
+    embedded = ip.ipv4_mapped or ip.sixtofour or nat64
+    return not _public(embedded if embedded is not None else ip)
 
 
 def resolve_host(host: str, port: int) -> list[str]:
@@ -116,7 +117,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a redirect could lead anywhere, the internal network included
 
 
-def _pinned(connection_class: type[http.client.HTTPConnection], address: str, host: str, **kwargs: Any):
+def _pinned(
+    connection_class: type[http.client.HTTPConnection], address: str, host: str, **kwargs: Any
+) -> http.client.HTTPConnection:
     """A ``connection_class`` for ``host`` whose socket goes to ``address`` (no second DNS lookup);
     the Host header and, for HTTPS, SNI and the certificate check use ``host``."""
     connection = connection_class(host, **kwargs)
