@@ -214,3 +214,10 @@ def test_bad_signed_url_queries_are_403(api, scene, query):  # noqa: F811
     response = api.get(f"/dl/{scene['org']}/{scene['repos'][True]}/f.txt", params=query)
     assert response.status_code == 403
     assert set(response.json()) == {"message"}
+
+
+def test_wrong_credentials_are_401_before_names_are_checked(api):
+    """Wrong credentials are a 401 on every route, whatever else is wrong with the request."""
+    response = api.get(f"/packages/{LONG}/r/p", ("nobody", "wrong-key"), params={"start_name": LONG})
+    assert response.status_code == 401
+    assert api.get(f"/packages/{LONG}/r/p").status_code == 400

@@ -61,6 +61,7 @@ from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.repositories.models import Repository
 from chalicelib.restrictions.check import check_download
 from chalicelib.teams.models import Team, TeamMembership, map_dict
+from chalicelib.validation import check_request_names
 
 
 class Right(StrEnum):
@@ -301,6 +302,8 @@ def resolve(
     and checks it with ``require_file`` (access keys with a grant in the repository pass here).
     """
     principal = authenticate(headers, source_ip)
+    # After authentication (wrong credentials are a 401 whatever the path), before any key is read.
+    check_request_names(params, query or {})
     ctx = Ctx(principal=principal, headers=headers, query=query or {}, raw_body=raw_body)
     if need not in (Need.ANYONE, Need.DOWNLOAD) and not principal.authenticated:
         raise Unauthorized()

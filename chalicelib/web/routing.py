@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,48 +35,6 @@ API_BINARY_MEDIA_TYPES = ["*/*"]
 
 #: Bodies of JSON routes: curl -d sends form encoding by default, so accept any type and parse JSON.
 ANY_CONTENT_TYPE = ["*/*"]
-
-#: The longest name a path parameter may carry, in UTF-8 bytes. Every name Shelf stores is shorter
-#: (at most 128 characters of ASCII); a longer one would only make DynamoDB refuse the key (its limits
-#: are 1,024 bytes for range keys). Greedy file paths have their own limit (``content.paths``).
-MAX_NAME_BYTES = 255
-#: Query parameters that end up in DynamoDB key conditions (names, prefixes, scopes, keys, tags), and
-#: their longest value in UTF-8 bytes (a scope is subject/repo/package/version: up to 387 characters).
-NAME_QUERY_PARAMS = frozenset(
-    {
-        "start_name",
-        "name",
-        "subject",
-        "repo",
-        "scope",
-        "tag",
-        "access_key",
-        "sha1",
-        "g",
-        "a",
-        "q",
-        "product",
-        "username",
-        "eula_name",
-        "bt_package",
-    }
-)
-MAX_QUERY_NAME_BYTES = 512
-
-
-def _utf8_size(value: str) -> int:
-    return len(value.encode("utf-8", "surrogatepass"))
-
-
-def check_names(params: Mapping[str, str], query: Mapping[str, str]) -> None:
-    """400 for a path parameter or a name in the query that no stored name could match (and that
-    DynamoDB would refuse in a key)."""
-    for name, value in params.items():
-        if name != "file_path" and _utf8_size(value) > MAX_NAME_BYTES:
-            raise BadRequest(f"Invalid value for '{name}': at most {MAX_NAME_BYTES} bytes in UTF-8")
-    for name in NAME_QUERY_PARAMS & query.keys():
-        if _utf8_size(query[name]) > MAX_QUERY_NAME_BYTES:
-            raise BadRequest(f"Invalid value for '{name}': at most {MAX_QUERY_NAME_BYTES} bytes in UTF-8")
 
 
 @dataclass(frozen=True)
@@ -165,7 +123,6 @@ class Api:
         source_ip = (request.context.get("identity") or {}).get("sourceIp")
         limit_headers: dict[str, str] = {}
         try:
-            check_names(params, request.query_params or {})
             ctx: Ctx = resolve(
                 need,
                 params,
