@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, NotFound
 
 SUBJECT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
 # Repositories, packages and versions: no slash, no leading dot, printable and short.
@@ -57,11 +57,11 @@ def _utf8_size(value: str) -> int:
 
 
 def check_request_names(params: Mapping[str, str], query: Mapping[str, str]) -> None:
-    """400 for a path parameter, or a name in the query, that no stored name could match (and that
-    DynamoDB would refuse in a key)."""
+    """404 for a path parameter no stored name could match, 400 for such a name in the query (either
+    would make DynamoDB refuse the key)."""
     for name, value in params.items():
         if name != "file_path" and _utf8_size(value) > MAX_NAME_BYTES:
-            raise BadRequest(f"Invalid value for '{name}': at most {MAX_NAME_BYTES} bytes in UTF-8")
+            raise NotFound(f"'{value[:32]}…' was not found (names have at most {MAX_NAME_BYTES} bytes)")
     for name in NAME_QUERY_PARAMS & query.keys():
         if _utf8_size(query[name]) > MAX_QUERY_NAME_BYTES:
             raise BadRequest(f"Invalid value for '{name}': at most {MAX_QUERY_NAME_BYTES} bytes in UTF-8")
