@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -54,15 +55,32 @@ def put_blob(data: bytes, sha256: str) -> str:
     return key
 
 
+def content_disposition(filename: str) -> str:
+    """``attachment`` with ``filename`` the standard way (RFC 6266, RFC 5987): a quoted ASCII
+    ``filename="..."`` for every client and, when the name is not plain ASCII, the exact name as
+    ``filename*=UTF-8''<percent-encoded>`` (which clients that know it prefer).
+
+    Example: ``content_disposition("日本語.txt")`` ->
+    ``attachment; filename="___.txt"; filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.txt``
+    """
+    from urllib.parse import quote
+
+    # The fallback: accents dropped (é -> e), other non-ASCII, quotes, backslashes, controls -> "_".
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", filename) if not unicodedata.combining(c))
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in stripped)
+    if fallback == filename:
+        return f'attachment; filename="{fallback}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def presign_get(sha256: str, filename: str, seconds: int) -> str:
     """A URL that downloads the blob as ``filename`` for ``seconds`` (signed locally, no S3 call)."""
-    safe = filename.replace('"', "")
     return s3().generate_presigned_url(
         "get_object",
         Params={
             "Bucket": settings().bucket,
             "Key": blob_key(sha256),
-            "ResponseContentDisposition": f'attachment; filename="{safe}"',
+            "ResponseContentDisposition": content_disposition(filename),
         },
         ExpiresIn=seconds,
     )

@@ -1,9 +1,10 @@
-"""Input validation: names in paths and JSON request bodies.
+"""Input validation: names in paths, integers in query strings and JSON request bodies.
 
 Request bodies are pydantic models (strict types, unknown fields ignored); a failure becomes a 400
 whose message names the offending field. Booleans are ``Flag`` fields (clients send ``"true"`` and
 ``"false"`` as well as JSON booleans); readme, release-notes and EULA syntaxes are ``Syntax`` fields
-(any case in, upper case out).
+(any case in, upper case out). A body that is not JSON (invalid UTF-8 included) or nests deeper than
+``MAX_JSON_DEPTH`` is a 400 before any model sees it.
 
 Example::
 
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
-from chalicelib.errors import BadRequest
+from chalicelib.errors import BadRequest, NotFound
 
 SUBJECT_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
 # Repositories, packages and versions: no slash, no leading dot, printable and short.
@@ -30,6 +32,51 @@ PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._:+-]{0,127}$")
 VERSION_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._:+~-]{0,127}$")
 
 RESERVED_VERSION_NAMES = {"_latest"}
+
+#: Containers nested deeper than this are refused: no request body of the API needs more, and
+#: deeper ones would exhaust the recursion of the decoder, pydantic or the services.
+MAX_JSON_DEPTH = 64
+#: Query-string integers: ASCII digits only (``str.isdigit`` also accepts "١٢" and "²"), at most
+#: this many (far below Python's 4300-digit conversion limit and DynamoDB's 38 digits).
+MAX_INT_DIGITS = 18
+ASCII_DIGITS = re.compile(rf"[0-9]{{1,{MAX_INT_DIGITS}}}")
+
+
+#: The longest name a path parameter may carry, in UTF-8 bytes. Every name Shelf stores is shorter
+#: (at most 128 characters of ASCII); a longer one would only make DynamoDB refuse the key (1,024
+#: bytes for range keys). Greedy file paths have their own limit (``content.paths``).
+MAX_NAME_BYTES = 255
+#: Query parameters that end up in DynamoDB key conditions (names, prefixes, scopes, keys, tags), and
+#: their longest value in UTF-8 bytes (a scope is subject/repo/package/version: up to 387 characters).
+NAME_QUERY_PARAMS = frozenset(
+    {"start_name", "name", "subject", "repo", "scope", "tag", "access_key", "sha1", "g", "a", "q"}
+    | {"product", "username", "eula_name", "bt_package"}
+)
+MAX_QUERY_NAME_BYTES = 512
+
+
+def _utf8_size(value: str) -> int:
+    return len(value.encode("utf-8", "surrogatepass"))
+
+
+def check_request_names(params: Mapping[str, str], query: Mapping[str, str]) -> None:
+    """404 for a path parameter no stored name could match, 400 for such a name in the query (either
+    would make DynamoDB refuse the key)."""
+    for name, value in params.items():
+        if name != "file_path" and _utf8_size(value) > MAX_NAME_BYTES:
+            raise NotFound(f"'{value[:32]}…' was not found (names have at most {MAX_NAME_BYTES} bytes)")
+    for name in NAME_QUERY_PARAMS & query.keys():
+        if _utf8_size(query[name]) > MAX_QUERY_NAME_BYTES:
+            raise BadRequest(f"Invalid value for '{name}': at most {MAX_QUERY_NAME_BYTES} bytes in UTF-8")
+
+
+def non_negative_int(value: str, field: str) -> int:
+    """``value`` (a query parameter) as a non-negative integer; 400 naming ``field`` otherwise."""
+    if not ASCII_DIGITS.fullmatch(value):
+        raise BadRequest(
+            f"Invalid value for '{field}': expected a non-negative integer of at most {MAX_INT_DIGITS} digits"
+        )
+    return int(value)
 
 
 def check_name(kind: str, value: str, pattern: re.Pattern[str]) -> str:
@@ -108,13 +155,34 @@ B = TypeVar("B", bound=BaseModel)
 
 
 def parse_json(raw: bytes | None) -> object:
-    """Decode a JSON request body; an empty body is ``{}``."""
+    """Decode a JSON request body; an empty body is ``{}``. 400 when it is not JSON (or not UTF-8)
+    or nests deeper than ``MAX_JSON_DEPTH``."""
     if not raw or not raw.strip():
         return {}
+    too_deep = BadRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        data = json.loads(raw)
+    except ValueError:  # invalid UTF-8 and integers over 4300 digits included
         raise BadRequest("The request body is not valid JSON") from None
+    except RecursionError:  # deeper than the decoder's stack
+        raise too_deep from None
+    if _too_deep(data):
+        raise too_deep
+    return data
+
+
+def _too_deep(data: object) -> bool:
+    """Whether lists and objects in ``data`` nest deeper than ``MAX_JSON_DEPTH`` (no recursion)."""
+    stack: list[tuple[object, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse_body(raw: bytes | None, model: type[B]) -> B:

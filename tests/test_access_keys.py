@@ -304,7 +304,7 @@ def allow_loopback(monkeypatch):
     """Tests only: let existence checks call a server on 127.0.0.1 (refused in production)."""
     from chalicelib import netsafety
 
-    monkeypatch.setattr(netsafety, "unsafe_reason", lambda url: None)
+    monkeypatch.setattr(netsafety, "_address_refused", lambda address: False)
 
 
 @pytest.fixture
@@ -387,7 +387,7 @@ def test_existence_check_is_ssrf_checked_again_when_called(api, scene, check_ser
 
     auth = _checked_key(api, scene, check_server)
     check_server.status = 404
-    monkeypatch.setattr(netsafety, "unsafe_reason", lambda url: "not a public address")
+    monkeypatch.setattr(netsafety, "_address_refused", lambda address: True)  # DNS changed
     assert api.get(f"/dl/{scene.org}/{scene.repo}/a/one.txt", auth).status_code == 302
     assert check_server.paths == []
 

@@ -323,13 +323,24 @@ def test_private_repository_downloads_need_read_rights(api, world):
     package = world.package(org, repo)
     space = Space(User(org, ""), repo, package)
     assert upload(api, space, "p.bin?publish=1", b"private", auth=owner.auth).status_code == 201
-    for auth in (None, stranger.auth):
+    # Anonymous downloads are challenged (401, so that package managers send credentials); an
+    # authenticated caller without read sees nothing (404); present or absent files answer alike.
+    for auth, status in ((None, 401), (stranger.auth, 404)):
         for prefix in ("dl", "content"):
-            present = api.get(f"/{prefix}/{org}/{repo}/p.bin", auth)
-            absent = api.get(f"/{prefix}/{org}/{repo}/absent.bin", auth)
-            assert present.status_code == absent.status_code == 404
-            assert present.json() == absent.json()
+            for method in ("GET", "HEAD"):
+                present = api.request(method, f"/{prefix}/{org}/{repo}/p.bin", auth)
+                absent = api.request(method, f"/{prefix}/{org}/{repo}/absent.bin", auth)
+                assert present.status_code == absent.status_code == status, (method, prefix, auth)
+                assert present.headers.get("WWW-Authenticate") == absent.headers.get("WWW-Authenticate")
+                if method == "GET":
+                    assert present.json() == absent.json()
         assert api.get(f"/packages/{org}/{repo}/{package}/files", auth).status_code == 404
+    challenged = api.get(f"/dl/{org}/{repo}/p.bin")
+    assert challenged.headers["WWW-Authenticate"] == 'Basic realm="Shelf"'
+    assert challenged.json() == {"message": "This resource requires authentication"}
+    # A repository that does not exist is not revealed by a challenge.
+    assert api.get(f"/dl/{org}/no-such-repo/p.bin").status_code == 404
+    assert api.get(f"/dl/{org}/no-such-repo/p.bin").json() == {"message": "Repo 'no-such-repo' was not found"}
     for auth in (member.auth, owner.auth, ADMIN):
         assert fetch(api, f"/dl/{org}/{repo}/p.bin", auth).content == b"private"
     assert api.get("/search/file", None, params={"sha1": hashlib.sha1(b"private").hexdigest()}).json() == []

@@ -148,7 +148,7 @@ def test_link_private_package_into_private_repo(api, world):
     listed = packages_of(api, target.owner.name, target.repo, target.owner.auth)
     assert listed.json() == [{"name": private_source.package, "linked": True}]
     assert download(api, target, "com/acme/lib.jar", target.owner.auth).status_code == 302
-    assert download(api, target, "com/acme/lib.jar").status_code == 404  # the target is private
+    assert download(api, target, "com/acme/lib.jar").status_code == 401  # the target is private: challenged
     # A private target's name is not shown on the source package.
     response = api.get(
         f"/packages/{private_source.owner.name}/{private_source.repo}/{private_source.package}", ADMIN

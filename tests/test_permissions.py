@@ -48,7 +48,8 @@ def expected(need: Need, role: str, repo_private: bool | None) -> int | str:
     if repo_private is False:
         rights.add("read")
     if repo_private is not None and "read" not in rights:
-        return 404
+        # Downloads challenge anonymous callers (clients send credentials only after a 401).
+        return 401 if need is Need.DOWNLOAD and role == "anonymous" else 404
     if need is Need.PUBLISH and "publish" not in rights:
         return 403
     if need in (Need.ADMIN, Need.MANAGE_REPOS) and "admin" not in rights:

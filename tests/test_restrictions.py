@@ -388,7 +388,7 @@ def test_private_repositories_stay_hidden_before_restrictions(api, world):
     hidden = make_scene(api, world, private=True)
     put_ip(api, hidden, black_cidrs=["127.0.0.0/8"])
     assert api.get(f"/dl/{hidden.org}/{hidden.repo}/f.bin", hidden.stranger.auth).status_code == 404
-    assert api.get(f"/dl/{hidden.org}/{hidden.repo}/f.bin").status_code == 404
+    assert api.get(f"/dl/{hidden.org}/{hidden.repo}/f.bin").status_code == 401  # challenged first
     assert api.get(f"/dl/{hidden.org}/{hidden.repo}/f.bin", hidden.member.auth).status_code == 403
 
 

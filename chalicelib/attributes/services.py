@@ -144,8 +144,20 @@ def parse_attributes(data: object, allow_null: bool) -> list[tuple[str, str, lis
     return out
 
 
+#: DynamoDB's range-key limit: an index row's key is the encoded value and the item's name (a file's
+#: path may have 1,024 bytes alone).
+MAX_INDEX_KEY_BYTES = 1024
+
+
 def _index_rows(scope: str, name: str, type_: str, values: list[Any], item: str) -> list[AttributeIndex]:
+    """The search-index rows of one attribute; 400 (before anything is written) when a value and the
+    item's name do not fit one key together."""
     encoded = sorted({ranges.encode(type_, value) for value in values})
+    if any(len(f"{e}#{item}".encode("utf-8", "surrogatepass")) > MAX_INDEX_KEY_BYTES for e in encoded):
+        raise BadRequest(
+            f"Invalid value of attribute '{name}': too long for '{item}' (a value and the name it "
+            f"describes may have {MAX_INDEX_KEY_BYTES} bytes together)"
+        )
     return [
         AttributeIndex(f"{scope}#{name}", f"{e}#{item}", encoded=e, item=item, value_count=len(encoded))
         for e in encoded

@@ -20,8 +20,11 @@ repository (``Repository.team_permissions``), so only callers who are not alread
 repository with team permissions, cost one more read (``TeamMembership``). Members of a team with
 ``allow_repo_creation`` may also create and update the subject's repositories (``Need.MANAGE_REPOS``).
 
-Private repositories are invisible (404) to callers without read rights; any other refusal is a 403,
-``forbidden`` for another subject's admin resources (``require``).
+Private repositories are invisible (404) to callers without read rights, with one exception: an
+anonymous request on a ``DOWNLOAD`` route of an existing private repository is challenged (401 with
+``WWW-Authenticate``), because package managers send credentials only after a 401. A repository
+that does not exist stays 404 for everybody. Any other refusal is a 403, ``forbidden`` for another
+subject's admin resources (``require``).
 
 Access keys (``<key id>@<subject>``, ``chalicelib/entitlements/``) reach exactly what their
 entitlements grant, on their owner's repositories only:
@@ -59,6 +62,7 @@ from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.repositories.models import Repository
 from chalicelib.restrictions.check import check_download
 from chalicelib.teams.models import Team, TeamMembership, map_dict
+from chalicelib.validation import check_request_names
 
 
 class Right(StrEnum):
@@ -316,6 +320,8 @@ def resolve(
     and checks it with ``require_file`` (access keys with a grant in the repository pass here).
     """
     principal = authenticate(headers, source_ip)
+    # After authentication (wrong credentials are a 401 whatever the path), before any key is read.
+    check_request_names(params, query or {})
     ctx = Ctx(principal=principal, headers=headers, query=query or {}, raw_body=raw_body)
     if need not in (Need.ANYONE, Need.DOWNLOAD) and not principal.authenticated:
         raise Unauthorized()
@@ -346,6 +352,9 @@ def resolve(
     if need is Need.DOWNLOAD and ctx.repo is not None and signing.is_signed(ctx.query):
         ctx.rights |= signed_rights(ctx, params)
     if ctx.repo is not None and Right.READ not in ctx.rights:
+        if need is Need.DOWNLOAD and not principal.authenticated:
+            # Package managers (Maven, apt, dnf, pip, npm) send credentials only after a challenge.
+            raise Unauthorized()
         # A private repository does not exist for those who may not read it.
         raise NotFound(f"Repo '{ctx.repo.name}' was not found")
     if need is Need.DOWNLOAD and ctx.repo is not None and Right.ADMIN not in ctx.rights:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from chalicelib.errors import BadRequest
 
+#: File paths are the range key of ``File`` (and of its indexes): DynamoDB allows 1,024 bytes there,
+#: so the limit is in UTF-8 bytes, not characters (日 is three).
 MAX_PATH = 1024
 
 
@@ -29,11 +31,19 @@ def split_matrix(raw: str) -> ContentPath:
     return ContentPath(path, matrix)
 
 
+def storable(path: str) -> bool:
+    """Whether ``path`` fits a DynamoDB key (``MAX_PATH`` bytes): a longer one names no file, and looking
+    it up would be refused by DynamoDB."""
+    return len(path.encode("utf-8", "surrogatepass")) <= MAX_PATH
+
+
 def check_file_path(path: str) -> str:
-    """A repository-relative file path, or 400: no empty, ``.`` or ``..`` segments, no control chars."""
-    if not path or len(path) > MAX_PATH:
-        raise BadRequest(f"Invalid file path: it must have 1 to {MAX_PATH} characters")
-    if path.startswith("/") or any(ord(ch) < 32 or ch == "\x7f" for ch in path) or "\\" in path:
+    """A repository-relative file path, or 400: 1 to ``MAX_PATH`` bytes in UTF-8, no empty, ``.`` or
+    ``..`` segments, no control chars."""
+    if not path or not storable(path):
+        raise BadRequest(f"Invalid file path: it must have 1 to {MAX_PATH} bytes in UTF-8")
+    bad_char = any(ord(ch) < 32 or ch == "\x7f" or "\ud800" <= ch <= "\udfff" for ch in path)  # surrogates
+    if path.startswith("/") or bad_char or "\\" in path:
         raise BadRequest(f"Invalid file path {path!r}")
     for segment in path.split("/"):
         if segment in ("", ".", ".."):

@@ -17,7 +17,7 @@ from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right, org_role
 from chalicelib.auth.principal import Principal
 from chalicelib.content.models import File
-from chalicelib.content.paths import DebianCoordinates, check_file_path
+from chalicelib.content.paths import DebianCoordinates, check_file_path, storable
 from chalicelib.errors import BadRequest, Conflict, NotFound, RequestTimeout
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import get_package
@@ -63,6 +63,8 @@ def _version_key(package: Package, version: str) -> str:
 
 
 def find_file(repo: Repository, path: str) -> File | None:
+    if not storable(path):  # no such key can exist (and DynamoDB would refuse the lookup)
+        return None
     try:
         return File.get(repo.id, path)
     except DoesNotExist:

@@ -45,7 +45,7 @@ from chalicelib import netsafety
 from chalicelib.accounts.models import Subject
 from chalicelib.db import condition_failed
 from chalicelib.errors import BadRequest, Forbidden
-from chalicelib.validation import Body
+from chalicelib.validation import ASCII_DIGITS, Body
 
 if TYPE_CHECKING:
     from chalicelib.auth.policy import Ctx
@@ -183,9 +183,10 @@ def verify_download(subject: Subject, repo: str, path: str, query: Mapping[str, 
     if not (expiry and token and sig):
         raise Forbidden("The signed URL is incomplete: it needs 'expiry', 'id' and 'signature'")
     key = _unb64(subject.url_signing_key) if subject.url_signing_key else None
-    if key is None or not hmac.compare_digest(signature(key, subject.name, repo, path, expiry, token), sig):
+    expected = signature(key, subject.name, repo, path, expiry, token).encode() if key else b""
+    if key is None or not hmac.compare_digest(expected, sig.encode()):  # bytes: sig may be non-ASCII
         raise Forbidden("The signed URL is not valid")
-    if not expiry.isdigit() or int(expiry) < now_ms():
+    if not ASCII_DIGITS.fullmatch(expiry) or int(expiry) < now_ms():
         raise Forbidden("The signed URL has expired")
     return open_id(key, subject.name, repo, path, token)
 

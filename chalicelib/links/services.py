@@ -26,7 +26,7 @@ from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right, load_repo, rights_on
 from chalicelib.auth.principal import Principal
 from chalicelib.content.models import File
-from chalicelib.content.paths import check_file_path
+from chalicelib.content.paths import check_file_path, storable
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.links.models import Link
 from chalicelib.packages.models import Package
@@ -184,6 +184,8 @@ def linked_names(repo: Repository, start_name: str | None) -> list[str]:
 def linked_file(ctx: Ctx, repo: Repository, path: str) -> File | None:
     """The published file at ``path`` of a package linked into ``repo`` (under the link's prefix) that
     the link still serves, or None; 403 when the source repository's restrictions refuse the caller."""
+    if not storable(path):
+        return None
     for link in Link.query(repo.id):
         if link.path_prefix and not path.startswith(link.path_prefix + "/"):
             continue

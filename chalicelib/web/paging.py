@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.errors import BadRequest
+from chalicelib.validation import non_negative_int
 from chalicelib.web.routing import json_response
 
 #: The spec's page size (anonymous callers and search results).
@@ -21,9 +21,7 @@ def start_pos(query: Mapping[str, str]) -> int:
     raw = query.get("start_pos")
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit():
-        raise BadRequest("Invalid value for 'start_pos': expected a non-negative integer")
-    return int(raw)
+    return non_negative_int(raw, "start_pos")
 
 
 def flag(query: Mapping[str, str], name: str) -> bool:

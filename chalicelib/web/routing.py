@@ -141,5 +141,10 @@ class Api:
             return with_headers(error_response(error), limit_headers)
         except ValidationError as error:
             return with_headers(error_response(BadRequest(describe_validation_error(error))), limit_headers)
+        except Exception:
+            # Still a 500 (Chalice's), and still a bug: bad input must be a ShelfError. Logged with the
+            # route so that it can be found and fixed.
+            log.exception("Unexpected error in %s %s", request.method, handler.__name__)
+            raise
         response = result if isinstance(result, Response) else json_response(result)
         return with_headers(response, limit_headers)
