@@ -664,10 +664,10 @@ def test_failure_between_s3_and_dynamodb_leaves_no_record(api, space, monkeypatc
     the scheduled collector removes it later. Never a record without its object."""
     data = unique("orphan").encode()
 
-    def broken_save(self, *args, **kwargs):
+    def broken_write(*args, **kwargs):
         raise RuntimeError("injected failure between S3 and DynamoDB")
 
-    monkeypatch.setattr(File, "save", broken_save)
+    monkeypatch.setattr(services, "_write_record", broken_write)
     response = upload(api, space, "fail.bin", data)
     assert response.status_code == 500
     assert response.json() == {"message": "An internal server error occurred."}

@@ -162,8 +162,11 @@ def test_client_not_following_gets_307_with_a_message_and_nothing_is_stored(
     assert pump.drain() == 0
     assert _file(user.name, repo, "a.bin") is None
     assert not storage.object_exists(storage.staged_key(_upload_id(location)))
+    # The version exists (a publish right after the 307 must find it) and has no file.
     versions = api.get(f"/packages/{user.name}/{repo}/{package}/versions/1.0", user.auth)
-    assert versions.status_code == 404  # the version is created when the file is recorded
+    assert versions.status_code == 200
+    files = api.get(f"/packages/{user.name}/{repo}/{package}/versions/1.0/files?include_unpublished=1", user.auth)
+    assert files.json() == []
     assert PendingUpload.get(_upload_id(location)).state == "pending"
 
 
