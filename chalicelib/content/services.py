@@ -338,11 +338,13 @@ def _announce_publish(version: Version) -> set[str]:
     return set(version.pending_uploads or ())
 
 
-def _live_uploads(version: Version, ids: set[str]) -> dict[str, PendingUpload]:
-    """The pending uploads among ``ids`` that have not finished, by path; ids of rows that are gone
+def _covered_uploads(version: Version, ids: set[str]) -> tuple[dict[str, PendingUpload], set[str]]:
+    """Of the large uploads ``ids`` a publish covers: those still to finish, by path, and the paths of
+    those recorded since (their finisher saw the publish, so they are published). Ids of rows gone
     (expired) or settled are dropped from the version's set."""
     rows = list(PendingUpload.batch_get(sorted(ids), consistent_read=True)) if ids else []
     live = {row.path: row for row in rows if row.state in (PENDING, PROCESSING)}
+    recorded = {row.path for row in rows if row.state == DONE}
     stale = ids - {row.id for row in live.values()}
     if stale:
         try:
@@ -350,7 +352,7 @@ def _live_uploads(version: Version, ids: set[str]) -> dict[str, PendingUpload]:
         except UpdateError as error:
             if not db.condition_failed(error):
                 raise
-    return live
+    return live, recorded
 
 
 #: How often a waiting publish looks at the large uploads it waits for.
@@ -402,18 +404,19 @@ def publish_version(
     covered = _announce_publish(version)  # before the files are read: see the comment above
     files = {f.path: f for f in unpublished_files(package, version.name)}
     files.update({f.path: f for f in include or () if not f.published})
-    pending = _live_uploads(version, covered)
+    pending, finished = _covered_uploads(version, covered)
     ordered = list(files.values())
     done = publish_files(repo, package, version, ordered, deadline)
-    total = len(set(files) | set(pending))
+    total = len(set(files) | set(pending) | finished)
     if done < len(ordered):
+        so_far = len({f.path for f in ordered[:done]} | finished)
         raise RequestTimeout(
-            f"Publishing timed out after {done} of {total} files; publish again to finish the rest"
+            f"Publishing timed out after {so_far} of {total} files; publish again to finish the rest"
         )
     if not pending or wait_seconds == 0:
         return total
     recorded, waiting = _wait_for_uploads(list(pending.values()), deadline)
-    published = len(set(files) | recorded)
+    published = len(set(files) | finished | recorded)
     if waiting:
         raise RequestTimeout(
             f"Publishing timed out after {published} of {total} files: {waiting} large upload(s) not "
