@@ -557,3 +557,23 @@ def test_large_jar_with_publish_publishes_the_versions_pom_too(api, world, pump)
     assert _published_paths(api, user, repo, package, "2.0") == [f"{base}/lib-2.0.jar", f"{base}/lib-2.0.pom"]
     for name in ("lib-2.0.jar", "lib-2.0.pom"):
         assert api.get(f"/dl/{user.name}/{repo}/{base}/{name}").status_code == 302
+
+
+def test_quota_counts_large_uploads_once_and_not_failed_ones(api, target, pump):
+    from tests.test_content import quota, stored_bytes
+
+    user, repo, package = target
+    url = f"{api.base_url}/content/{user.name}/{repo}/{package}/8.0/q.bin"
+    assert requests.put(url, data=os.urandom(5 * MIB), auth=user.auth, timeout=60).status_code == 200
+    pump.drain()
+    assert quota(api, user) == stored_bytes(api, user) == 5 * MIB
+    replacement = os.urandom(5 * MIB + 7)  # an unpublished file is replaced freely: counted once
+    assert requests.put(url, data=replacement, auth=user.auth, timeout=60).status_code == 200
+    failed = requests.put(
+        url, data=replacement, auth=user.auth, headers={"X-Checksum-Sha2": "0" * 64}, timeout=60
+    )
+    assert failed.status_code == 200
+    pump.drain()
+    assert quota(api, user) == stored_bytes(api, user) == 5 * MIB + 7
+    assert api.delete(f"/packages/{user.name}/{repo}/{package}/versions/8.0", user.auth).status_code == 200
+    assert quota(api, user) == stored_bytes(api, user) == 0
