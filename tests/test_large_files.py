@@ -521,26 +521,30 @@ def test_publish_between_recording_and_settling_the_upload_keeps_it_published(ap
 
 
 def test_upload_finishing_while_a_publish_runs_keeps_it_published(api, target, pump, monkeypatch):
-    """The publish has counted itself on the version but not yet read its files; the whole finisher
-    runs in between: the file ends published and is counted."""
+    """The publish has counted itself on the version and read its files (the large one not among them
+    yet); the whole finisher runs before the publish goes on: the finisher publishes the file, and the
+    publish counts it."""
     from chalicelib.content import services as content_services
 
     user, repo, package = target
-    _, event, _ = _staged(api, user, repo, package, "race-b.bin")
+    upload_id, event, _ = _staged(api, user, repo, package, "race-b.bin")
     original = content_services.unpublished_files
-    ran: list[bool] = []
+    seen: list[list[str]] = []
 
-    def finish_first(found, version):
-        if not ran:
-            ran.append(True)
+    def finish_after_reading(found, version):
+        files = original(found, version)
+        if not seen:
+            seen.append([f.path for f in files])
             app_module.upload_events(event, _Context())
-        return original(found, version)
+        return files
 
-    monkeypatch.setattr(content_services, "unpublished_files", finish_first)
+    monkeypatch.setattr(content_services, "unpublished_files", finish_after_reading)
     response = _publish(api, user, repo, package, "4.0")
-    assert ran and response.status_code == 200, response.text
+    assert seen == [[]]  # the publish did not see the file: only the finisher can publish it
+    assert response.status_code == 200, response.text
     assert response.json() == {"files": 1}
     assert _published_paths(api, user, repo, package, "4.0") == ["race-b.bin"]
+    assert PendingUpload.get(upload_id).state == "done"
 
 
 def test_large_jar_with_publish_publishes_the_versions_pom_too(api, world, pump):
