@@ -12,7 +12,10 @@ Clients that follow redirects (``curl -L -T file``, python-requests) resend the 
 themselves; any other client gets the 307 with a message saying so, and nothing is stored. S3 reports
 the new object through SQS, and ``finish_from_event`` (the ``upload_events`` function of ``app.py``)
 streams it to check its size and SHA-256, moves it to its content address and records the file with
-the code path of small uploads.
+the code path of small uploads. The version is created at the 307 and knows its pending uploads, so a
+publish before the file is recorded covers it: the finisher publishes the file when it sees that the
+version was published after the upload began (``services.publish_version`` explains the handshake).
+A refused upload is ``failed`` with its ``reason``; ``version_uploads`` lists the states.
 
 Example::
 
