@@ -812,3 +812,13 @@ def test_purging_twice_counts_each_file_once(api, space):
     services.purge_version_files(record.package_id, "7.0")
     services._delete_records([record])  # a second cascade with the stale record: nothing more
     assert quota(api, space.owner) == stored_bytes(api, space.owner) == 0
+
+
+def test_a_late_purge_spares_a_path_reused_by_another_version(api, space):
+    assert upload(api, space, "re.bin", b"1" * 5, version="7.0").status_code == 201
+    stale = row(space, "re.bin")
+    assert api.delete(f"/content/{space.base}/re.bin", space.owner.auth).status_code == 200
+    assert upload(api, space, "re.bin", b"2" * 8, version="8.0").status_code == 201
+    assert services._delete_records([stale]) == 0  # e.g. version 7.0's cascade, read before the delete
+    assert row(space, "re.bin").version == "8.0"
+    assert quota(api, space.owner) == stored_bytes(api, space.owner) == 8

@@ -461,7 +461,8 @@ DELETE_CHUNK = 24
 def _delete_records(records: list[File], strict: bool = False) -> int:
     """Delete ``records``, each with its size taken off its owner's ``quota_used_bytes`` in the same
     transaction (so a purge running twice, or concurrently with a delete, never counts a file twice).
-    A record changed meanwhile is re-read and deleted as it is now, unless ``strict`` (then it stays).
+    A record changed meanwhile is re-read and deleted as it is now if it is still in the same version,
+    unless ``strict`` (then it stays).
     Returns how many were deleted."""
     deleted = 0
     for start in range(0, len(records), DELETE_CHUNK):
@@ -481,10 +482,10 @@ def _delete_records(records: list[File], strict: bool = False) -> int:
                 changed = [key for i, (key, _) in enumerate(items) if db.cancelled_by_condition(error, i)]
                 if changed:
                     for key in changed:
+                        stale = chunk.pop(key)
                         fresh = None if strict else find_file_consistently(*key)
-                        chunk.pop(key)
-                        if fresh is not None:
-                            chunk[key] = fresh
+                        if fresh is not None and fresh.version_key == stale.version_key:
+                            chunk[key] = fresh  # overridden meanwhile: still a file of what is purged
                     continue
                 if with_quota and db.cancelled_by_condition(error, len(items)):
                     with_quota = False  # the subject is gone: nothing to count any more
