@@ -14,7 +14,8 @@ the new object through SQS, and ``finish_from_event`` (the ``upload_events`` fun
 streams it to check its size and SHA-256, moves it to its content address and records the file with
 the code path of small uploads. The version is created at the 307 and knows its pending uploads, so a
 publish before the file is recorded covers it: the finisher publishes the file when it sees that the
-version was published after the upload began (``services.publish_version`` explains the handshake).
+version was published after the upload began (the handshake is described in ``services``, "large
+uploads of a version").
 A refused upload is ``failed`` with its ``reason``; ``version_uploads`` lists the states.
 
 Example::
