@@ -676,10 +676,10 @@ def test_failure_between_s3_and_dynamodb_leaves_no_record(api, space, monkeypatc
     the scheduled collector removes it later. Never a record without its object."""
     data = unique("orphan").encode()
 
-    def broken_save(self, *args, **kwargs):
+    def broken_write(*args, **kwargs):
         raise RuntimeError("injected failure between S3 and DynamoDB")
 
-    monkeypatch.setattr(File, "save", broken_save)
+    monkeypatch.setattr(services, "_write_record", broken_write)
     response = upload(api, space, "fail.bin", data)
     assert response.status_code == 500
     assert response.json() == {"message": "An internal server error occurred."}
@@ -721,3 +721,116 @@ def test_publish_that_runs_out_of_time_is_408_and_publishing_again_finishes(api,
         f"/content/{user.name}/{repo}/{pkg}/1.0/publish", user.auth, json={"publish_wait_for_secs": -5}
     )
     assert bad.status_code == 400
+
+
+# --- publishing through an upload publishes the version ---------------------------------------
+
+
+def test_maven_publish_on_the_last_file_publishes_the_versions_pom_too(api, world):
+    owner = world.user()
+    repo = world.repo(owner.name, type="maven")
+    package = world.package(owner.name, repo)
+    base = f"com/{unique('g').replace('-', '')}/lib/3.1"
+    url = f"/maven/{owner.name}/{repo}/{package}/{base}"
+    assert api.put(f"{url}/lib-3.1.pom", owner.auth, data=b"<project/>").status_code == 201
+    assert api.get(f"/dl/{owner.name}/{repo}/{base}/lib-3.1.pom").status_code == 404  # not yet published
+    assert api.put(f"{url}/lib-3.1.jar;publish=1", owner.auth, data=b"jar").status_code == 201
+    for name, data in (("lib-3.1.pom", b"<project/>"), ("lib-3.1.jar", b"jar")):
+        assert fetch(api, f"/dl/{owner.name}/{repo}/{base}/{name}").content == data  # anonymous, as Maven
+    files = api.get(f"/packages/{owner.name}/{repo}/{package}/versions/3.1/files").json()
+    assert sorted(f["path"] for f in files) == [f"{base}/lib-3.1.jar", f"{base}/lib-3.1.pom"]
+    version = api.get(f"/packages/{owner.name}/{repo}/{package}/versions/3.1").json()
+    assert version["published"] is True
+
+
+def test_publish_header_on_an_upload_publishes_the_versions_earlier_files(api, space):
+    assert upload(api, space, "early.txt", b"e", version="4.0").status_code == 201
+    response = upload(api, space, "last.txt", b"l", version="4.0", headers={"X-Bintray-Publish": "1"})
+    assert response.status_code == 201
+    listing = api.get(f"/packages/{space.base}/{space.package}/versions/4.0/files").json()
+    assert sorted(f["path"] for f in listing) == ["early.txt", "last.txt"]
+    assert upload(api, space, "v5.txt", b"5", version="5.0").status_code == 201  # other versions: untouched
+    assert upload(api, space, "v4b.txt?publish=1", b"b", version="4.0").status_code == 201
+    assert row(space, "v5.txt").published is False
+
+
+# --- quota_used_bytes ------------------------------------------------------------------------
+
+
+def stored_bytes(api, user: User) -> int:
+    """The sum of the sizes of every file of the user's repositories, read over the API."""
+    total = 0
+    for repo in api.get(f"/repos/{user.name}", user.auth).json():
+        for package in api.get(f"/repos/{user.name}/{repo['name']}/packages", user.auth).json():
+            url = f"/packages/{user.name}/{repo['name']}/{package['name']}/files"
+            files = api.get(url, user.auth, params={"include_unpublished": 1}).json()
+            total += sum(f["size"] for f in files)
+    return total
+
+
+def quota(api, user: User) -> int:
+    return api.get(f"/users/{user.name}", user.auth).json()["quota_used_bytes"]
+
+
+def test_quota_equals_the_stored_bytes_after_mixed_operations(api, world):
+    from tests.test_explode import make_zip
+
+    user = world.user()
+    repos = [world.repo(user.name), world.repo(user.name)]
+    spaces = [Space(user, repos[0], world.package(user.name, repos[0])) for _ in range(2)]
+    spaces.append(Space(user, repos[1], world.package(user.name, repos[1])))
+    first, second, third = spaces
+
+    def check(expected: int) -> None:
+        assert quota(api, user) == stored_bytes(api, user) == expected
+
+    check(0)
+    assert upload(api, first, "a.bin", b"a" * 100).status_code == 201
+    assert upload(api, first, "a.bin", b"a" * 40).status_code == 201  # unpublished replace: 40, not 140
+    check(40)
+    # In another version: publishing through an upload publishes the whole version.
+    assert upload(api, first, "p.bin?publish=1", b"p" * 50, version="2.0").status_code == 201
+    assert upload(api, first, "p.bin;override=1", b"p" * 70, version="2.0").status_code == 201  # override
+    assert upload(api, first, "p.bin", b"p" * 10, version="2.0").status_code == 409  # refused: no change
+    check(110)
+    headers = {"X-Bintray-Package": first.package, "X-Bintray-Version": "1.0", "X-Bintray-Explode": "1"}
+    archive = make_zip({"z/one.txt": b"1" * 30, "a.bin": b"x" * 5})  # a.bin overrides the unpublished 40
+    exploded = api.put(f"/content/{first.base}/bundle.zip", user.auth, data=archive, headers=headers)
+    assert exploded.status_code == 201, exploded.text
+    check(110 - 40 + 5 + 30)
+    bad = archive[:40] + b"\xff" * 40 + archive[80:]
+    assert (
+        api.put(f"/content/{first.base}/bundle.zip", user.auth, data=bad, headers=headers).status_code == 400
+    )
+    check(105)
+    assert upload(api, second, "v1/x.bin", b"x" * 11, version="1.0").status_code == 201
+    assert upload(api, second, "v2/x.bin", b"x" * 13, version="2.0").status_code == 201
+    assert upload(api, third, "t.bin", b"t" * 17).status_code == 201
+    check(105 + 11 + 13 + 17)
+    assert api.delete(f"/content/{first.base}/z/one.txt", user.auth).status_code == 200
+    check(116)
+    assert api.delete(f"/packages/{second.base}/{second.package}/versions/1.0", user.auth).status_code == 200
+    check(105)
+    assert api.delete(f"/packages/{second.base}/{second.package}", user.auth).status_code == 200
+    check(92)
+    assert api.delete(f"/repos/{third.base}", user.auth).status_code == 200
+    check(75)
+
+
+def test_purging_twice_counts_each_file_once(api, space):
+    """A version's files purged by two cascades (version then package) leave the quota at zero."""
+    assert upload(api, space, "t1.bin", b"1" * 9, version="7.0").status_code == 201
+    record = row(space, "t1.bin")
+    services.purge_version_files(record.package_id, "7.0")
+    services._delete_records([record])  # a second cascade with the stale record: nothing more
+    assert quota(api, space.owner) == stored_bytes(api, space.owner) == 0
+
+
+def test_a_late_purge_spares_a_path_reused_by_another_version(api, space):
+    assert upload(api, space, "re.bin", b"1" * 5, version="7.0").status_code == 201
+    stale = row(space, "re.bin")
+    assert api.delete(f"/content/{space.base}/re.bin", space.owner.auth).status_code == 200
+    assert upload(api, space, "re.bin", b"2" * 8, version="8.0").status_code == 201
+    assert services._delete_records([stale]) == 0  # e.g. version 7.0's cascade, read before the delete
+    assert row(space, "re.bin").version == "8.0"
+    assert quota(api, space.owner) == stored_bytes(api, space.owner) == 8

@@ -227,6 +227,7 @@ def walkthrough(
         ("download_content", "HEAD", f"/content/{org}/{repo}/f.bin", None, None),
         ("get_package_files", "GET", f"/packages/{org}/{repo}/{pkg}/files", None, None),
         ("get_version_files", "GET", f"/packages/{org}/{repo}/{pkg}/versions/1.0/files", None, None),
+        ("get_version_uploads", "GET", f"/packages/{org}/{repo}/{pkg}/versions/1.0/uploads", None, None),
         ("file_version", "GET", f"/file_version/{org}/{repo}/f.bin", None, None),
         ("file_package", "GET", f"/file_package/{org}/{repo}/f.bin", None, None),
         ("file_metadata", "PUT", f"/file_metadata/{org}/{repo}/f.bin", {"list_in_downloads": True}, None),

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -162,8 +163,13 @@ def test_client_not_following_gets_307_with_a_message_and_nothing_is_stored(
     assert pump.drain() == 0
     assert _file(user.name, repo, "a.bin") is None
     assert not storage.object_exists(storage.staged_key(_upload_id(location)))
+    # The version exists (a publish right after the 307 must find it) and has no file.
     versions = api.get(f"/packages/{user.name}/{repo}/{package}/versions/1.0", user.auth)
-    assert versions.status_code == 404  # the version is created when the file is recorded
+    assert versions.status_code == 200
+    files = api.get(
+        f"/packages/{user.name}/{repo}/{package}/versions/1.0/files?include_unpublished=1", user.auth
+    )
+    assert files.json() == []
     assert PendingUpload.get(_upload_id(location)).state == "pending"
 
 
@@ -339,3 +345,239 @@ def test_an_upload_being_finished_elsewhere_is_retried_later(api, target, pump):
     with pytest.raises(UploadInProgress):  # Lambda leaves the message on the queue for a later try
         app_module.upload_events(event, _Context())
     assert _file(user.name, repo, "busy.bin") is None
+
+
+# --- publishing covers pending large uploads; their state is visible -----------------------------
+
+
+def _uploads(api, user, repo, package, version: str, **params) -> list[dict]:
+    url = f"/packages/{user.name}/{repo}/{package}/versions/{version}/uploads"
+    response = api.get(url, user.auth, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _published_paths(api, user, repo, package, version: str) -> list[str]:
+    """What anyone sees of the version (published files only)."""
+    return [
+        f["path"] for f in api.get(f"/packages/{user.name}/{repo}/{package}/versions/{version}/files").json()
+    ]
+
+
+def _publish(api, user, repo, package, version: str, **body):
+    return api.post(f"/content/{user.name}/{repo}/{package}/{version}/publish", user.auth, json=body)
+
+
+def _stage_only(api, user, repo, package, version: str, name: str, size: int = 5 * MIB) -> tuple[str, bytes]:
+    """A large upload answered with its 307 whose bytes are not sent yet: (Location, the bytes)."""
+    body = os.urandom(size)
+    redirect = api.put(f"/content/{user.name}/{repo}/{package}/{version}/{name}", user.auth, data=body)
+    assert redirect.status_code == 307, redirect.text
+    return redirect.headers["Location"], body
+
+
+def test_publish_right_after_a_large_upload_publishes_it_when_it_finishes(api, target, pump):
+    user, repo, package = target
+    assert (
+        api.put(f"/content/{user.name}/{repo}/{package}/5.0/small.txt", user.auth, data=b"s").status_code
+        == 201
+    )
+    body = os.urandom(5 * MIB)
+    url = f"{api.base_url}/content/{user.name}/{repo}/{package}/5.0/big.bin"
+    assert requests.put(url, data=body, auth=user.auth, timeout=60).status_code == 200
+    (upload,) = _uploads(api, user, repo, package, "5.0")
+    assert (upload["path"], upload["state"], upload["size"], upload["reason"]) == (
+        "big.bin",
+        "pending",
+        len(body),
+        None,
+    )
+
+    response = _publish(api, user, repo, package, "5.0")  # no wait: the large file is still on its way
+    assert response.status_code == 200, response.text
+    assert response.json() == {"files": 2}
+    assert _published_paths(api, user, repo, package, "5.0") == ["small.txt"]
+
+    assert pump.drain() >= 1
+    assert _published_paths(api, user, repo, package, "5.0") == ["big.bin", "small.txt"]
+    assert api.get(f"/dl/{user.name}/{repo}/big.bin").status_code == 302  # anonymous: it is published
+    assert [u["state"] for u in _uploads(api, user, repo, package, "5.0", path="big.bin")] == ["done"]
+    assert _uploads(api, user, repo, package, "5.0", path="other.bin") == []
+
+
+def test_a_large_upload_begun_after_a_publish_stays_unpublished(api, target, pump):
+    user, repo, package = target
+    assert (
+        api.put(f"/content/{user.name}/{repo}/{package}/5.1/a.txt", user.auth, data=b"a").status_code == 201
+    )
+    assert _publish(api, user, repo, package, "5.1").json() == {"files": 1}
+    location, body = _stage_only(api, user, repo, package, "5.1", "later.bin")
+    assert requests.put(location, data=body, timeout=60).status_code == 200
+    pump.drain()
+    assert _published_paths(api, user, repo, package, "5.1") == ["a.txt"]
+    assert _file(user.name, repo, "later.bin").published is False
+
+
+def test_publish_with_wait_returns_once_the_pending_upload_is_published(api, target, pump):
+    user, repo, package = target
+    location, body = _stage_only(api, user, repo, package, "6.0", "waited.bin")
+    assert requests.put(location, data=body, timeout=60).status_code == 200
+
+    def finish_soon() -> None:
+        import time
+
+        time.sleep(0.5)
+        pump.drain()
+
+    finisher = threading.Thread(target=finish_soon)
+    finisher.start()
+    response = _publish(api, user, repo, package, "6.0", publish_wait_for_secs=20)
+    finisher.join(30)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"files": 1}
+    assert _published_paths(api, user, repo, package, "6.0") == ["waited.bin"]
+
+
+def test_publish_wait_times_out_with_408_and_the_upload_is_still_published_later(api, target, pump):
+    user, repo, package = target
+    assert (
+        api.put(f"/content/{user.name}/{repo}/{package}/6.1/a.txt", user.auth, data=b"a").status_code == 201
+    )
+    location, body = _stage_only(api, user, repo, package, "6.1", "slow.bin")
+    response = _publish(api, user, repo, package, "6.1", publish_wait_for_secs=1)
+    assert response.status_code == 408, response.text
+    assert "1 of 2 files" in response.json()["message"]
+    assert "1 large upload" in response.json()["message"]
+    assert _published_paths(api, user, repo, package, "6.1") == ["a.txt"]
+
+    assert requests.put(location, data=body, timeout=60).status_code == 200  # the bytes come late
+    pump.drain()
+    assert _published_paths(api, user, repo, package, "6.1") == ["a.txt", "slow.bin"]
+
+
+def test_a_failed_large_upload_is_not_waited_for_nor_counted(api, target, pump):
+    user, repo, package = target
+    body = os.urandom(5 * MIB)
+    url = f"{api.base_url}/content/{user.name}/{repo}/{package}/6.2/bad.bin"
+    response = requests.put(url, data=body, auth=user.auth, headers={"X-Checksum-Sha2": "0" * 64}, timeout=60)
+    assert response.status_code == 200
+    pump.drain()
+    (upload,) = _uploads(api, user, repo, package, "6.2")
+    assert upload["state"] == "failed" and "Checksum mismatch" in upload["reason"]
+    response = _publish(api, user, repo, package, "6.2", publish_wait_for_secs=5)
+    assert response.status_code == 200 and response.json() == {"files": 0}
+
+
+def test_size_mismatch_is_refused_visibly(api, target, pump):
+    user, repo, package = target
+    location, body = _stage_only(api, user, repo, package, "6.3", "short.bin")
+    sent = requests.put(location, data=body[:-1024], timeout=60)
+    # Deployed, S3 refuses a length other than the signed one; the local S3 takes it and Shelf checks.
+    assert sent.status_code == 200
+    pump.drain()
+    (upload,) = _uploads(api, user, repo, package, "6.3")
+    assert upload["state"] == "failed"
+    assert (
+        upload["reason"]
+        == f"Size mismatch: Content-Length was {len(body)} but {len(body) - 1024} bytes arrived"
+    )
+    assert _file(user.name, repo, "short.bin") is None
+
+
+def test_uploads_of_a_version_need_the_publish_right(api, world, target):
+    user, repo, package = target
+    _stage_only(api, user, repo, package, "6.4", "x.bin")
+    url = f"/packages/{user.name}/{repo}/{package}/versions/6.4/uploads"
+    assert api.get(url).status_code == 401
+    assert api.get(url, world.user().auth).status_code == 403
+    missing = api.get(f"/packages/{user.name}/{repo}/{package}/versions/none/uploads", user.auth)
+    assert missing.status_code == 404 and set(missing.json()) == {"message"}
+
+
+def _publish_counted(api, user, repo, package, version: str, answers: list) -> None:
+    response = _publish(api, user, repo, package, version)
+    answers.append((response.status_code, response.json()))
+
+
+def test_publish_between_recording_and_settling_the_upload_keeps_it_published(api, target, pump, monkeypatch):
+    """The finisher has recorded the (unpublished) file; the publish runs before the finisher takes
+    the upload off its version: the file ends published, counted once."""
+    from chalicelib.content import services as content_services
+
+    user, repo, package = target
+    upload_id, event, _ = _staged(api, user, repo, package, "race-a.bin")
+    answers: list = []
+    original = content_services.end_pending_upload
+
+    def publish_first(version_key: str, pending_id: str):
+        _publish_counted(api, user, repo, package, "4.0", answers)
+        return original(version_key, pending_id)
+
+    monkeypatch.setattr(content_services, "end_pending_upload", publish_first)
+    app_module.upload_events(event, _Context())
+    assert answers == [(200, {"files": 1})]
+    assert _published_paths(api, user, repo, package, "4.0") == ["race-a.bin"]
+    assert PendingUpload.get(upload_id).state == "done"
+
+
+def test_upload_finishing_while_a_publish_runs_keeps_it_published(api, target, pump, monkeypatch):
+    """The publish has counted itself on the version and read its files (the large one not among them
+    yet); the whole finisher runs before the publish goes on: the finisher publishes the file, and the
+    publish counts it."""
+    from chalicelib.content import services as content_services
+
+    user, repo, package = target
+    upload_id, event, _ = _staged(api, user, repo, package, "race-b.bin")
+    original = content_services.unpublished_files
+    seen: list[list[str]] = []
+
+    def finish_after_reading(found, version):
+        files = original(found, version)
+        if not seen:
+            seen.append([f.path for f in files])
+            app_module.upload_events(event, _Context())
+        return files
+
+    monkeypatch.setattr(content_services, "unpublished_files", finish_after_reading)
+    response = _publish(api, user, repo, package, "4.0")
+    assert seen == [[]]  # the publish did not see the file: only the finisher can publish it
+    assert response.status_code == 200, response.text
+    assert response.json() == {"files": 1}
+    assert _published_paths(api, user, repo, package, "4.0") == ["race-b.bin"]
+    assert PendingUpload.get(upload_id).state == "done"
+
+
+def test_large_jar_with_publish_publishes_the_versions_pom_too(api, world, pump):
+    user = world.user()
+    repo = world.repo(user.name, type="maven")
+    package = world.package(user.name, repo)
+    base = "org/example/lib/2.0"
+    pom = api.put(f"/maven/{user.name}/{repo}/{package}/{base}/lib-2.0.pom", user.auth, data=b"<project/>")
+    assert pom.status_code == 201
+    url = f"{api.base_url}/maven/{user.name}/{repo}/{package}/{base}/lib-2.0.jar;publish=1"
+    assert requests.put(url, data=os.urandom(5 * MIB), auth=user.auth, timeout=60).status_code == 200
+    assert _published_paths(api, user, repo, package, "2.0") == []
+    pump.drain()
+    assert _published_paths(api, user, repo, package, "2.0") == [f"{base}/lib-2.0.jar", f"{base}/lib-2.0.pom"]
+    for name in ("lib-2.0.jar", "lib-2.0.pom"):
+        assert api.get(f"/dl/{user.name}/{repo}/{base}/{name}").status_code == 302
+
+
+def test_quota_counts_large_uploads_once_and_not_failed_ones(api, target, pump):
+    from tests.test_content import quota, stored_bytes
+
+    user, repo, package = target
+    url = f"{api.base_url}/content/{user.name}/{repo}/{package}/8.0/q.bin"
+    assert requests.put(url, data=os.urandom(5 * MIB), auth=user.auth, timeout=60).status_code == 200
+    pump.drain()
+    assert quota(api, user) == stored_bytes(api, user) == 5 * MIB
+    replacement = os.urandom(5 * MIB + 7)  # an unpublished file is replaced freely: counted once
+    assert requests.put(url, data=replacement, auth=user.auth, timeout=60).status_code == 200
+    failed = requests.put(
+        url, data=replacement, auth=user.auth, headers={"X-Checksum-Sha2": "0" * 64}, timeout=60
+    )
+    assert failed.status_code == 200
+    pump.drain()
+    assert quota(api, user) == stored_bytes(api, user) == 5 * MIB + 7
+    assert api.delete(f"/packages/{user.name}/{repo}/{package}/versions/8.0", user.auth).status_code == 200
+    assert quota(api, user) == stored_bytes(api, user) == 0

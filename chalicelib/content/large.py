@@ -12,7 +12,11 @@ Clients that follow redirects (``curl -L -T file``, python-requests) resend the 
 themselves; any other client gets the 307 with a message saying so, and nothing is stored. S3 reports
 the new object through SQS, and ``finish_from_event`` (the ``upload_events`` function of ``app.py``)
 streams it to check its size and SHA-256, moves it to its content address and records the file with
-the code path of small uploads.
+the code path of small uploads. The version is created at the 307 and knows its pending uploads, so a
+publish before the file is recorded covers it: the finisher publishes the file when it sees that the
+version was published after the upload began (the handshake is described in ``services``, "large
+uploads of a version").
+A refused upload is ``failed`` with its ``reason``; ``version_uploads`` lists the states.
 
 Example::
 
@@ -36,13 +40,15 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib import db, storage
 from chalicelib.auth.principal import Principal
 from chalicelib.content import services
-from chalicelib.content.models import PendingUpload
+from chalicelib.content.models import DONE, FAILED, PENDING, PROCESSING, File, PendingUpload
 from chalicelib.content.paths import DebianCoordinates, MavenCoordinates
 from chalicelib.content.services import Digest, Upload
 from chalicelib.errors import BadRequest, ShelfError
 from chalicelib.packages import services as packages
+from chalicelib.packages.models import Package
+from chalicelib.packages.versions import get_version
 from chalicelib.repositories.models import Repository
-from chalicelib.timefmt import now
+from chalicelib.timefmt import iso, now
 
 log = logging.getLogger("shelf")
 
@@ -57,8 +63,6 @@ PENDING_TTL = timedelta(days=1)
 #: How long one finishing run owns an upload (the longest a Lambda runs); a crashed run's upload is
 #: taken over by the retried event after this.
 LEASE = timedelta(minutes=15)
-
-PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
 
 MESSAGE = (
     "Upload the content to the Location URL: this file is larger than {limit}, the most a request to "
@@ -97,14 +101,17 @@ def stage(
         raise BadRequest(f"A file may have at most {MAX_UPLOAD // 1024**3} GiB; this one has {size} bytes")
     package = packages.get_package(repo, request.package)
     services.check_upload(principal, repo, package, request)
+    # The version exists from now on, so that a publish right after the upload finds it (and covers it).
+    version = services.ensure_version(repo, package, request.version)
     created = now()
     pending = PendingUpload(
         uuid.uuid4().hex,
         repo_owner=repo.owner,
         repo_name=repo.name,
         repo_id=repo.id,
-        package=request.package,
-        version=request.version,
+        package=package.name,
+        version=version.name,
+        version_key=f"{package.id}#{version.name}",
         path=request.path,
         publish=request.publish,
         override=request.override,
@@ -122,6 +129,9 @@ def stage(
     if maven is not None:
         pending.maven_group_id = maven.group_id
         pending.maven_artifact_id = maven.artifact_id
+    # In the version's set first: a publish from now on covers the upload (a publish that finds the id
+    # but not yet the row below takes it for a stale one; the upload is still published when it finishes).
+    pending.publishes_seen = services.begin_pending_upload(version, pending.id)
     pending.save()
     return storage.presign_put(storage.staged_key(pending.id), PRESIGN_SECONDS, size)
 
@@ -176,20 +186,39 @@ def _release(pending: PendingUpload) -> None:
 
 
 def _finish_claimed(pending: PendingUpload) -> str:
+    """Check and record the staged object, take the upload off its version's pending uploads, publish
+    the file when asked (``publish=1``, or a publish of the version since the upload began), settle."""
     key = storage.staged_key(pending.id)
+    problem: str | None = None
+    recorded: Recorded | None = None
     if not storage.object_exists(key):
-        return _settle(pending, FAILED, "the uploaded object is missing")
-    data = _digest_object(key)
-    problem = _mismatch(pending, data)
-    if problem is None:
-        storage.adopt_staged(key, data.sha256)
-        try:
-            _record(pending, data)
-        except ShelfError as error:  # the path, package or repository changed since the 307
-            problem = error.message
+        problem = "the uploaded object is missing"
+    else:
+        data = _digest_object(key)
+        problem = _mismatch(pending, data)
+        if problem is None:
+            storage.adopt_staged(key, data.sha256)
+            try:
+                recorded = _record(pending, data)
+            except ShelfError as error:  # the path, package or repository changed since the 307
+                problem = error.message
+    publishes = services.end_pending_upload(pending.version_key, pending.id) if pending.version_key else None
+    if recorded is not None:
+        _publish(pending, recorded, publishes)
     outcome = _settle(pending, FAILED if problem else DONE, problem)
     storage.delete_object(key)
     return outcome
+
+
+def _publish(pending: PendingUpload, recorded: Recorded, publishes: int | None) -> None:
+    """Publish a recorded large upload: its whole version with ``publish=1`` (as a small upload does),
+    or the file alone when the version was published after the upload began."""
+    repo, package, record = recorded
+    if pending.publish:
+        services.publish_after_upload(repo, package, record.version, [record])
+    elif not record.published and publishes is not None and publishes > int(pending.publishes_seen or 0):
+        version = get_version(package, record.version)
+        services.publish_files(repo, package, version, [record])
 
 
 def _digest_object(key: str) -> Digest:
@@ -238,7 +267,11 @@ def _settle(pending: PendingUpload, state: str, reason: str | None = None) -> st
     return state
 
 
-def _record(pending: PendingUpload, data: Digest) -> None:
+#: What recording a large upload wrote: the repository, the package and the file.
+Recorded = tuple[Repository, Package, File]
+
+
+def _record(pending: PendingUpload, data: Digest) -> Recorded:
     """Record the file as a small upload would (``services.store``), re-checking the path's rules."""
     try:
         repo = Repository.get(pending.repo_owner, pending.repo_name)
@@ -254,7 +287,7 @@ def _record(pending: PendingUpload, data: Digest) -> None:
         and existing.uploader == pending.uploader
         and existing.created >= pending.created
     ):
-        return  # recorded by a run that crashed before settling
+        return repo, package, existing  # recorded by a run that crashed before settling
     principal = Principal(name=pending.uploader, is_admin=bool(pending.uploader_is_admin))
     request = Upload(
         path=pending.path,
@@ -270,6 +303,32 @@ def _record(pending: PendingUpload, data: Digest) -> None:
         else None,
     )
     replaced = services.check_upload(principal, repo, package, request)
-    services.store(principal, repo, package, request, data, replaced)
+    record = services.store(principal, repo, package, request, data, replaced)
     if pending.maven_group_id and pending.maven_artifact_id:
         packages.register_system_id(repo, package, pending.maven_group_id, pending.maven_artifact_id)
+    return repo, package, record
+
+
+# --- the state of large uploads, for clients waiting for theirs -------------------------------------
+
+
+def describe(pending: PendingUpload) -> dict[str, Any]:
+    """A large upload as ``GET .../versions/:version/uploads`` shows it."""
+    return {
+        "id": pending.id,
+        "path": pending.path,
+        "package": pending.package,
+        "version": pending.version,
+        "size": int(pending.size),
+        "created": iso(pending.created),
+        "state": pending.state,
+        "reason": pending.reason,
+    }
+
+
+def version_uploads(package: Package, version: str, path: str | None = None) -> list[PendingUpload]:
+    """The large uploads of ``version`` (of one ``path`` when given) kept until they expire (a day), by
+    path and age: ``pending`` until the bytes are in S3, then ``done`` or ``failed`` with a reason."""
+    condition = PendingUpload.path == path if path else None
+    rows = PendingUpload.version_index.query(f"{package.id}#{version}", range_key_condition=condition)
+    return sorted(rows, key=lambda row: (row.path, row.created))

@@ -7,6 +7,8 @@ Access patterns (see docs/data-model.md):
 - public published files by name prefix (search): sparse GSI ``public_name_index``
 - files by SHA-1 (search): GSI ``sha1_index``; files by SHA-256 (blob collection): GSI ``sha256_index``
 - a large upload waiting for its bytes in S3, by id (the staged key ``uploads/<id>``): ``PendingUpload``
+- large uploads of a version (their state, for clients polling): GSI ``version_index`` of ``PendingUpload``
+  (``version_key``, ``path``); those still waiting are also in the version's ``pending_uploads`` set
 """
 
 from __future__ import annotations
@@ -106,6 +108,19 @@ class File(Model):
     sha256_index = Sha256Index()
 
 
+#: States of a large upload: ``pending`` → ``processing`` (leased) → ``done`` | ``failed``
+PENDING, PROCESSING, DONE, FAILED = "pending", "processing", "done", "failed"
+
+
+class PendingVersionIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "version_index"
+        projection = AllProjection()
+
+    version_key = UnicodeAttribute(hash_key=True)
+    path = UnicodeAttribute(range_key=True)
+
+
 class PendingUpload(Model):
     """A large upload answered with a 307 to a presigned S3 PUT of ``uploads/<id>``: everything needed to
     record the file when S3 reports the object (``content/large.py``). Expires by TTL."""
@@ -114,7 +129,7 @@ class PendingUpload(Model):
 
     id = UnicodeAttribute(hash_key=True)
     #: ``pending`` → ``processing`` (leased until ``lease_until``) → ``done`` | ``failed``
-    state = UnicodeAttribute(default="pending")
+    state = UnicodeAttribute(default=PENDING)
     lease_until = UTCDateTimeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     repo_owner = UnicodeAttribute()
@@ -122,6 +137,11 @@ class PendingUpload(Model):
     repo_id = UnicodeAttribute()
     package = UnicodeAttribute()
     version = UnicodeAttribute()
+    #: ``package_id#version``, as on files
+    version_key = UnicodeAttribute(null=True)
+    #: the version's ``publish_count`` when the upload began: a higher count when it finishes means the
+    #: version was published meanwhile, so the file is published too
+    publishes_seen = NumberAttribute(null=True)
     path = UnicodeAttribute()
     publish = BooleanAttribute(default=False)
     override = BooleanAttribute(default=False)
@@ -138,6 +158,8 @@ class PendingUpload(Model):
     maven_artifact_id = UnicodeAttribute(null=True)
     created = UTCDateTimeAttribute()
     expires_at = TTLAttribute()
+
+    version_index = PendingVersionIndex()
 
 
 MODELS = (File, PendingUpload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import re
@@ -10,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db, storage
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right, org_role
 from chalicelib.auth.principal import Principal
-from chalicelib.content.models import File
+from chalicelib.content.models import DONE, FAILED, PENDING, PROCESSING, File, PendingUpload
 from chalicelib.content.paths import DebianCoordinates, check_file_path, storable
 from chalicelib.errors import BadRequest, Conflict, NotFound, RequestTimeout
 from chalicelib.packages.models import Package, Version
@@ -140,7 +141,8 @@ def store(
     data: Digest,
     replaced: File | None,
 ) -> File:
-    """Record a file whose bytes are already in S3 under ``data.sha256``.
+    """Record a file whose bytes are already in S3 under ``data.sha256`` (unpublished, unless it
+    overrides a published file; callers publish with ``publish_after_upload``).
 
     The write is conditional on what ``check_upload`` saw, so of two concurrent uploads to one path
     exactly one lands; the other gets 409. S3 is written before DynamoDB: a failure in between
@@ -180,22 +182,51 @@ def store(
         condition = File.path.does_not_exist()
     else:
         condition = (File.sha256 == replaced.sha256) & (File.created == replaced.created)
-    try:
-        record.save(condition=condition)
-    except PutError as error:
-        if db.condition_failed(error):
-            raise Conflict(f"'{request.path}' was changed by another upload at the same time") from None
-        raise
-    Subject(repo.owner).update(
-        actions=[Subject.quota_used_bytes.add(data.size - (int(replaced.size) if replaced else 0))]
-    )
-    if request.publish:
-        publish_files(repo, package, version, [record])
+    _write_record(record, condition, data.size - (int(replaced.size) if replaced else 0))
     return record
 
 
+def _quota(tx: Any, owner: str, delta: int) -> None:
+    """Add ``delta`` to the owner's ``quota_used_bytes`` within transaction ``tx`` (never creating a
+    subject that was deleted meanwhile)."""
+    tx.update(
+        Subject(owner), actions=[Subject.quota_used_bytes.add(delta)], condition=Subject.name.exists()
+    )
+
+
+def _write_record(record: File, condition: Any, delta: int) -> None:
+    """Put ``record`` under ``condition`` and move the owner's quota by ``delta``, in one transaction:
+    the quota is the sum of the sizes of the subject's files, whatever fails or runs concurrently."""
+    for attempt in range(db.TRANSACTION_ATTEMPTS):
+        try:
+            with db.transaction() as tx:
+                tx.save(record, condition=condition)
+                _quota(tx, record.owner, delta)
+            return
+        except TransactWriteError as error:
+            if db.cancelled_by_condition(error, 0):
+                raise Conflict(f"'{record.path}' was changed by another upload at the same time") from None
+            if db.cancelled_by_condition(error, 1):
+                raise NotFound(f"Subject '{record.owner}' was not found") from None
+            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
+                db.backoff(attempt)
+                continue
+            raise
+
+
+def undo_store(record: File, replaced: File | None) -> None:
+    """Take back what ``store`` wrote (an archive that cannot land whole): the file it replaced comes
+    back, or the new one goes, quota included; left alone when another upload changed it since."""
+    if replaced is None:
+        _delete_records([record], strict=True)
+        return
+    condition = (File.sha256 == record.sha256) & (File.created == record.created)
+    with contextlib.suppress(Conflict):
+        _write_record(replaced, condition, int(replaced.size) - int(record.size))
+
+
 def upload_bytes(principal: Principal, repo: Repository, request: Upload, body: bytes) -> File:
-    """Upload a file whose bytes came with the request."""
+    """Upload a file whose bytes came with the request; with ``publish``, publish its version."""
     package = get_package(repo, request.package)
     data = digest(body)
     if request.sha256 and request.sha256.lower() != data.sha256:
@@ -204,7 +235,10 @@ def upload_bytes(principal: Principal, repo: Repository, request: Upload, body: 
         )
     replaced = check_upload(principal, repo, package, request)
     storage.put_blob(body, data.sha256)
-    return store(principal, repo, package, request, data, replaced)
+    record = store(principal, repo, package, request, data, replaced)
+    if request.publish:
+        publish_after_upload(repo, package, record.version, [record])
+    return record
 
 
 # --- publishing -------------------------------------------------------------------------------
@@ -217,11 +251,8 @@ def unpublished_files(package: Package, version: str) -> list[File]:
 def publish_files(
     repo: Repository, package: Package, version: Version, files: list[File], deadline: float | None = None
 ) -> int:
-    """Publish ``files`` of ``version``; the version becomes published, and the latest if newest.
-
-    With a ``deadline`` (a ``clock()`` value) that passes before every file is published, the files
-    published so far stay published and a 408 says how far it got; publishing again finishes the rest.
-    """
+    """Publish ``files`` of ``version`` until ``deadline`` (a ``clock()`` value) passes; returns how many
+    were published. The version becomes published, and the latest if newest."""
     at = now()
     done = 0
     for record in files:
@@ -238,10 +269,6 @@ def publish_files(
         done += 1
     if done:
         _mark_version_published(package, version, at)
-    if done < len(files):
-        raise RequestTimeout(
-            f"Publishing timed out after {done} of {len(files)} files; publish again to finish the rest"
-        )
     return done
 
 
@@ -265,21 +292,145 @@ def _mark_version_published(package: Package, version: Version, at: datetime) ->
             raise
 
 
+# --- large uploads of a version ----------------------------------------------------------------
+#
+# A publish and the finishing of a large upload meet on the version item, each with one atomic
+# UpdateItem: the publish adds 1 to ``publish_count`` and reads ``pending_uploads``; the finisher
+# (after recording the file) removes its id from ``pending_uploads`` and reads ``publish_count``. If
+# the publish came first, the finisher sees a count above the one of its upload's start and publishes
+# the file; if the finisher came first, its file was recorded before the publish read the version's
+# files. Either way the file is published.
+
+
+def begin_pending_upload(version: Version, upload_id: str) -> int:
+    """Add large upload ``upload_id`` to ``version``'s pending uploads; returns the version's publish
+    count at that moment (``PendingUpload.publishes_seen``)."""
+    try:
+        version.update(actions=[Version.pending_uploads.add({upload_id})], condition=Version.name.exists())
+    except UpdateError as error:
+        if db.condition_failed(error):
+            raise Conflict(f"Version '{version.name}' was deleted at the same time; try again") from None
+        raise
+    return int(version.publish_count or 0)
+
+
+def end_pending_upload(version_key: str, upload_id: str) -> int | None:
+    """Remove a finished (or failed) large upload from its version's pending uploads; returns the
+    version's publish count then, None when the version is gone."""
+    package_id, _, name = version_key.partition("#")
+    version = Version(package_id, name)
+    try:
+        version.update(actions=[Version.pending_uploads.delete({upload_id})], condition=Version.name.exists())
+    except UpdateError as error:
+        if db.condition_failed(error):
+            return None
+        raise
+    return int(version.publish_count or 0)
+
+
+def _announce_publish(version: Version) -> set[str]:
+    """Count a publish of ``version``; returns the ids of its large uploads still pending then (each
+    will be published when it finishes)."""
+    try:
+        version.update(actions=[Version.publish_count.add(1)], condition=Version.name.exists())
+    except UpdateError as error:
+        if db.condition_failed(error):
+            raise NotFound(f"Version '{version.name}' was not found") from None
+        raise
+    return set(version.pending_uploads or ())
+
+
+def _covered_uploads(version: Version, ids: set[str]) -> tuple[dict[str, PendingUpload], set[str]]:
+    """Of the large uploads ``ids`` a publish covers: those still to finish, by path, and the paths of
+    those recorded since (their finisher saw the publish, so they are published). Ids of rows gone
+    (expired) or settled are dropped from the version's set."""
+    rows = list(PendingUpload.batch_get(sorted(ids), consistent_read=True)) if ids else []
+    live = {row.path: row for row in rows if row.state in (PENDING, PROCESSING)}
+    recorded = {row.path for row in rows if row.state == DONE}
+    stale = ids - {row.id for row in live.values()}
+    if stale:
+        try:
+            version.update(actions=[Version.pending_uploads.delete(stale)], condition=Version.name.exists())
+        except UpdateError as error:
+            if not db.condition_failed(error):
+                raise
+    return live, recorded
+
+
+#: How often a waiting publish looks at the large uploads it waits for.
+POLL_SECONDS = 0.25
+
+
+def _wait_for_uploads(uploads: list[PendingUpload], deadline: float) -> tuple[set[str], int]:
+    """Wait until ``uploads`` are finished or ``deadline`` passes; returns the paths of those recorded
+    and how many are still waiting."""
+    waiting = {upload.id: upload for upload in uploads}
+    recorded: set[str] = set()
+    while waiting:
+        rows = {row.id: row for row in PendingUpload.batch_get(list(waiting), consistent_read=True)}
+        for upload_id in list(waiting):
+            row = rows.get(upload_id)
+            if row is None or row.state in (DONE, FAILED):
+                waiting.pop(upload_id)
+                if row is not None and row.state == DONE:
+                    recorded.add(row.path)
+        if not waiting or clock() > deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    return recorded, len(waiting)
+
+
 def publish_version(
-    repo: Repository, package: Package, version: Version, discard: bool, wait_seconds: int = 0
+    repo: Repository,
+    package: Package,
+    version: Version,
+    discard: bool,
+    wait_seconds: int = 0,
+    include: list[File] | None = None,
 ) -> int:
     """Publish (or, with ``discard``, remove) every unpublished file of ``version``; returns how many.
 
-    ``wait_seconds`` is the spec's ``publish_wait_for_secs``: N waits at most N seconds (408 after),
-    -1 and 0 wait at most ``MAX_PUBLISH_WAIT`` (Shelf publishes within the request in both cases).
+    Large uploads of the version still pending are covered: each is published when it finishes, and
+    counts. ``wait_seconds`` is the spec's ``publish_wait_for_secs``: N waits at most N seconds (408
+    after, with what was done), -1 at most ``MAX_PUBLISH_WAIT``; 0 publishes the recorded files within
+    ``MAX_PUBLISH_WAIT`` and does not wait for pending large uploads. ``include``: files just written
+    (a query of the version's files may not show them yet).
     """
-    files = unpublished_files(package, version.name)
     if discard:
+        files = unpublished_files(package, version.name)
         for record in files:
             _delete_record(record)
         return len(files)
     limit = wait_seconds if wait_seconds > 0 else MAX_PUBLISH_WAIT
-    return publish_files(repo, package, version, files, deadline=clock() + min(limit, MAX_PUBLISH_WAIT))
+    deadline = clock() + min(limit, MAX_PUBLISH_WAIT)
+    covered = _announce_publish(version)  # before the files are read: see the comment above
+    files = {f.path: f for f in unpublished_files(package, version.name)}
+    files.update({f.path: f for f in include or () if not f.published})
+    pending, finished = _covered_uploads(version, covered)
+    ordered = list(files.values())
+    done = publish_files(repo, package, version, ordered, deadline)
+    total = len(set(files) | set(pending) | finished)
+    if done < len(ordered):
+        so_far = len({f.path for f in ordered[:done]} | finished)
+        raise RequestTimeout(
+            f"Publishing timed out after {so_far} of {total} files; publish again to finish the rest"
+        )
+    if not pending or wait_seconds == 0:
+        return total
+    recorded, waiting = _wait_for_uploads(list(pending.values()), deadline)
+    published = len(set(files) | finished | recorded)
+    if waiting:
+        raise RequestTimeout(
+            f"Publishing timed out after {published} of {total} files: {waiting} large upload(s) not "
+            "recorded yet; they are published when they are"
+        )
+    return published
+
+
+def publish_after_upload(repo: Repository, package: Package, version: str, uploaded: list[File]) -> None:
+    """``publish=1`` on an upload: publish the whole version, as the publish call does (the files
+    uploaded before unpublished, a Maven pom for instance, and its pending large uploads too)."""
+    publish_version(repo, package, get_version(package, version), discard=False, include=uploaded)
 
 
 # --- reading, downloading, deleting -----------------------------------------------------------
@@ -299,14 +450,62 @@ def visible_file(ctx: Ctx, path: str) -> File:
 
 
 def _delete_record(record: File) -> None:
-    try:
-        record.delete(condition=File.sha256 == record.sha256)
-    except DeleteError as error:
-        if db.condition_failed(error):
-            raise Conflict(f"'{record.path}' was changed at the same time; try again") from None
-        raise
-    Subject(record.owner).update(actions=[Subject.quota_used_bytes.add(-int(record.size))])
+    """Delete one file record (409 when it changed meanwhile) and give its bytes back to the quota."""
+    if not _delete_records([record], strict=True):
+        raise Conflict(f"'{record.path}' was changed at the same time; try again")
     _purge_attributes([record])
+
+
+#: File deletes per transaction: with the quota update, moto's (and DynamoDB's old) limit of 25 actions.
+DELETE_CHUNK = 24
+
+
+def _delete_records(records: list[File], strict: bool = False) -> int:
+    """Delete ``records``, each with its size taken off its owner's ``quota_used_bytes`` in the same
+    transaction (so a purge running twice, or concurrently with a delete, never counts a file twice).
+    A record changed meanwhile is re-read and deleted as it is now if it is still in the same version,
+    unless ``strict`` (then it stays).
+    Returns how many were deleted."""
+    deleted = 0
+    for start in range(0, len(records), DELETE_CHUNK):
+        chunk = {(r.repo_id, r.path): r for r in records[start : start + DELETE_CHUNK]}
+        with_quota = True
+        for attempt in range(db.TRANSACTION_ATTEMPTS * 2):
+            if not chunk:
+                break
+            try:
+                with db.transaction() as tx:
+                    for record in chunk.values():
+                        tx.delete(record, condition=File.sha256 == record.sha256)
+                    if with_quota:
+                        _quota(tx, records[start].owner, -sum(int(r.size) for r in chunk.values()))
+            except TransactWriteError as error:
+                items = list(chunk.items())
+                changed = [key for i, (key, _) in enumerate(items) if db.cancelled_by_condition(error, i)]
+                if changed:
+                    for key in changed:
+                        stale = chunk.pop(key)
+                        fresh = None if strict else find_file_consistently(*key)
+                        if fresh is not None and fresh.version_key == stale.version_key:
+                            chunk[key] = fresh  # overridden meanwhile: still a file of what is purged
+                    continue
+                if with_quota and db.cancelled_by_condition(error, len(items)):
+                    with_quota = False  # the subject is gone: nothing to count any more
+                    continue
+                if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS * 2:
+                    db.backoff(attempt)
+                    continue
+                raise
+            deleted += len(chunk)
+            break
+    return deleted
+
+
+def find_file_consistently(repo_id: str, path: str) -> File | None:
+    try:
+        return File.get(repo_id, path, consistent_read=True)
+    except DoesNotExist:
+        return None
 
 
 def _purge_attributes(records: list[File]) -> None:
@@ -326,14 +525,14 @@ def purge_version_files(package_id: str, version: str) -> None:
     """Remove the file records of a deleted version (idempotent)."""
     records = list(File.version_index.query(f"{package_id}#{version}"))
     _purge_attributes(records)
-    db.batch_delete(records)
+    _delete_records(records)
 
 
 def purge_package_files(package_id: str) -> None:
     """Remove the file records of a deleted package (idempotent)."""
     records = list(File.package_index.query(package_id))
     _purge_attributes(records)
-    db.batch_delete(records)
+    _delete_records(records)
 
 
 def set_list_in_downloads(record: File, listed: bool) -> None:

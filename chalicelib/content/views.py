@@ -230,6 +230,16 @@ def get_version_files(ctx: Ctx, subject: str, repo: str, package: str, version: 
     return [services.describe(f) for f in rows]
 
 
+@api.route("/packages/{subject}/{repo}/{package}/versions/{version}/uploads", ["GET"], Need.PUBLISH)
+def get_version_uploads(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> list[dict]:
+    """Large uploads of a version and their state (``pending``, ``processing``, ``done``, ``failed`` with
+    a ``reason``); ``?path=`` for one file. Not in the spec: how a client waits for a large upload."""
+    assert ctx.repo is not None
+    found = packages.get_package(ctx.repo, package)
+    name = versions.get_version(found, version).name
+    return [large.describe(row) for row in large.version_uploads(found, name, ctx.query.get("path") or None)]
+
+
 @api.route("/file_version/{subject}/{repo}/{file_path+}", ["GET"], Need.ANYONE)
 def file_version(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     assert ctx.repo is not None

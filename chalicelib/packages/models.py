@@ -16,6 +16,7 @@ from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
@@ -116,6 +117,10 @@ class Version(Model):
     github_use_tag_release_notes = BooleanAttribute(default=False)
     vcs_tag = UnicodeAttribute(null=True)
     attribute_names = ListAttribute(of=UnicodeAttribute, default=list)
+    #: Ids of the version's large uploads still waiting for their bytes (``content/large.py``).
+    pending_uploads = UnicodeSetAttribute(null=True)
+    #: Publishes of the version so far: a large upload begun before one is published when it finishes.
+    publish_count = NumberAttribute(null=True)
 
     ordinal_index = OrdinalIndex()
 
