@@ -581,3 +581,14 @@ def test_quota_counts_large_uploads_once_and_not_failed_ones(api, target, pump):
     assert quota(api, user) == stored_bytes(api, user) == 5 * MIB + 7
     assert api.delete(f"/packages/{user.name}/{repo}/{package}/versions/8.0", user.auth).status_code == 200
     assert quota(api, user) == stored_bytes(api, user) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("5000000", 5000000), (" 12 ", 12), ("²", None), ("١٢", None), ("9" * 5000, None), ("", None), ("-1", None)],
+)
+def test_content_length_takes_plain_ascii_numbers_only(value, expected):
+    """A header ``str.isdigit`` accepts but ``int`` refuses (or a huge one) is no Content-Length."""
+    from chalicelib.content.large import content_length
+
+    assert content_length({"content-length": value}) == expected

@@ -49,6 +49,7 @@ from chalicelib.packages.models import Package
 from chalicelib.packages.versions import get_version
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now
+from chalicelib.validation import ASCII_DIGITS
 
 log = logging.getLogger("shelf")
 
@@ -75,8 +76,9 @@ class UploadInProgress(Exception):
 
 
 def content_length(headers: Mapping[str, str]) -> int | None:
-    value = headers.get("content-length")
-    return int(value) if value and value.strip().isdigit() else None
+    """The request's Content-Length, or None when absent or not a plain (ASCII) number."""
+    value = (headers.get("content-length") or "").strip()
+    return int(value) if ASCII_DIGITS.fullmatch(value) else None
 
 
 def too_large(headers: Mapping[str, str]) -> bool:
