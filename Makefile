@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 
-.PHONY: install serve test lint bench clean
+.PHONY: install tools serve test lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+## tools: the command-line clients the tests run (curl for the README walkthrough, downloads, 307 uploads)
+tools:
+	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+
 ## serve: embedded local AWS (moto server) + the API on http://127.0.0.1:$(PORT)
 serve: install
 	PORT=$(PORT) $(PY) -m infra.local.serve
 
 ## test: lint, then the whole suite
-test: install
+test: install tools
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 

@@ -6,7 +6,6 @@ repository, and file names outside Latin-1 travel in Content-Disposition (RFC 62
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -20,9 +19,6 @@ from chalicelib.storage import content_disposition
 from tests.conftest import ADMIN
 
 UNICODE_NAMES = ("日本語.txt", "ünïcøde-文件.txt")
-
-needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-
 
 def put_file(api, owner, repo: str, package: str, name: str, data: bytes) -> None:
     url = f"/content/{owner}/{repo}/{package}/1.0/{quote(name)}?publish=1"
@@ -91,7 +87,6 @@ def test_content_disposition_of_non_latin1_names(api, world, name):
     assert unquote(header.split("filename*=UTF-8''", 1)[1]) == name
 
 
-@needs_curl
 @pytest.mark.parametrize("name", UNICODE_NAMES)
 def test_curl_saves_non_latin1_names(api, world, tmp_path: Path, name):
     """``curl -L -O -J``: uploads with the name in the path, follows the 302 to S3 and saves the file
@@ -127,7 +122,6 @@ def test_curl_saves_non_latin1_names(api, world, tmp_path: Path, name):
     assert saved.name in (name, content_disposition(name).split('"')[1])
 
 
-@needs_curl
 def test_curl_anyauth_answers_the_challenge(api, world, tmp_path: Path):
     """``curl --anyauth`` first asks without credentials and sends them only after the 401."""
     owner = world.user()
