@@ -1,0 +1,276 @@
+"""Lifecycle events: the moments other domains react to, and who reacts.
+
+A domain's service says what happened (``publish(VersionPublished(...))``); it never calls another
+domain to react. Reactions are subscribers, named by dotted path and imported on first use, so a cold
+start pays nothing for them:
+
+- **in-request** subscribers run inside ``publish``, before the request answers (cascades that must
+  hold when the caller reads again: deleting a repository deletes its team permissions);
+- **queued** subscribers run later, from one SQS message per event (``EVENTS`` queue), consumed by
+  ``consume`` behind an ``on_sqs_message`` function; SQS delivers at least once, so a queued subscriber
+  must be idempotent (each event carries a unique ``id``).
+
+Each domain declares its subscriptions next to its code, in its ``subscriptions.py`` (a list of
+``Subscription``); ``SUBSCRIPTION_MODULES`` names those modules, read once on the first ``publish``.
+
+Example::
+
+    # chalicelib/teams/subscriptions.py
+    SUBSCRIPTIONS = [Subscription(RepositoryDeleted, "chalicelib.teams.subscribers:repository_deleted")]
+
+    # chalicelib/repositories/services.py
+    events.publish(RepositoryDeleted(owner="acme", repo="tools", repo_id=repo.id))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+log = logging.getLogger("shelf")
+
+
+def _event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Base of every lifecycle event: a unique ``id`` and the moment ``at`` (ISO 8601, UTC)."""
+
+    id: str = field(default_factory=_event_id)
+    at: str = field(default_factory=_now)
+
+    #: Every event class by name (for messages).
+    KINDS: ClassVar[dict[str, type[Event]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Event.KINDS[cls.__name__] = cls
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "event": dataclasses.asdict(self)})
+
+    @staticmethod
+    def from_json(text: str) -> Event:
+        data = json.loads(text)
+        return Event.KINDS[data["kind"]](**data["event"])
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileStored(Event):
+    """A file's content was recorded (a small upload, a large one finished, an entry of an archive)."""
+
+    owner: str
+    repo: str
+    repo_id: str
+    package: str
+    version: str
+    path: str
+    size: int
+    sha256: str
+    uploader: str | None = None
+    replaced_size: int | None = None  # the size of the file it overrode
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionPublished(Event):
+    """Files of a version were published (``files``: their paths)."""
+
+    owner: str
+    repo: str
+    repo_id: str
+    package: str
+    version: str
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileDeleted(Event):
+    owner: str
+    repo: str
+    repo_id: str
+    package: str
+    version: str
+    path: str
+    size: int
+    by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Downloaded(Event):
+    """A download was answered (302 to the content), by ``user`` (None: anonymous) from ``ip``."""
+
+    owner: str
+    repo: str
+    package: str
+    version: str
+    path: str
+    size: int
+    user: str | None = None
+    ip: str | None = None
+    callback_id: str | None = None
+
+
+# --- packages, repositories, subjects --------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionDeleted(Event):
+    owner: str
+    repo: str
+    repo_id: str
+    package: str
+    package_id: str
+    version: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageDeleted(Event):
+    owner: str
+    repo: str
+    repo_id: str
+    package: str
+    package_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepositoryDeleted(Event):
+    owner: str
+    repo: str
+    repo_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubjectDeleted(Event):
+    """A user or an organisation (``kind_of_subject``: "user" or "org") was deleted."""
+
+    name: str
+    kind_of_subject: str
+
+
+# --- commerce ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductDeleted(Event):
+    owner: str
+    product: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessKeyDeleted(Event):
+    owner: str
+    key_id: str
+
+
+# --- authentication ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginSucceeded(Event):
+    """A request authenticated as ``user`` (a user or ``id@subject``) on a resource of ``subject``."""
+
+    subject: str | None
+    user: str
+    ip: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginFailed(Event):
+    """A request with wrong credentials for ``user`` on a resource of ``subject``."""
+
+    subject: str | None
+    user: str
+    ip: str | None = None
+
+
+# --- subscriptions -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """``target`` ("package.module:function") reacts to ``event``; ``queued``: later, from SQS."""
+
+    event: type[Event]
+    target: str
+    queued: bool = False
+
+
+#: The modules whose ``SUBSCRIPTIONS`` lists declare who reacts to what (one per domain).
+SUBSCRIPTION_MODULES: list[str] = []
+
+_table: dict[type[Event], list[Subscription]] | None = None
+
+
+def subscriptions(kind: type[Event]) -> list[Subscription]:
+    """Who reacts to events of ``kind`` (the declarations are read on first use)."""
+    global _table
+    if _table is None:
+        table: dict[type[Event], list[Subscription]] = {}
+        for module in SUBSCRIPTION_MODULES:
+            for sub in importlib.import_module(module).SUBSCRIPTIONS:
+                table.setdefault(sub.event, []).append(sub)
+        _table = table
+    return _table.get(kind, [])
+
+
+def _call(target: str, event: Event) -> None:
+    module, _, name = target.partition(":")
+    handler: Callable[[Event], None] = getattr(importlib.import_module(module), name)
+    handler(event)
+
+
+#: How queued events leave the process: ``send(event)``; set by the queue layer (``chalicelib.queues``)
+#: or by tests. None: queued subscribers run in-request (local tools without queues).
+sender: Callable[[Event], None] | None = None
+
+
+def publish(event: Event) -> None:
+    """Run ``event``'s in-request subscribers now, in declaration order, and queue it once for its
+    queued subscribers."""
+    subs = subscriptions(type(event))
+    for sub in subs:
+        if not sub.queued:
+            _call(sub.target, event)
+    if any(sub.queued for sub in subs):
+        if sender is None:
+            for sub in subs:
+                if sub.queued:
+                    _call(sub.target, event)
+        else:
+            sender(event)
+
+
+def deliver(event: Event) -> None:
+    """Run ``event``'s queued subscribers (the SQS consumer calls this for each message). Each must be
+    idempotent: SQS may deliver the same event again."""
+    for sub in subscriptions(type(event)):
+        if sub.queued:
+            _call(sub.target, event)
+
+
+def consume(sqs_event: Mapping[str, Any]) -> int:
+    """Deliver every event of an SQS batch (Lambda's event dict); returns how many."""
+    records = sqs_event.get("Records") or []
+    for record in records:
+        deliver(Event.from_json(record["body"]))
+    return len(records)
