@@ -69,7 +69,8 @@ class Event:
     @staticmethod
     def from_json(text: str) -> Event:
         data = json.loads(text)
-        return Event.KINDS[data["kind"]](**data["event"])
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data["event"].items()}
+        return Event.KINDS[data["kind"]](**fields)
 
 
 # --- content ------------------------------------------------------------------------------------
@@ -154,9 +155,12 @@ class PackageDeleted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class RepositoryDeleted(Event):
+    """``teams``: the teams that had a permission on it (their ``permitted_repos`` lose it)."""
+
     owner: str
     repo: str
     repo_id: str
+    teams: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,8 +219,21 @@ class Subscription:
     queued: bool = False
 
 
-#: The modules whose ``SUBSCRIPTIONS`` lists declare who reacts to what (one per domain).
-SUBSCRIPTION_MODULES: list[str] = []
+#: The modules whose ``SUBSCRIPTIONS`` lists declare who reacts to what (one per domain). Their order
+#: is the order in which in-request subscribers of one event run (children after their parents'
+#: other dependents: a repository's team records and links before its packages, a package's files
+#: before its links).
+SUBSCRIPTION_MODULES: list[str] = [
+    "chalicelib.repositories.subscriptions",
+    "chalicelib.teams.subscriptions",
+    "chalicelib.content.subscriptions",
+    "chalicelib.attributes.subscriptions",
+    "chalicelib.docs_meta.subscriptions",
+    "chalicelib.links.subscriptions",
+    "chalicelib.packages.subscriptions",
+    "chalicelib.products.subscriptions",
+    "chalicelib.entitlements.subscriptions",
+]
 
 _table: dict[type[Event], list[Subscription]] | None = None
 

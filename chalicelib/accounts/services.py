@@ -8,12 +8,13 @@ from typing import Any, Literal
 from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
 
-from chalicelib import db
+from chalicelib import db, events
 from chalicelib.accounts.models import ADMIN, MEMBER, ORG, OWNER, USER, Follower, Membership, Subject
 from chalicelib.auth.policy import Ctx, Right, rights_on
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.secrets import hash_api_key, hash_password, new_api_key
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.events import SubjectDeleted
 from chalicelib.timefmt import iso, now
 from chalicelib.validation import Body, Flag, subject_name
 
@@ -141,30 +142,17 @@ def delete_user(name: str) -> None:
 
     Users who own organisations must hand them over first (409).
     """
-    from chalicelib.repositories.services import delete_all_repositories
-    from chalicelib.teams.services import drop_user
-
     user = get_user(name)
     memberships = list(Membership.member_index.query(name))
     owned = [m.org for m in memberships if m.type == OWNER]
     if owned:
         raise Conflict(f"User '{name}' owns organization(s) {', '.join(owned)}: change their owner first")
-    delete_all_repositories(user.name)
-    drop_user(user.name)  # out of every team, and the user's own teams gone
-    _purge_commerce(user.name)
+    # Their repositories, team memberships and own teams, products, access keys and entitlements go
+    # (the subscribers of SubjectDeleted): a subject re-created under the same name starts without them.
+    events.publish(SubjectDeleted(name=user.name, kind_of_subject=USER))
     db.batch_delete(memberships)
     _delete_follow_records(name)
     user.delete()
-
-
-def _purge_commerce(name: str) -> None:
-    """A deleted subject's products (with EULAs), access keys and entitlements go too: a subject
-    re-created under the same name starts without them."""
-    from chalicelib.entitlements.services import purge_subject as purge_entitlements
-    from chalicelib.products.services import purge_subject as purge_products
-
-    purge_products(name)
-    purge_entitlements(name)
 
 
 def _delete_follow_records(name: str) -> None:
@@ -242,13 +230,8 @@ def _org_owner(name: str) -> Subject:
 
 def delete_org(name: str) -> None:
     """Delete an organisation with its repositories, memberships and followers."""
-    from chalicelib.repositories.services import delete_all_repositories
-    from chalicelib.teams.services import purge_subject
-
     org = get_org(name)
-    delete_all_repositories(org.name)
-    purge_subject(org.name)
-    _purge_commerce(org.name)
+    events.publish(SubjectDeleted(name=org.name, kind_of_subject=ORG))
     db.batch_delete(Membership.query(name))
     db.batch_delete(Follower.query(name))
     org.delete()

@@ -285,9 +285,9 @@ def _purge(rows: Iterable[Attribute], item_of: Any) -> None:
     db.batch_delete(doomed)
 
 
-def purge_package_attributes(package: Package) -> None:
+def purge_package_attributes(package_id: str, package_name: str) -> None:
     """Remove the attributes of a deleted package and of all its versions (idempotent)."""
-    _purge(Attribute.query(package.id), lambda row: row.version or package.name)
+    _purge(Attribute.query(package_id), lambda row: row.version or package_name)
 
 
 def purge_version_attributes(package_id: str, version: str) -> None:

@@ -13,13 +13,14 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import db, storage
+from chalicelib import db, events, storage
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right, org_role
 from chalicelib.auth.principal import Principal
 from chalicelib.content.models import DONE, FAILED, PENDING, PROCESSING, File, PendingUpload
 from chalicelib.content.paths import DebianCoordinates, check_file_path, storable
 from chalicelib.errors import BadRequest, Conflict, NotFound, RequestTimeout
+from chalicelib.events import FileDeleted, FileStored, VersionPublished
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import CreateVersionBody, create_version, get_version
@@ -183,6 +184,20 @@ def store(
     else:
         condition = (File.sha256 == replaced.sha256) & (File.created == replaced.created)
     _write_record(record, condition, data.size - (int(replaced.size) if replaced else 0))
+    events.publish(
+        FileStored(
+            owner=repo.owner,
+            repo=repo.name,
+            repo_id=repo.id,
+            package=package.name,
+            version=version.name,
+            path=record.path,
+            size=data.size,
+            sha256=data.sha256,
+            uploader=principal.name,
+            replaced_size=int(replaced.size) if replaced is not None else None,
+        )
+    )
     return record
 
 
@@ -255,6 +270,7 @@ def publish_files(
     were published. The version becomes published, and the latest if newest."""
     at = now()
     done = 0
+    published: list[str] = []
     for record in files:
         if deadline is not None and clock() > deadline:
             break
@@ -263,12 +279,23 @@ def publish_files(
             actions.append(File.search_shard.set(PUBLIC_SHARD))
         try:
             record.update(actions=actions, condition=File.sha256 == record.sha256)
+            published.append(record.path)
         except UpdateError as error:
             if not db.condition_failed(error):
                 raise
         done += 1
     if done:
         _mark_version_published(package, version, at)
+        events.publish(
+            VersionPublished(
+                owner=repo.owner,
+                repo=repo.name,
+                repo_id=repo.id,
+                package=package.name,
+                version=version.name,
+                files=tuple(published),
+            )
+        )
     return done
 
 
@@ -449,22 +476,22 @@ def visible_file(ctx: Ctx, path: str) -> File:
     return record
 
 
-def _delete_record(record: File) -> None:
+def _delete_record(record: File, by: str | None = None) -> None:
     """Delete one file record (409 when it changed meanwhile) and give its bytes back to the quota."""
-    if not _delete_records([record], strict=True):
+    if not _delete_records([record], strict=True, by=by):
         raise Conflict(f"'{record.path}' was changed at the same time; try again")
-    _purge_attributes([record])
 
 
 #: File deletes per transaction: with the quota update, moto's (and DynamoDB's old) limit of 25 actions.
 DELETE_CHUNK = 24
 
 
-def _delete_records(records: list[File], strict: bool = False) -> int:
+def _delete_records(records: list[File], strict: bool = False, by: str | None = None) -> int:
     """Delete ``records``, each with its size taken off its owner's ``quota_used_bytes`` in the same
     transaction (so a purge running twice, or concurrently with a delete, never counts a file twice).
     A record changed meanwhile is re-read and deleted as it is now if it is still in the same version,
-    unless ``strict`` (then it stays).
+    unless ``strict`` (then it stays). Each deleted record publishes ``FileDeleted`` (its attributes
+    go with it), ``by`` the caller.
     Returns how many were deleted."""
     deleted = 0
     for start in range(0, len(records), DELETE_CHUNK):
@@ -497,8 +524,23 @@ def _delete_records(records: list[File], strict: bool = False) -> int:
                     continue
                 raise
             deleted += len(chunk)
+            for record in chunk.values():
+                events.publish(_file_deleted(record, by))
             break
     return deleted
+
+
+def _file_deleted(record: File, by: str | None) -> FileDeleted:
+    return FileDeleted(
+        owner=record.owner,
+        repo=record.repo,
+        repo_id=record.repo_id,
+        package=record.package,
+        version=record.version,
+        path=record.path,
+        size=int(record.size),
+        by=by,
+    )
 
 
 def find_file_consistently(repo_id: str, path: str) -> File | None:
@@ -508,30 +550,21 @@ def find_file_consistently(repo_id: str, path: str) -> File | None:
         return None
 
 
-def _purge_attributes(records: list[File]) -> None:
-    from chalicelib.attributes.services import purge_file_attributes
-
-    for record in records:
-        purge_file_attributes(record.repo_id, record.path)
-
-
 def delete_file(principal: Principal, repo: Repository, record: File) -> None:
     """Delete one file (published ones only within the update window). Its blob is collected later."""
     check_may_change(principal, repo, record, "delete")
-    _delete_record(record)
+    _delete_record(record, by=principal.name)
 
 
 def purge_version_files(package_id: str, version: str) -> None:
     """Remove the file records of a deleted version (idempotent)."""
     records = list(File.version_index.query(f"{package_id}#{version}"))
-    _purge_attributes(records)
     _delete_records(records)
 
 
 def purge_package_files(package_id: str) -> None:
     """Remove the file records of a deleted package (idempotent)."""
     records = list(File.package_index.query(package_id))
-    _purge_attributes(records)
     _delete_records(records)
 
 

@@ -27,11 +27,12 @@ from urllib.parse import quote
 from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib import db, netsafety
+from chalicelib import db, events, netsafety
 from chalicelib.auth.principal import Grant, Principal
 from chalicelib.auth.secrets import hash_api_key, hash_password, verify_api_key, verify_password
 from chalicelib.entitlements.models import PRODUCT, AccessKey, EntitlementRef, key_ref
 from chalicelib.errors import BadRequest, Conflict, NotFound, Unauthorized
+from chalicelib.events import AccessKeyDeleted
 from chalicelib.timefmt import now
 from chalicelib.validation import Body, Flag
 
@@ -210,9 +211,7 @@ def delete_key(owner: str, key_id: str) -> None:
     """Delete Access Key: it stops working at once; its grant rows and its place in entitlements go."""
     key = get_key(owner, key_id)
     key.delete()
-    from chalicelib.entitlements.services import forget_key
-
-    forget_key(owner, key_id)
+    events.publish(AccessKeyDeleted(owner=owner, key_id=key_id))
 
 
 # --- authentication ---------------------------------------------------------------------------

@@ -12,10 +12,11 @@ from typing import Any
 from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import db, licenses, plans
+from chalicelib import db, events, licenses, plans
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.events import PackageDeleted
 from chalicelib.licenses.services import unknown_custom_licenses
 from chalicelib.packages.models import Package, SystemId, Version
 from chalicelib.repositories.models import PUBLIC_SHARD, Repository
@@ -206,27 +207,23 @@ def delete_package(repo: Repository, package: Package) -> None:
 
 
 def purge_package_contents(package: Package) -> None:
-    """Remove every record under a deleted package (idempotent)."""
-    from chalicelib.attributes.services import purge_package_attributes
-    from chalicelib.content.services import purge_package_files
-
-    purge_package_files(package.id)
-    purge_package_attributes(package)
-    from chalicelib.docs_meta.services import purge_package as purge_package_docs
-
-    purge_package_docs(package.id)
-    from chalicelib.links.services import purge_package_links
-
-    purge_package_links(package.id)
+    """Remove every record under a deleted package (idempotent): the other domains' records (files,
+    attributes, docs, links) by the subscribers of ``PackageDeleted``, then its versions."""
+    events.publish(
+        PackageDeleted(
+            owner=package.owner,
+            repo=package.repo,
+            repo_id=package.repo_id,
+            package=package.name,
+            package_id=package.id,
+        )
+    )
     db.batch_delete(Version.query(package.id))
     db.batch_delete(_system_id_rows(package))
 
 
 def purge_repository_contents(repo_id: str) -> None:
-    """Remove every record under a deleted repository (idempotent)."""
-    from chalicelib.links.services import purge_repository_links
-
-    purge_repository_links(repo_id)
+    """Remove every package of a deleted repository with what is under it (idempotent)."""
     for package in Package.query(repo_id):
         purge_package_contents(package)
         package.delete()

@@ -8,9 +8,10 @@ from typing import Any
 from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import db
+from chalicelib import db, events
 from chalicelib.auth.policy import Ctx, Right
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.events import VersionDeleted
 from chalicelib.packages.models import Package, Version
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now, parse_iso
@@ -156,14 +157,16 @@ def delete_version(package: Package, version: Version) -> None:
         if db.condition_failed(error):
             raise NotFound(f"Version '{version.name}' was not found") from None
         raise
-    from chalicelib.attributes.services import purge_version_attributes
-    from chalicelib.content.services import purge_version_files
-
-    purge_version_files(package.id, version.name)
-    purge_version_attributes(package.id, version.name)
-    from chalicelib.docs_meta.services import purge_version as purge_version_docs
-
-    purge_version_docs(package.id, version.name)
+    events.publish(
+        VersionDeleted(
+            owner=package.owner,
+            repo=package.repo,
+            repo_id=package.repo_id,
+            package=package.name,
+            package_id=package.id,
+            version=version.name,
+        )
+    )  # its files, attributes and release notes go (their domains' subscribers)
     if version.name in (package.newest_version, package.latest_published_version):
         refresh_latest(package)
 

@@ -17,10 +17,11 @@ from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import db, plans
+from chalicelib import db, events, plans
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right, readable_packages
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.events import ProductDeleted
 from chalicelib.packages.models import Package, Version
 from chalicelib.products.models import (
     Eula,
@@ -302,14 +303,13 @@ def delete_product(subject: str, product: Product) -> None:
 
 def purge_product(subject: str, product: Product) -> None:
     """Remove everything under a deleted product (idempotent): its membership rows, EULAs, EULA
-    acceptances and product-scope entitlements (a re-created product of that name starts empty)."""
-    from chalicelib.entitlements.services import product_scope_key, purge_scope
-
+    acceptances and, by the subscribers of ``ProductDeleted``, its product-scope entitlements (a
+    re-created product of that name starts empty)."""
     key = product_key(subject, product.name)
     db.batch_delete(_member(subject, product.name, name) for name in product.packages)
     db.batch_delete(Eula.query(key))
     db.batch_delete(EulaAcceptance.query(key))
-    purge_scope(subject, product_scope_key(subject, product.name))
+    events.publish(ProductDeleted(owner=subject, product=product.name))
 
 
 def purge_subject(subject: str) -> None:

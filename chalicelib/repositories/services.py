@@ -8,12 +8,14 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
-from chalicelib import db, plans
+from chalicelib import db, events, plans
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import readable
 from chalicelib.auth.principal import Principal
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.events import RepositoryDeleted
 from chalicelib.repositories.models import PUBLIC_SHARD, REPO_TYPES, Repository
+from chalicelib.teams.models import map_dict
 from chalicelib.timefmt import iso, now
 from chalicelib.validation import Body, Flag, repo_name
 
@@ -161,20 +163,16 @@ def update_repository(owner: Subject, repo: Repository, body: UpdateRepoBody) ->
 def delete_repository(repo: Repository) -> None:
     """Delete ``repo`` and everything in it. The repository disappears first, so nothing new can
     land in it (children are written under a condition on the repository's id); its children
-    are purged after, idempotently."""
-    from chalicelib.packages.services import purge_repository_contents
-    from chalicelib.teams.services import delete_repository_record
-
-    if repo.team_permissions:
-        delete_repository_record(repo)  # and its teams' permitted_repos, in one transaction
-    else:
-        try:
-            repo.delete(condition=Repository.id == repo.id)
-        except DeleteError as error:
-            if db.condition_failed(error):
-                raise NotFound(f"Repo '{repo.name}' was not found") from None
-            raise
-    purge_repository_contents(repo.id)
+    (team permissions, links, packages) are purged after, idempotently, by the subscribers of
+    ``RepositoryDeleted``."""
+    try:
+        repo.delete(condition=Repository.id == repo.id)
+    except DeleteError as error:
+        if db.condition_failed(error):
+            raise NotFound(f"Repo '{repo.name}' was not found") from None
+        raise
+    teams = tuple(sorted(map_dict(repo.team_permissions)))
+    events.publish(RepositoryDeleted(owner=repo.owner, repo=repo.name, repo_id=repo.id, teams=teams))
 
 
 def delete_all_repositories(owner: str) -> None:

@@ -428,19 +428,17 @@ def delete_permission(repo: Repository, team: str) -> None:
 # --- cascades ---------------------------------------------------------------------------------
 
 
-def delete_repository_record(repo: Repository) -> None:
-    """Delete the ``repo`` item (404 if it is gone), removing it from the ``permitted_repos`` of its
-    teams in the same transaction. Its contents are purged by the caller."""
-    teams = sorted(map_dict(repo.team_permissions))
-    while True:
-        ops = [_delete(Repository(repo.owner, repo.name), Repository.id == repo.id)]
-        ops += [_team_repo_op(repo.owner, team, repo.name, None) for team in teams]
-        failed = _transact(ops)
-        if failed is None:
-            return
-        if failed == 0:
-            raise NotFound(f"Repo '{repo.name}' was not found")
-        del teams[failed - 1]  # that team is gone already
+def forget_repository(owner: str, repo: str, teams: Iterable[str]) -> None:
+    """Remove the deleted repository ``repo`` from the ``permitted_repos`` of ``teams`` (idempotent;
+    teams gone meanwhile are skipped)."""
+    pending = sorted(teams)
+    for chunk in _chunks(pending, TRANSACTION_ITEMS):
+        left = list(chunk)
+        while left:
+            failed = _transact([_team_repo_op(owner, team, repo, None) for team in left])
+            if failed is None:
+                break
+            del left[failed]  # that team is gone already
 
 
 def drop_member(subject: str, member: str) -> None:
