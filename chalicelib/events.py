@@ -171,6 +171,15 @@ class SubjectDeleted(Event):
     kind_of_subject: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class MemberRemoved(Event):
+    """``user`` is being removed from organisation ``org`` (published before the membership row goes:
+    out of the organisation's teams first, so a crash in between leaves a member without team rights)."""
+
+    org: str
+    user: str
+
+
 # --- commerce ----------------------------------------------------------------------------------
 
 

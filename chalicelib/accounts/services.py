@@ -14,7 +14,7 @@ from chalicelib.auth.policy import Ctx, Right, rights_on
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.secrets import hash_api_key, hash_password, new_api_key
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.events import SubjectDeleted
+from chalicelib.events import MemberRemoved, SubjectDeleted
 from chalicelib.timefmt import iso, now
 from chalicelib.validation import Body, Flag, subject_name
 
@@ -250,12 +250,10 @@ def set_member(org: Subject, user_name: str, body: MemberBody) -> dict[str, str]
 
 def remove_member(org: Subject, user_name: str) -> None:
     """Remove ``user_name`` from ``org``; the owner cannot be removed."""
-    from chalicelib.teams.services import drop_member
-
     if org.owner == user_name:
         raise Conflict(f"'{user_name}' is the owner of '{org.name}' and cannot be removed")
     # Out of the organisation's teams first: a crash in between leaves a member without team rights.
-    drop_member(org.name, user_name)
+    events.publish(MemberRemoved(org=org.name, user=user_name))
     try:
         Membership(org.name, user_name).delete(condition=Membership.member.exists())
     except DeleteError as error:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chalicelib.events import RepositoryDeleted, SubjectDeleted
-from chalicelib.teams.services import drop_user, forget_repository, purge_subject
+from chalicelib.events import MemberRemoved, RepositoryDeleted, SubjectDeleted
+from chalicelib.teams.services import drop_member, drop_user, forget_repository, purge_subject
 
 
 def repository_deleted(event: RepositoryDeleted) -> None:
@@ -17,3 +17,8 @@ def subject_deleted(event: SubjectDeleted) -> None:
         drop_user(event.name)
     else:
         purge_subject(event.name)
+
+
+def member_removed(event: MemberRemoved) -> None:
+    """A member leaving an organisation leaves its teams."""
+    drop_member(event.org, event.user)
