@@ -1,12 +1,13 @@
 """Shelf: the Chalice application. A table of contents: the code lives in ``chalicelib/``."""
 
-from chalice import Chalice, Rate
-from chalice.app import CloudWatchEvent, SQSEvent
+from chalice import Chalice
 
-from chalicelib import queues
+from chalicelib import eventbus
 from chalicelib.accounts.views import api as accounts
 from chalicelib.attributes.file_views import api as file_attributes
 from chalicelib.attributes.views import api as attributes
+from chalicelib.content.functions import collect_blobs, upload_events  # noqa: F401  (local pump, tests)
+from chalicelib.content.functions import functions as content_functions
 from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
 from chalicelib.docs_meta.views import api as docs_meta
@@ -17,6 +18,8 @@ from chalicelib.packages.views import api as packages
 from chalicelib.products.views import api as products
 from chalicelib.repositories.views import api as repositories
 from chalicelib.restrictions.views import api as restrictions
+from chalicelib.stats.functions import download_events  # noqa: F401  (local pump, tests)
+from chalicelib.stats.functions import functions as stats_functions
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
 
@@ -38,6 +41,12 @@ app.register_blueprint(restrictions.blueprint)
 app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
 
+# Background functions, each declared in its domain (SQS consumers, schedules).
+app.register_blueprint(content_functions)
+app.register_blueprint(stats_functions)
+app.register_blueprint(eventbus.bus)
+eventbus.install()  # queued lifecycle-event subscribers run from the events queue
+
 install_fallbacks(app)
 
 
@@ -51,29 +60,3 @@ def bootstrap_admin(event: dict, context: object) -> dict:
 
     name, generated = bootstrap_from_env()
     return {"name": name, "api_key": generated}
-
-
-@app.on_sqs_message(queue=queues.queue_name(queues.DOWNLOAD_EVENTS), batch_size=10)
-def download_events(event: SQSEvent) -> None:
-    """Record queued download events exactly once, with their daily aggregates (chalicelib/stats)."""
-    from chalicelib.stats.downloads import consume
-
-    consume(event.to_dict())
-
-
-@app.on_sqs_message(queue=queues.queue_name(queues.UPLOAD_EVENTS), batch_size=1)
-def upload_events(event: SQSEvent) -> None:
-    """Finish large uploads: S3 reports each object PUT through the 307 (chalicelib/content/large.py)."""
-    from chalicelib.content.large import finish_from_event
-
-    finish_from_event(event.to_dict())
-
-
-@app.schedule(Rate(1, unit=Rate.HOURS))
-def collect_blobs(event: CloudWatchEvent) -> None:
-    """Delete content no file refers to any more, once it is older than the grace period."""
-    from datetime import timedelta
-
-    from chalicelib.content.gc import collect_unreferenced_blobs
-
-    collect_unreferenced_blobs(grace=timedelta(hours=1))

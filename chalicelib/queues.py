@@ -1,4 +1,5 @@
-"""SQS queues for the slow work done outside requests (upload completion, download events).
+"""SQS queues for the slow work done outside requests (upload completion, download events, the
+queued subscribers of lifecycle events).
 
 Example::
 
@@ -17,7 +18,15 @@ from chalicelib.config import settings
 UPLOAD_EVENTS = "upload-events"
 #: One message per download, aggregated by the statistics consumer.
 DOWNLOAD_EVENTS = "download-events"
-ALL_QUEUES = (UPLOAD_EVENTS, DOWNLOAD_EVENTS)
+#: One message per lifecycle event with queued subscribers (chalicelib/events.py, chalicelib/eventbus.py).
+EVENTS = "events"
+#: Where SQS moves an ``events`` message after ``MAX_RECEIVES`` failed deliveries (kept for inspection).
+EVENTS_DEAD_LETTERS = "events-dlq"
+ALL_QUEUES = (UPLOAD_EVENTS, DOWNLOAD_EVENTS, EVENTS_DEAD_LETTERS, EVENTS)
+#: Queues with a dead-letter queue: ``{queue: its dead-letter queue}``.
+DEAD_LETTER_QUEUES = {EVENTS: EVENTS_DEAD_LETTERS}
+#: Deliveries of a message before SQS gives up on it and moves it to the dead-letter queue.
+MAX_RECEIVES = 5
 
 
 def queue_name(short: str) -> str:
@@ -40,10 +49,24 @@ def queue_url(short: str) -> str:
 
 def send(short: str, body: dict[str, Any]) -> None:
     """Send one JSON message to queue ``short``."""
-    sqs().send_message(QueueUrl=queue_url(short), MessageBody=json.dumps(body))
+    send_text(short, json.dumps(body))
+
+
+def send_text(short: str, text: str) -> None:
+    """Send one message ``text`` (already encoded) to queue ``short``."""
+    sqs().send_message(QueueUrl=queue_url(short), MessageBody=text)
 
 
 def create_queues() -> None:
-    """Create every queue (local AWS and tests)."""
+    """Create every queue (local AWS and tests), dead-letter queues first, with their redrive
+    policies (``MAX_RECEIVES`` deliveries, then the dead-letter queue)."""
     for short in ALL_QUEUES:
-        sqs().create_queue(QueueName=queue_name(short))
+        attributes: dict[str, str] = {}
+        if short in DEAD_LETTER_QUEUES:
+            dead = sqs().get_queue_attributes(
+                QueueUrl=queue_url(DEAD_LETTER_QUEUES[short]), AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps(
+                {"deadLetterTargetArn": dead, "maxReceiveCount": str(MAX_RECEIVES)}
+            )
+        sqs().create_queue(QueueName=queue_name(short), Attributes=attributes)

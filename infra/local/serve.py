@@ -25,18 +25,20 @@ def main() -> None:
 
     import app as app_module
     from app import app
-    from chalicelib import queues
+    from chalicelib import eventbus, queues
     from chalicelib.accounts.bootstrap import bootstrap_from_env
     from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
     from infra.local.events import EventPump
     from infra.local.gateway import LocalGateway
 
     admin, generated_key = bootstrap_from_env()
-    # Lambda's SQS event sources: S3 reports large uploads, which the app finishes in the background.
+    # Lambda's SQS event sources: S3 reports large uploads, which the app finishes in the background;
+    # download events are recorded; queued lifecycle events reach their subscribers.
     EventPump(
         {
             queues.UPLOAD_EVENTS: app_module.upload_events,
             queues.DOWNLOAD_EVENTS: app_module.download_events,
+            queues.EVENTS: eventbus.lifecycle_events,
         }
     ).start()
     print(f"Local AWS (moto) on {endpoint}")
