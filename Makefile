@@ -22,9 +22,10 @@ tools:
 serve: install
 	PORT=$(PORT) $(PY) -m infra.local.serve
 
-## test: lint, then the whole suite
+## test: lint, the import layering (.importlinter), then the whole suite
 test: install tools
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 ## bench: AWS operations and latency per route, cold import time (figures in docs/performance.md)
@@ -33,6 +34,7 @@ bench: install
 
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

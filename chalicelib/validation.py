@@ -204,3 +204,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     if first["type"] == "missing":
         return f"Missing required field '{field}'"
     return f"Invalid value for '{field}': {reason}"
+
+
+def flag(query: Mapping[str, str], name: str) -> bool:
+    """A boolean query flag such as ``attribute_values=1``."""
+    return query.get(name, "").lower() in ("1", "true", "yes")

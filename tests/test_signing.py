@@ -14,6 +14,7 @@ import pytest
 
 from chalicelib import netsafety, queues
 from chalicelib.accounts.models import Subject
+from chalicelib.auth import signed_urls
 from chalicelib.content import signing
 from chalicelib.errors import BadRequest
 from tests.conftest import unique
@@ -110,8 +111,8 @@ def test_signed_url_of_missing_file_is_404(api, scene):
 def test_signed_url_expires(api, scene, monkeypatch):
     url = signed(api, scene, valid_for_secs=1)
     assert api.get(url).status_code == 302
-    real = signing.now_ms
-    monkeypatch.setattr(signing, "now_ms", lambda: real() + 2_000)
+    real = signed_urls.now_ms
+    monkeypatch.setattr(signed_urls, "now_ms", lambda: real() + 2_000)  # the verifier's clock
     assert_forbidden(api.get(url), "expired")
 
 
@@ -482,8 +483,8 @@ def test_dynamic_download_link_expires_after_15_seconds(api, versions_scene, mon
         f"/content/{s['owner'].name}/{s['repo']}/lib/$latest/app.bin", params={"bt_package": s["package"]}
     )
     target = _follow(api, response)
-    real = signing.now_ms
-    monkeypatch.setattr(signing, "now_ms", lambda: real() + 16_000)
+    real = signed_urls.now_ms
+    monkeypatch.setattr(signed_urls, "now_ms", lambda: real() + 16_000)  # the verifier's clock
     assert_forbidden(api.get(target), "expired")
 
 

@@ -9,8 +9,7 @@ from chalicelib.attributes.services import Target, package_target, split_names, 
 from chalicelib.auth.policy import Ctx, Need, Right
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
-from chalicelib.validation import parse_json
-from chalicelib.web.paging import flag
+from chalicelib.validation import flag, parse_json
 from chalicelib.web.routing import Api
 
 api = Api(__name__)

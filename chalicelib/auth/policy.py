@@ -55,12 +55,13 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import plans
 from chalicelib.accounts.models import ADMIN, MEMBER, OWNER, Membership, Subject
-from chalicelib.auth.principal import Principal, authenticate
-from chalicelib.content import signing
+from chalicelib.auth import signed_urls
+from chalicelib.auth.credentials import authenticate
+from chalicelib.auth.principal import Principal
+from chalicelib.auth.restrictions import check_download
 from chalicelib.content.paths import split_matrix
 from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.repositories.models import Repository
-from chalicelib.restrictions.check import check_download
 from chalicelib.teams.models import Team, TeamMembership, map_dict
 from chalicelib.validation import check_request_names
 
@@ -300,7 +301,7 @@ def signed_rights(ctx: Ctx, params: Mapping[str, str]) -> frozenset[Right]:
     """
     assert ctx.repo is not None and ctx.subject is not None
     path = split_matrix(params.get("file_path", "")).path
-    ctx.extra["signed"] = signing.verify_download(ctx.subject, ctx.repo.name, path, ctx.query)
+    ctx.extra["signed"] = signed_urls.verify_download(ctx.subject, ctx.repo.name, path, ctx.query)
     return READ_ONLY
 
 
@@ -349,7 +350,7 @@ def resolve(
             ctx.rights |= READ_ONLY
     if principal.is_access_key and key_files and ctx.repo is not None:
         ctx.rights |= _key_file_rights(principal, ctx.repo)
-    if need is Need.DOWNLOAD and ctx.repo is not None and signing.is_signed(ctx.query):
+    if need is Need.DOWNLOAD and ctx.repo is not None and signed_urls.is_signed(ctx.query):
         ctx.rights |= signed_rights(ctx, params)
     if ctx.repo is not None and Right.READ not in ctx.rights:
         if need is Need.DOWNLOAD and not principal.authenticated:

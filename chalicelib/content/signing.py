@@ -1,18 +1,6 @@
-"""URL signing: anonymous, expiring download URLs under a per-subject key (Premium).
-
-A signed URL is ``<base>/dl/:subject/:repo/:file_path?expiry=E&id=I&signature=S`` where
-
-- ``E`` is the expiry in epoch milliseconds;
-- ``I`` is an opaque token carrying the callback information (``callback_id``, ``callback_url``,
-  ``callback_method``, ``callback_email``): AES-256-GCM under a key derived from the subject's
-  signing key (``HMAC-SHA256(signing key, "shelf/signed-url-id")``), the path as associated data,
-  a random 96-bit nonce prepended; urlsafe base64 without padding. It can be neither read nor forged;
-- ``S`` is ``HMAC-SHA256(signing key, "subject\\nrepo\\nfile_path\\nE\\nI")``, urlsafe base64
-  without padding.
-
-The signing key (32 random bytes, ``Subject.url_signing_key``) is created on first use with a
-conditional write, so two concurrent first uses agree; ``POST /subjects/:subject/keypair``
-replaces it, which revokes every outstanding URL.
+"""URL signing: anonymous, expiring download URLs under a per-subject key (Premium): the key, the
+``signed_url`` request, callbacks. The scheme and its verification (by the policy, on download) are
+``chalicelib/auth/signed_urls.py``.
 
 A signed download grants read on that exact path only (published files; private repositories too).
 A download with a ``callback_url`` is reported *outside* the request: the download event carries the
@@ -21,7 +9,6 @@ callback, and the events consumer calls ``perform_callback(event)``.
 Example::
 
     url = create_signed_url(ctx.subject, "repo", "a/b.bin", base, body)
-    claims = verify_download(subject, "repo", "a/b.bin", {"expiry": ..., "id": ..., "signature": ...})
 """
 
 from __future__ import annotations
@@ -33,7 +20,6 @@ import json
 import logging
 import os
 import secrets
-import time
 import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -43,9 +29,10 @@ from pydantic import Field
 
 from chalicelib import netsafety
 from chalicelib.accounts.models import Subject
+from chalicelib.auth.signed_urls import b64, canonical, id_cipher, now_ms, signature, unb64
 from chalicelib.db import condition_failed
-from chalicelib.errors import BadRequest, Forbidden
-from chalicelib.validation import ASCII_DIGITS, Body
+from chalicelib.errors import BadRequest
+from chalicelib.validation import Body
 
 if TYPE_CHECKING:
     from chalicelib.auth.policy import Ctx
@@ -59,8 +46,6 @@ DYNAMIC_VALID_SECONDS = 15
 CALLBACK_METHODS = ("GET", "POST", "PUT", "HEAD")
 #: Seconds the callback may take to connect and to answer.
 CALLBACK_TIMEOUT = 3.0
-SIGNED_PARAMS = ("expiry", "id", "signature")
-_ID_KEY_INFO = b"shelf/signed-url-id"
 
 
 class SignedUrlBody(Body):
@@ -73,24 +58,11 @@ class SignedUrlBody(Body):
     secret: str | None = Field(default=None, max_length=256)
 
 
-def now_ms() -> int:
-    """The clock of signed URLs (tests replace it)."""
-    return int(time.time() * 1000)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 # --- the per-subject key ---------------------------------------------------------------------------
 
 
 def _new_key() -> str:
-    return _b64(secrets.token_bytes(32))
+    return b64(secrets.token_bytes(32))
 
 
 def signing_key(subject: Subject) -> bytes:
@@ -105,7 +77,7 @@ def signing_key(subject: Subject) -> bytes:
             if not condition_failed(error):
                 raise
             subject.refresh(consistent_read=True)
-    return _unb64(subject.url_signing_key or "")
+    return unb64(subject.url_signing_key or "")
 
 
 def regenerate_key(subject: Subject) -> None:
@@ -116,41 +88,12 @@ def regenerate_key(subject: Subject) -> None:
 # --- tokens and signatures -------------------------------------------------------------------------
 
 
-def _canonical(subject: str, repo: str, path: str) -> str:
-    return f"{subject}\n{repo}\n{path}"
-
-
-def _id_cipher(key: bytes) -> Any:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    return AESGCM(hmac.new(key, _ID_KEY_INFO, hashlib.sha256).digest())
-
-
 def seal_id(key: bytes, subject: str, repo: str, path: str, claims: Mapping[str, str]) -> str:
     """The opaque ``id`` of a signed URL: ``claims`` encrypted and authenticated (AES-256-GCM)."""
     nonce = secrets.token_bytes(12)
     plain = json.dumps(dict(claims), separators=(",", ":")).encode()
-    sealed = _id_cipher(key).encrypt(nonce, plain, _canonical(subject, repo, path).encode())
-    return _b64(nonce + sealed)
-
-
-def open_id(key: bytes, subject: str, repo: str, path: str, token: str) -> dict[str, str]:
-    """The claims of an ``id`` token; 403 if it was not made with ``key`` for this path."""
-    from cryptography.exceptions import InvalidTag
-
-    try:
-        raw = _unb64(token)
-        plain = _id_cipher(key).decrypt(raw[:12], raw[12:], _canonical(subject, repo, path).encode())
-        claims = json.loads(plain)
-    except (InvalidTag, ValueError, TypeError):
-        raise Forbidden("The signed URL is not valid") from None
-    return claims if isinstance(claims, dict) else {}
-
-
-def signature(key: bytes, subject: str, repo: str, path: str, expiry: int | str, token: str) -> str:
-    """HMAC-SHA256 of the canonical string of a signed URL."""
-    message = f"{_canonical(subject, repo, path)}\n{expiry}\n{token}".encode()
-    return _b64(hmac.new(key, message, hashlib.sha256).digest())
+    sealed = id_cipher(key).encrypt(nonce, plain, canonical(subject, repo, path).encode())
+    return b64(nonce + sealed)
 
 
 def signed_query(
@@ -169,26 +112,6 @@ def download_url(
     """The signed ``/dl`` URL of ``path``."""
     where = "/".join(quote(part, safe="") for part in (subject.name, repo)) + "/" + quote(path)
     return f"{base}/dl/{where}?{signed_query(subject, repo, path, expiry_ms, claims)}"
-
-
-def is_signed(query: Mapping[str, str]) -> bool:
-    """Whether a request presents a signed-URL query."""
-    return any(query.get(name) for name in SIGNED_PARAMS)
-
-
-def verify_download(subject: Subject, repo: str, path: str, query: Mapping[str, str]) -> dict[str, str]:
-    """The callback claims of a valid signed download of ``path``; 403 if forged, tampered, expired or
-    revoked (signed with a key that was regenerated since)."""
-    expiry, token, sig = (query.get(name) or "" for name in SIGNED_PARAMS)
-    if not (expiry and token and sig):
-        raise Forbidden("The signed URL is incomplete: it needs 'expiry', 'id' and 'signature'")
-    key = _unb64(subject.url_signing_key) if subject.url_signing_key else None
-    expected = signature(key, subject.name, repo, path, expiry, token).encode() if key else b""
-    if key is None or not hmac.compare_digest(expected, sig.encode()):  # bytes: sig may be non-ASCII
-        raise Forbidden("The signed URL is not valid")
-    if not ASCII_DIGITS.fullmatch(expiry) or int(expiry) < now_ms():
-        raise Forbidden("The signed URL has expired")
-    return open_id(key, subject.name, repo, path, token)
 
 
 # --- the signed_url request ------------------------------------------------------------------------

@@ -27,8 +27,8 @@ from chalicelib.errors import BadRequest, NotFound
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.storage import presign_get
-from chalicelib.validation import Body, Flag, parse_body
-from chalicelib.web.paging import PAGE_SIZE, flag, start_pos
+from chalicelib.validation import Body, Flag, flag, parse_body
+from chalicelib.web.paging import PAGE_SIZE, start_pos
 from chalicelib.web.routing import Api, created, json_response
 
 api = Api(__name__)

@@ -1,4 +1,4 @@
-"""Access keys: create, read, update, delete, and authentication as ``<id>@<subject>``.
+"""Access keys: create, read, update, delete (authenticating as one: ``chalicelib/auth/access_keys.py``).
 
 A key's password is shown once (create, or an update that changes it) and stored hashed: generated
 passwords (160 random bits) with SHA-256, passwords chosen by a person with salted scrypt; both are
@@ -9,40 +9,34 @@ check URL answers 404 (the key is then deleted). The check's result is kept on t
 
 Example::
 
-    principal = authenticate_key("ci", "acme", "s3cret", source_ip="203.0.113.7")
-    principal.name, principal.grants   # "ci@acme", (Grant(access="r", repo="tools", ...), ...)
+    create_key(owner, body)   # {"username": "ci@acme", "password": ...}
+
+Authentication as a key lives in ``chalicelib/auth/access_keys.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import re
 import secrets
 import time
-import urllib.request
-from urllib.parse import quote
 
 from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib import db, events, netsafety
-from chalicelib.auth.principal import Grant, Principal
-from chalicelib.auth.secrets import hash_api_key, hash_password, verify_api_key, verify_password
-from chalicelib.entitlements.models import PRODUCT, AccessKey, EntitlementRef, key_ref
-from chalicelib.errors import BadRequest, Conflict, NotFound, Unauthorized
-from chalicelib.events import AccessKeyDeleted
+from chalicelib import db, netsafety
+from chalicelib.auth.access_keys import MIN_CACHE_SECS, remove_key, username
+from chalicelib.auth.secrets import hash_api_key, hash_password
+from chalicelib.entitlements.models import AccessKey
+from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.timefmt import now
 from chalicelib.validation import Body, Flag
 
 log = logging.getLogger("shelf")
 
 KEY_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
-MIN_CACHE_SECS = 60
 MAX_CIDRS = 100
-#: Seconds an existence check may take before it counts as a failure (which does not revoke).
-CHECK_TIMEOUT = 3.0
 
 
 class ExistenceCheck(Body):
@@ -75,14 +69,6 @@ def new_password() -> str:
 
 def _hash(password: str, generated: bool) -> str:
     return hash_api_key(password) if generated else hash_password(password)
-
-
-def _verify(password: str, stored: str | None) -> bool:
-    """Constant-time check of ``password`` against a SHA-256 or scrypt hash (None: always False,
-    at the cost of a SHA-256 so unknown keys answer as fast as generated ones)."""
-    if stored and stored.startswith("scrypt$"):
-        return verify_password(password, stored)
-    return verify_api_key(password, stored) and stored is not None
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -137,10 +123,6 @@ def _password(body: AccessKeyBody) -> tuple[str, str]:
 
 
 # --- CRUD -------------------------------------------------------------------------------------
-
-
-def username(key: AccessKey) -> str:
-    return f"{key.id}@{key.owner}"
 
 
 def describe(key: AccessKey) -> dict:
@@ -209,116 +191,4 @@ def update_key(owner: str, key_id: str, body: AccessKeyBody) -> dict:
 
 def delete_key(owner: str, key_id: str) -> None:
     """Delete Access Key: it stops working at once; its grant rows and its place in entitlements go."""
-    key = get_key(owner, key_id)
-    key.delete()
-    events.publish(AccessKeyDeleted(owner=owner, key_id=key_id))
-
-
-# --- authentication ---------------------------------------------------------------------------
-
-
-def authenticate_key(key_id: str, owner: str, password: str, source_ip: str | None) -> Principal:
-    """The principal of access key ``key_id@owner``, with its grants; 401 when refused."""
-    try:
-        key: AccessKey | None = AccessKey.get(owner, key_id)
-    except DoesNotExist:
-        key = None
-    valid = _verify(password, key.password_hash if key else None)
-    if key is None or not valid:
-        raise Unauthorized()
-    if key.expiry is not None and int(key.expiry) <= int(time.time() * 1000):
-        raise Unauthorized(f"Access key '{key_id}@{owner}' has expired")
-    if not address_allowed(key, source_ip):
-        raise Unauthorized(f"Access key '{key_id}@{owner}' may not be used from this address")
-    if key.check_url and not still_exists(key, password):
-        raise Unauthorized(f"Access key '{key_id}@{owner}' was revoked by its existence check")
-    return Principal(name=username(key), key_id=key.id, key_owner=owner, grants=load_grants(key))
-
-
-def address_allowed(key: AccessKey, source_ip: str | None) -> bool:
-    """Inside a white CIDR (when there are any) and outside every black CIDR; an unknown client
-    address passes only a key without CIDRs."""
-    if not key.white_cidrs and not key.black_cidrs:
-        return True
-    try:
-        address = ipaddress.ip_address((source_ip or "").strip())
-    except ValueError:
-        return False
-
-    def inside(cidrs: list[str]) -> bool:
-        return any(
-            address.version == network.version and address in network
-            for network in (ipaddress.ip_network(c, strict=False) for c in cidrs)
-        )
-
-    if key.white_cidrs and not inside(list(key.white_cidrs)):
-        return False
-    return not inside(list(key.black_cidrs or []))
-
-
-def call_existence_check(url: str) -> int | None:
-    """GET ``url`` (SSRF-checked again now, no redirects, short timeout): the status, or None."""
-    request = urllib.request.Request(url, method="GET")
-    return netsafety.call_public_url(request, CHECK_TIMEOUT, "access key existence check")
-
-
-def still_exists(key: AccessKey, password: str) -> bool:
-    """Whether the key's source identity still exists: False (and the key is deleted) only when its
-    existence check URL answers 404. A result is cached on the key for ``cache_for_secs``."""
-    current = int(time.time())
-    if key.check_valid_until is not None and current < int(key.check_valid_until):
-        return True
-    url = str(key.check_url).replace(":username", quote(username(key), safe=""))
-    url = url.replace(":password", quote(password, safe=""))
-    status = call_existence_check(url)
-    if status == 404:
-        log.info("access key %s revoked by its existence check", username(key))
-        with contextlib.suppress(NotFound):
-            delete_key(key.owner, key.id)
-        return False
-    until = current + int(key.check_cache_secs or MIN_CACHE_SECS)
-    try:
-        key.update(actions=[AccessKey.check_valid_until.set(until)], condition=AccessKey.uid == key.uid)
-    except Exception as error:  # noqa: BLE001  (a failed cache write only costs another check)
-        log.warning("existence check result not cached: %s", error)
-    return True
-
-
-def load_grants(key: AccessKey) -> tuple[Grant, ...]:
-    """The key's grants: ONE Query on its reference rows (rows of an earlier key of the same id are
-    ignored); product grants expand to the product's packages (one GetItem per product)."""
-    grants: list[Grant] = []
-    for row in EntitlementRef.query(key_ref(key.owner, key.id)):
-        if row.key_uid != key.uid:
-            continue
-        if row.scope == PRODUCT:
-            grants.extend(_product_grants(key.owner, str(row.product), row.access))
-            continue
-        grants.append(
-            Grant(
-                access=row.access,
-                repo=str(row.repo),
-                repo_id=row.repo_id,
-                package=row.package,
-                package_id=row.package_id,
-                version=row.version,
-                path=row.path,
-            )
-        )
-    return tuple(grants)
-
-
-def _product_grants(owner: str, product: str, access: str) -> list[Grant]:
-    from chalicelib.products.models import Product
-
-    try:
-        found = Product.get(owner, product)
-    except DoesNotExist:
-        return []
-    out = []
-    for member in found.packages or []:
-        repo, _, package = member.partition("/")
-        if repo and package:
-            out.append(Grant(access=access, repo=repo, repo_id=None, package=package))
-    return out
-
+    remove_key(get_key(owner, key_id))

@@ -20,7 +20,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.entitlements.models import PRODUCT, AccessKey, Entitlement, EntitlementRef, key_ref, tag_ref
 from chalicelib.errors import BadRequest
 from chalicelib.repositories.models import Repository
-from chalicelib.web.paging import flag
+from chalicelib.validation import flag
 
 
 def parse_scope(query: Mapping[str, str]) -> list[str]:

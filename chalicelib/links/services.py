@@ -25,13 +25,13 @@ from chalicelib import db
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right, load_repo, rights_on
 from chalicelib.auth.principal import Principal
+from chalicelib.auth.restrictions import check_download, restricted
 from chalicelib.content.models import File
 from chalicelib.content.paths import check_file_path, storable
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound
 from chalicelib.links.models import Link
 from chalicelib.packages.models import Package
 from chalicelib.repositories.models import Repository
-from chalicelib.restrictions.check import check_download, restricted
 from chalicelib.timefmt import now
 from chalicelib.validation import Body
 

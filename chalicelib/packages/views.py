@@ -9,8 +9,8 @@ from chalicelib.auth.policy import Ctx, Need
 from chalicelib.packages import services, versions
 from chalicelib.packages.services import CreatePackageBody, UpdatePackageBody
 from chalicelib.packages.versions import CreateVersionBody, UpdateVersionBody
-from chalicelib.validation import parse_body
-from chalicelib.web.paging import AUTHENTICATED_PAGE_SIZE, PAGE_SIZE, flag, paged_response, start_pos
+from chalicelib.validation import flag, parse_body
+from chalicelib.web.paging import AUTHENTICATED_PAGE_SIZE, PAGE_SIZE, paged_response, start_pos
 from chalicelib.web.routing import Api, created
 
 api = Api(__name__)

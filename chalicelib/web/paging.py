@@ -24,11 +24,6 @@ def start_pos(query: Mapping[str, str]) -> int:
     return non_negative_int(raw, "start_pos")
 
 
-def flag(query: Mapping[str, str], name: str) -> bool:
-    """A boolean query flag such as ``attribute_values=1``."""
-    return query.get(name, "").lower() in ("1", "true", "yes")
-
-
 def paged_response(items: list[Any], start: int, total: int) -> Response:
     """A JSON list with ``X-RangeLimit-Total``, ``-StartPos`` and ``-EndPos``."""
     end = start + len(items) - 1 if items else start
