@@ -19,6 +19,7 @@ from chalicelib.repositories.views import api as repositories
 from chalicelib.restrictions.views import api as restrictions
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
+from chalicelib.webhooks.views import api as webhooks
 
 app = Chalice(app_name="shelf")
 app.register_middleware(normalise_errors, "http")
@@ -37,6 +38,7 @@ app.register_blueprint(licenses.blueprint)
 app.register_blueprint(restrictions.blueprint)
 app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
+app.register_blueprint(webhooks.blueprint)
 
 install_fallbacks(app)
 

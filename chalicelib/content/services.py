@@ -13,13 +13,14 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import db, storage
+from chalicelib import db, events, storage
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right, org_role
 from chalicelib.auth.principal import Principal
 from chalicelib.content.models import DONE, FAILED, PENDING, PROCESSING, File, PendingUpload
 from chalicelib.content.paths import DebianCoordinates, check_file_path, storable
 from chalicelib.errors import BadRequest, Conflict, NotFound, RequestTimeout
+from chalicelib.events import VersionPublished
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import CreateVersionBody, create_version, get_version
@@ -269,6 +270,17 @@ def publish_files(
         done += 1
     if done:
         _mark_version_published(package, version, at)
+        published = tuple(record.path for record in files[:done])
+        events.publish(
+            VersionPublished(
+                owner=repo.owner,
+                repo=repo.name,
+                repo_id=repo.id,
+                package=package.name,
+                version=version.name,
+                files=published,
+            )
+        )
     return done
 
 
