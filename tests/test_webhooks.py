@@ -11,12 +11,14 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import events
 from chalicelib.config import settings
-from chalicelib.events import VersionPublished
+from chalicelib.events import PackageDeleted, RepositoryDeleted, SubjectDeleted, VersionPublished
 from chalicelib.repositories.models import Repository
 from chalicelib.webhooks import services, subscribers
+from chalicelib.webhooks.models import Webhook, WebhookCount
 from tests.conftest import ADMIN, assert_message
 
 
@@ -384,3 +386,29 @@ def test_permissions(api, world, scene):
     # The system administrator may do everything.
     assert api.post(f"/webhooks/{owner.name}/{private}/pkg", ADMIN, json=body).status_code == 201
     assert len(api.get(f"/webhooks/{owner.name}", ADMIN).json()) == 1
+
+
+def test_deleted_packages_repositories_and_subjects_take_their_webhooks_along(api, world, listener):
+    """The cascade subscribers (the deleting services publish these events)."""
+    base, _ = listener
+    owner = world.user()
+    repos = [world.repo(owner.name) for _ in range(2)]
+    packages = [world.package(owner.name, repo) for repo in repos]
+    other = world.package(owner.name, repos[1])
+    for repo, package in [*zip(repos, packages, strict=True), (repos[1], other)]:
+        assert _register(api, owner, repo, package, base + "/h").status_code == 201
+    ids = [Repository.get(owner.name, repo).id for repo in repos]
+    assert api.delete(f"/repos/{owner.name}/{repos[0]}", ADMIN).status_code == 200
+    events.publish(RepositoryDeleted(owner=owner.name, repo=repos[0], repo_id=ids[0]))
+    assert api.delete(f"/packages/{owner.name}/{repos[1]}/{other}", ADMIN).status_code == 200
+    events.publish(
+        PackageDeleted(owner=owner.name, repo=repos[1], repo_id=ids[1], package=other, package_id="x")
+    )
+    listed = api.get(f"/webhooks/{owner.name}", owner.auth).json()
+    assert [(h["repo"], h["package"]) for h in listed] == [(repos[1], packages[1])]
+    response = _register(api, owner, repos[1], world.package(owner.name, repos[1]), base + "/h")
+    assert response.headers["X-Bintray-WebHookLimit-Remaining"] == "8"  # the places were freed
+    events.publish(SubjectDeleted(name=owner.name, kind_of_subject="user"))
+    assert list(Webhook.query(owner.name)) == []
+    with pytest.raises(DoesNotExist):
+        WebhookCount.get(owner.name)

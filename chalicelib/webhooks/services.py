@@ -224,16 +224,27 @@ def get_webhook(repo: Repository, package: str) -> Webhook:
         raise NotFound(f"Webhook for package '{package}' was not found") from None
 
 
-def delete(repo: Repository, package: str) -> None:
-    """Delete the webhook of ``package`` (404 when there is none)."""
-    hook = Webhook(repo.owner, target_key(repo.id, package))
+def _remove(subject: str, target: str) -> bool:
+    """Delete one webhook with its place in the count; False when it did not exist."""
 
     def remove(tx: Any) -> None:
-        tx.delete(hook, condition=Webhook.target.exists())
-        tx.update(WebhookCount(repo.owner), actions=[WebhookCount.count.add(-1)])
+        tx.delete(Webhook(subject, target), condition=Webhook.target.exists())
+        tx.update(WebhookCount(subject), actions=[WebhookCount.count.add(-1)])
 
-    if _transact(remove) is not None:
+    return _transact(remove) is None
+
+
+def delete(repo: Repository, package: str) -> None:
+    """Delete the webhook of ``package`` (404 when there is none)."""
+    if not _remove(repo.owner, target_key(repo.id, package)):
         raise NotFound(f"Webhook for package '{package}' was not found")
+
+
+def delete_all(subject: str, prefix: str = "") -> int:
+    """Delete the webhooks of ``subject`` whose target starts with ``prefix`` (cascades); how many."""
+    condition = Webhook.target.startswith(prefix) if prefix else None
+    hooks = list(Webhook.query(subject, range_key_condition=condition, attributes_to_get=["target"]))
+    return sum(_remove(subject, hook.target) for hook in hooks)
 
 
 # --- calls -------------------------------------------------------------------------------------

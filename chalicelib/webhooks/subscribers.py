@@ -1,4 +1,5 @@
-"""Webhook subscribers: a published version is announced to its package's webhook.
+"""Webhook subscribers: a published version is announced to its package's webhook; deleting a
+package, repository or subject deletes its webhooks (in-request cascades).
 
 Queued (``subscriptions.py``): from the events queue, a failed attempt raises ``DeliveryFailed`` so that
 SQS delivers the event again later (the attempt records make that idempotent, see
@@ -11,8 +12,9 @@ from __future__ import annotations
 import time
 
 from chalicelib import events
-from chalicelib.events import VersionPublished
+from chalicelib.events import PackageDeleted, RepositoryDeleted, SubjectDeleted, VersionPublished
 from chalicelib.webhooks import services
+from chalicelib.webhooks.models import WebhookCount, target_key
 
 
 class DeliveryFailed(Exception):
@@ -27,3 +29,16 @@ def version_published(event: VersionPublished) -> None:
         if events.sender is not None:
             raise DeliveryFailed(f"webhook of {event.owner}/{event.repo}/{event.package}: attempt failed")
         time.sleep(services.retry_delay(attempt))
+
+
+def package_deleted(event: PackageDeleted) -> None:
+    services.delete_all(event.owner, target_key(event.repo_id, event.package))
+
+
+def repository_deleted(event: RepositoryDeleted) -> None:
+    services.delete_all(event.owner, f"{event.repo_id}/")
+
+
+def subject_deleted(event: SubjectDeleted) -> None:
+    services.delete_all(event.name)
+    WebhookCount(event.name).delete()
