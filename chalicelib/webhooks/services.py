@@ -328,12 +328,15 @@ def deliver_release(event: VersionPublished) -> bool:
     another attempt is due."""
     try:
         hook = Webhook.get(event.owner, target_key(event.repo_id, event.package))
+    except DoesNotExist:
+        return True  # the usual case: one GetItem per publish
+    if not hook.active:
+        return True
+    try:
         package = Package.get(event.repo_id, event.package)
         version = Version.get(package.id, event.version)
     except DoesNotExist:
-        return True
-    if not hook.active:
-        return True
+        return True  # deleted meanwhile: nothing to announce
     delivery_id = f"{hook.id}#{event.id}"
     try:
         delivery = WebhookDelivery.get(delivery_id, consistent_read=True)
