@@ -22,6 +22,7 @@ from chalicelib.stats.functions import download_events  # noqa: F401  (local pum
 from chalicelib.stats.functions import functions as stats_functions
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
+from chalicelib.webhooks.views import api as webhooks
 
 app = Chalice(app_name="shelf")
 app.register_middleware(normalise_errors, "http")
@@ -40,6 +41,7 @@ app.register_blueprint(licenses.blueprint)
 app.register_blueprint(restrictions.blueprint)
 app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
+app.register_blueprint(webhooks.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)

@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +30,20 @@ class Settings:
     #: Where a download's country comes from for geo restrictions: "ipdb" (offline IP database) or
     #: "cloudfront" (the CloudFront-Viewer-Country header). See chalicelib/restrictions/countries.py.
     country_source: str = "ipdb"
+    #: Networks outbound calls to user-given URLs (webhooks, signed-URL callbacks, access-key existence
+    #: checks) may reach although they are not public, e.g. ``127.0.0.0/8``: for local testing only
+    #: (``SHELF_OUTBOUND_ALLOW_CIDRS``, comma separated; empty by default). See chalicelib/netsafety.py.
+    outbound_allow_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+
+def _networks(value: str, variable: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The CIDRs of a comma-separated setting (a configuration error names ``variable``)."""
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()
+        )
+    except ValueError as error:
+        raise ValueError(f"{variable}: {error}") from None
 
 
 @lru_cache(maxsize=1)
@@ -45,4 +60,7 @@ def settings() -> Settings:
         rate_limit_daily=int(env.get("SHELF_RATE_LIMIT_DAILY", "300")),
         rate_limit_monthly=int(env.get("SHELF_RATE_LIMIT_MONTHLY", "1440")),
         country_source=env.get("SHELF_COUNTRY_SOURCE", "ipdb").strip().lower(),
+        outbound_allow_cidrs=_networks(
+            env.get("SHELF_OUTBOUND_ALLOW_CIDRS", ""), "SHELF_OUTBOUND_ALLOW_CIDRS"
+        ),
     )

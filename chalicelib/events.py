@@ -242,6 +242,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.packages.subscriptions",
     "chalicelib.products.subscriptions",
     "chalicelib.entitlements.subscriptions",
+    "chalicelib.webhooks.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

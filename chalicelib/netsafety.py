@@ -7,6 +7,10 @@ unspecified addresses. IPv6 forms that carry an IPv4 address (IPv4-mapped ``::ff
 NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) are judged by the IPv4 address inside; IPv4-compatible
 ``::a.b.c.d`` and Teredo ``2001::/32`` are refused. Check at registration *and* again right before calling.
 
+For local testing only, ``SHELF_OUTBOUND_ALLOW_CIDRS`` (``settings().outbound_allow_cidrs``, empty by
+default) names networks that may be reached although they are not public (e.g. ``127.0.0.0/8`` for a
+listener on the developer's machine).
+
 Calling resolves the host once, checks every address, and connects to the checked one (the
 ``Host`` header, TLS SNI and certificate verification still use the URL's host name): a name whose
 DNS answer changes between the check and the connection (DNS rebinding) cannot reach inside.
@@ -31,6 +35,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib.config import settings
 from chalicelib.errors import BadRequest
 
 ALLOWED_SCHEMES = ("http", "https")
@@ -68,6 +73,18 @@ def _address_refused(address: str) -> bool:
     return not _public(embedded if embedded is not None else ip)
 
 
+def _allowed_locally(address: str) -> bool:
+    """Whether ``address`` is in a network of ``SHELF_OUTBOUND_ALLOW_CIDRS`` (local testing)."""
+    networks = settings().outbound_allow_cidrs
+    if not networks:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return any(ip.version == network.version and ip in network for network in networks)
+
+
 def resolve_host(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (empty when it does not resolve)."""
     try:
@@ -94,7 +111,7 @@ def vet(url: str) -> tuple[str | None, str | None]:
     if not addresses:
         return None, f"host '{host}' does not resolve"
     for address in addresses:
-        if _address_refused(address):
+        if _address_refused(address) and not _allowed_locally(address):
             return None, f"host '{host}' resolves to {address}, which is not a public address"
     return addresses[0], None
 

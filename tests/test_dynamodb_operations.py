@@ -221,6 +221,18 @@ def walkthrough(
             None,
         ),
         ("publish_content", "POST", f"/content/{org}/{repo}/{pkg}/1.0/publish", {}, None),
+        # Webhooks (after the publish: the target, a public address, is called by the test only).
+        (
+            "register_webhook",
+            "POST",
+            f"/webhooks/{org}/{repo}/{pkg}",
+            {"url": "http://93.184.216.34:9/%p"},
+            None,
+        ),
+        ("get_webhooks", "GET", f"/webhooks/{org}", None, None),
+        ("get_repo_webhooks", "GET", f"/webhooks/{org}/{repo}", None, None),
+        ("trigger_webhook", "POST", f"/webhooks/{org}/{repo}/{pkg}/1.0", None, None),
+        ("delete_webhook", "DELETE", f"/webhooks/{org}/{repo}/{pkg}", None, None),
         ("download", "GET", f"/dl/{org}/{repo}/f.bin", None, None),
         ("download", "HEAD", f"/dl/{org}/{repo}/f.bin", None, None),
         ("download_content", "GET", f"/content/{org}/{repo}/f.bin", None, None),

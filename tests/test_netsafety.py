@@ -167,3 +167,35 @@ def test_https_connections_verify_the_host_name(monkeypatch):
     connection.sock.close()
     assert connected == [("93.184.216.34", 443)]
     assert wrapped == ["rebind.example"]
+
+
+@pytest.fixture
+def allow(monkeypatch):
+    """``allow("127.0.0.0/8, ::1/128")``: set SHELF_OUTBOUND_ALLOW_CIDRS for this test."""
+    from chalicelib.config import settings
+
+    def set_(value: str) -> None:
+        monkeypatch.setenv("SHELF_OUTBOUND_ALLOW_CIDRS", value)
+        settings.cache_clear()
+
+    yield set_
+    monkeypatch.delenv("SHELF_OUTBOUND_ALLOW_CIDRS", raising=False)
+    settings.cache_clear()
+
+
+def test_the_local_allow_setting_opens_only_the_networks_it_names(allow):
+    assert netsafety.unsafe_reason("http://127.0.0.1:8080/x") is not None  # empty by default
+    allow("127.0.0.0/8, ::1/128")
+    assert netsafety.unsafe_reason("http://127.0.0.1:8080/x") is None
+    assert netsafety.unsafe_reason("http://127.9.9.9/x") is None
+    assert netsafety.unsafe_reason("http://[::1]/x") is None
+    for url in ("http://10.0.0.1/", "http://169.254.169.254/", "http://[fe80::1]/", "ftp://127.0.0.1/"):
+        assert netsafety.unsafe_reason(url) is not None, url
+
+
+def test_a_malformed_allow_setting_names_the_variable(allow):
+    from chalicelib.config import settings
+
+    allow("127.0.0.0/8, not-a-network")
+    with pytest.raises(ValueError, match="SHELF_OUTBOUND_ALLOW_CIDRS"):
+        settings()

@@ -2,7 +2,8 @@
 
 Environment: ``PORT`` (8000), ``AWS_PORT`` (4566, the local AWS endpoint),
 ``SHELF_ADMIN_USER`` / ``SHELF_ADMIN_API_KEY`` (the system administrator; a random key is
-generated and printed once when unset).
+generated and printed once when unset), and every ``SHELF_*`` setting of ``chalicelib/config.py``, e.g.
+``SHELF_OUTBOUND_ALLOW_CIDRS=127.0.0.0/8`` to let webhooks and callbacks reach local listeners.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main() -> None:
     from app import app
     from chalicelib import eventbus, queues
     from chalicelib.accounts.bootstrap import bootstrap_from_env
+    from chalicelib.config import settings
     from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
     from infra.local.events import EventPump
     from infra.local.gateway import LocalGateway
@@ -43,6 +45,9 @@ def main() -> None:
     ).start()
     print(f"Local AWS (moto) on {endpoint}")
     print(f"Shelf API on http://127.0.0.1:{port}")
+    allowed = settings().outbound_allow_cidrs
+    if allowed:
+        print("Outbound calls (webhooks, callbacks) may reach: " + ", ".join(map(str, allowed)))
     if generated_key:
         print(f"System administrator: {admin} / API key: {generated_key}  (shown once)")
     else:

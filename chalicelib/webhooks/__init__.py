@@ -1,0 +1,1 @@
+"""Webhooks (spec: Webhooks): a package's release notifications to a user-given URL."""
