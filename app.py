@@ -17,6 +17,7 @@ from chalicelib.packages.views import api as packages
 from chalicelib.products.views import api as products
 from chalicelib.repositories.views import api as repositories
 from chalicelib.restrictions.views import api as restrictions
+from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
 
@@ -37,6 +38,7 @@ app.register_blueprint(licenses.blueprint)
 app.register_blueprint(restrictions.blueprint)
 app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
+app.register_blueprint(stream.blueprint)
 
 install_fallbacks(app)
 

@@ -29,6 +29,8 @@ class Settings:
     #: Where a download's country comes from for geo restrictions: "ipdb" (offline IP database) or
     #: "cloudfront" (the CloudFront-Viewer-Country header). See chalicelib/restrictions/countries.py.
     country_source: str = "ipdb"
+    #: The longest a long-poll answer of the event stream waits for events (below API Gateway's 29 s).
+    stream_wait_seconds: float = 25.0
 
 
 @lru_cache(maxsize=1)
@@ -45,4 +47,5 @@ def settings() -> Settings:
         rate_limit_daily=int(env.get("SHELF_RATE_LIMIT_DAILY", "300")),
         rate_limit_monthly=int(env.get("SHELF_RATE_LIMIT_MONTHLY", "1440")),
         country_source=env.get("SHELF_COUNTRY_SOURCE", "ipdb").strip().lower(),
+        stream_wait_seconds=float(env.get("SHELF_STREAM_WAIT_SECONDS", "25")),
     )

@@ -34,6 +34,7 @@ MODEL_MODULES = (
     "chalicelib.licenses.models",
     "chalicelib.ratelimits",
     "chalicelib.products.models",
+    "chalicelib.stream.models",
 )
 
 

@@ -3,7 +3,7 @@ a hot DynamoDB item — the request only sends one SQS message; a consumer aggre
 
 from __future__ import annotations
 
-from chalicelib import queues
+from chalicelib import events, queues
 from chalicelib.auth.policy import Ctx
 from chalicelib.content.models import File
 from chalicelib.timefmt import iso, now
@@ -43,4 +43,18 @@ def record(
             "callback_method": callback_method,
             "callback_email": callback_email,
         },
+    )
+    events.publish(
+        events.Downloaded(
+            **({"id": event_id} if event_id else {}),
+            owner=file.owner,
+            repo=file.repo,
+            package=file.package,
+            version=file.version,
+            path=file.path,
+            size=int(file.size),
+            user=ctx.principal.name,
+            ip=ctx.extra.get("source_ip"),
+            callback_id=callback_id,
+        )
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import db, storage
+from chalicelib import db, events, storage
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Ctx, Right, org_role
 from chalicelib.auth.principal import Principal
@@ -183,6 +183,20 @@ def store(
     else:
         condition = (File.sha256 == replaced.sha256) & (File.created == replaced.created)
     _write_record(record, condition, data.size - (int(replaced.size) if replaced else 0))
+    events.publish(
+        events.FileStored(
+            owner=repo.owner,
+            repo=repo.name,
+            repo_id=repo.id,
+            package=package.name,
+            version=version.name,
+            path=record.path,
+            size=data.size,
+            sha256=data.sha256,
+            uploader=principal.name,
+            replaced_size=int(replaced.size) if replaced else None,
+        )
+    )
     return record
 
 
@@ -519,6 +533,18 @@ def delete_file(principal: Principal, repo: Repository, record: File) -> None:
     """Delete one file (published ones only within the update window). Its blob is collected later."""
     check_may_change(principal, repo, record, "delete")
     _delete_record(record)
+    events.publish(
+        events.FileDeleted(
+            owner=repo.owner,
+            repo=repo.name,
+            repo_id=repo.id,
+            package=record.package,
+            version=record.version,
+            path=record.path,
+            size=int(record.size),
+            by=principal.name,
+        )
+    )
 
 
 def purge_version_files(package_id: str, version: str) -> None:
