@@ -231,3 +231,33 @@ def test_bad_reconnect_ids_are_400(api, scene):
         response = api.get(f"/stream/{org}", reader.auth, headers={RECONNECT: bad})
         assert response.status_code == 400, bad
         assert_message(response, "X-Bintray-Stream-Reconnect-Id")
+
+
+def test_concurrent_writers_lose_nothing(api, scene):
+    """Writers racing for the head: a reader polling meanwhile gets every event once, each writer's
+    in the order it wrote them."""
+    org, reader = scene["org"], scene["reader"]
+    _, reconnect = poll(api, org, reader.auth)
+    writers, each = 4, 6
+
+    def write(n: int) -> None:
+        for i in range(each):
+            events.deliver(
+                events.FileDeleted(
+                    owner=org, repo="r", repo_id="r", package="p", version="1", path=f"{n}/{i}", size=1
+                )
+            )
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    got: list[str] = []
+    deadline = time.monotonic() + 30
+    while len(got) < writers * each and time.monotonic() < deadline:
+        lines, reconnect = poll(api, org, reader.auth, reconnect)
+        got.extend(line["path"].removeprefix(f"/{org}/r/") for line in lines)
+    for thread in threads:
+        thread.join()
+    assert sorted(got) == sorted(f"{n}/{i}" for n in range(writers) for i in range(each))
+    for n in range(writers):
+        assert [p for p in got if p.startswith(f"{n}/")] == [f"{n}/{i}" for i in range(each)]
