@@ -202,6 +202,17 @@ class World:
 
 
 @pytest.fixture
+def queued_events(monkeypatch) -> list:
+    """Queued subscribers (e.g. the event stream) run from the events queue after the request, as
+    deployed, not in it: the events the requests queue meanwhile (for tests counting a request's work)."""
+    from chalicelib import events
+
+    queued: list[events.Event] = []
+    monkeypatch.setattr(events, "sender", queued.append)
+    return queued
+
+
+@pytest.fixture
 def world(api: Api) -> World:
     return World(api)
 

@@ -346,7 +346,7 @@ def test_s3_counter_sees_a_call():
     assert calls == {"HeadBucket": 1}
 
 
-def test_anonymous_download_redirect_needs_two_reads_and_no_s3_call(api, world, monkeypatch):
+def test_anonymous_download_redirect_needs_two_reads_and_no_s3_call(api, world, queued_events):
     from chalicelib import events
 
     owner = world.user()
@@ -354,14 +354,11 @@ def test_anonymous_download_redirect_needs_two_reads_and_no_s3_call(api, world, 
     package = world.package(owner.name, repo)
     path = f"/content/{owner.name}/{repo}/{package}/1.0/dir/tool.bin?publish=1"
     assert api.put(path, owner.auth, data=b"tool").status_code == 201
-    # Queued subscribers (the event stream) work from the events queue, after the request.
-    queued: list[events.Event] = []
-    monkeypatch.setattr(events, "sender", queued.append)
     for url in (f"/dl/{owner.name}/{repo}/dir/tool.bin", f"/content/{owner.name}/{repo}/dir/tool.bin"):
-        queued.clear()
+        queued_events.clear()
         with count_operations() as ops, count_s3_calls() as calls:
             response = api.get(url)
-        assert [type(event) for event in queued] == [events.Downloaded], url
+        assert [type(event) for event in queued_events] == [events.Downloaded], url
         assert response.status_code == 302, response.text
         assert "tool.bin" in response.headers["Location"]
         reads = ops["GetItem"] + ops["Query"] + ops["BatchGetItem"]
