@@ -216,7 +216,7 @@ class Subscription:
 
 
 #: The modules whose ``SUBSCRIPTIONS`` lists declare who reacts to what (one per domain).
-SUBSCRIPTION_MODULES: list[str] = []
+SUBSCRIPTION_MODULES: list[str] = ["chalicelib.stream.subscriptions"]
 
 _table: dict[type[Event], list[Subscription]] | None = None
 
