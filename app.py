@@ -20,6 +20,7 @@ from chalicelib.repositories.views import api as repositories
 from chalicelib.restrictions.views import api as restrictions
 from chalicelib.stats.functions import download_events  # noqa: F401  (local pump, tests)
 from chalicelib.stats.functions import functions as stats_functions
+from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
 from chalicelib.webhooks.views import api as webhooks
@@ -42,6 +43,7 @@ app.register_blueprint(restrictions.blueprint)
 app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
 app.register_blueprint(webhooks.blueprint)
+app.register_blueprint(stream.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)

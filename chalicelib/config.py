@@ -34,6 +34,8 @@ class Settings:
     #: checks) may reach although they are not public, e.g. ``127.0.0.0/8``: for local testing only
     #: (``SHELF_OUTBOUND_ALLOW_CIDRS``, comma separated; empty by default). See chalicelib/netsafety.py.
     outbound_allow_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    #: The longest a long-poll answer of the event stream waits for events (below API Gateway's 29 s).
+    stream_wait_seconds: float = 25.0
 
 
 def _networks(value: str, variable: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -63,4 +65,5 @@ def settings() -> Settings:
         outbound_allow_cidrs=_networks(
             env.get("SHELF_OUTBOUND_ALLOW_CIDRS", ""), "SHELF_OUTBOUND_ALLOW_CIDRS"
         ),
+        stream_wait_seconds=float(env.get("SHELF_STREAM_WAIT_SECONDS", "25")),
     )

@@ -35,6 +35,7 @@ MODEL_MODULES = (
     "chalicelib.ratelimits",
     "chalicelib.products.models",
     "chalicelib.webhooks.models",
+    "chalicelib.stream.models",
 )
 
 

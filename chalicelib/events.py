@@ -243,6 +243,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.products.subscriptions",
     "chalicelib.entitlements.subscriptions",
     "chalicelib.webhooks.subscriptions",
+    "chalicelib.stream.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

@@ -471,7 +471,7 @@ def test_stale_grant_rows_of_an_earlier_key_are_ignored(api, scene, reader):
     assert api.get(f"/dl/{scene.org}/{scene.repo}/a/one.txt", again).status_code == 404
 
 
-def test_key_download_costs_a_few_reads_and_no_scan(api, scene, reader):
+def test_key_download_costs_a_few_reads_and_no_scan(api, scene, reader, queued_events):
     """Authentication loads the key (GetItem) and all its grants (ONE Query): no per-entitlement reads."""
     from infra.local.opcount import count_operations
 

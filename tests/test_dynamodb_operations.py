@@ -127,6 +127,8 @@ def walkthrough(
         ("regenerate_api_key", "POST", "/api/security/apiKey", None, None),
         ("put_org", "PUT", f"/orgs/{org}", {"owner": owner.name, "plan": "premium"}, None),
         ("get_org", "GET", f"/orgs/{org}", None, None),
+        # A long poll of the event stream (1 s in tests): its lease, then the head once a poll interval.
+        ("read_stream", "GET", f"/stream/{org}", None, None),
         ("create_org_license", "POST", org_licenses, [{"name": "eula", "url": "https://x/l"}], None),
         ("get_org_licenses", "GET", org_licenses, None, None),
         ("update_org_license", "PATCH", f"{org_licenses}/eula", {"description": "d"}, None),
@@ -356,15 +358,19 @@ def test_s3_counter_sees_a_call():
     assert calls == {"HeadBucket": 1}
 
 
-def test_anonymous_download_redirect_needs_two_reads_and_no_s3_call(api, world):
+def test_anonymous_download_redirect_needs_two_reads_and_no_s3_call(api, world, queued_events):
+    from chalicelib import events
+
     owner = world.user()
     repo = world.repo(owner.name)
     package = world.package(owner.name, repo)
     path = f"/content/{owner.name}/{repo}/{package}/1.0/dir/tool.bin?publish=1"
     assert api.put(path, owner.auth, data=b"tool").status_code == 201
     for url in (f"/dl/{owner.name}/{repo}/dir/tool.bin", f"/content/{owner.name}/{repo}/dir/tool.bin"):
+        queued_events.clear()
         with count_operations() as ops, count_s3_calls() as calls:
             response = api.get(url)
+        assert [type(event) for event in queued_events] == [events.Downloaded], url
         assert response.status_code == 302, response.text
         assert "tool.bin" in response.headers["Location"]
         reads = ops["GetItem"] + ops["Query"] + ops["BatchGetItem"]

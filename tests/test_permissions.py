@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from chalicelib.auth.policy import Need, resolve
+from chalicelib.auth.policy import Need, Right, require, resolve
 from chalicelib.errors import ShelfError
 from chalicelib.web.routing import ROUTES, RouteSpec
 from tests.conftest import ADMIN
@@ -57,12 +57,33 @@ def expected(need: Need, role: str, repo_private: bool | None) -> int | str:
     return "ok"
 
 
+#: Routes that resolve as ``AUTHENTICATED`` and enforce 'admin' on the path's subject first thing in the
+#: handler (``policy.require``), with the observed wording of their refusal (rule 3: the event stream
+#: of another subject is 403 ``Forbidden``).
+ADMIN_IN_HANDLER = {"read_stream": "Forbidden"}
+
+
+def need_of(spec: RouteSpec) -> Need:
+    """The need the policy table applies to the route."""
+    return Need.ADMIN if spec.handler in ADMIN_IN_HANDLER else spec.need
+
+
+def check_policy(spec: RouteSpec, params: dict[str, str], headers: dict[str, str]) -> None:
+    """What the central policy decides before the handler works (``resolve``, and the handler's
+    ``require`` of the routes that enforce admin themselves)."""
+    ctx = resolve(spec.need, params, headers, with_repo=not spec.creates_repo, key_files=spec.key_files)
+    if spec.handler in ADMIN_IN_HANDLER:
+        require(ctx, Right.ADMIN, ADMIN_IN_HANDLER[spec.handler])
+
+
 def expected_message(spec: RouteSpec, role: str, path_repo: str | None) -> str | None:
     """The message of a 403 the policy table demands (observed rule 3: another subject's admin
     resources, and anything of a subject without a repository, are ``forbidden``; publishing to a
     repository names the right), or None where the table words nothing (access keys)."""
     if role == "access_key":
         return None
+    if spec.handler in ADMIN_IN_HANDLER:
+        return ADMIN_IN_HANDLER[spec.handler]
     if spec.need is Need.SYSADMIN:
         return "This resource requires system administrator rights"
     if spec.need is Need.PUBLISH and path_repo is not None:
@@ -74,7 +95,7 @@ def expected_for_key(spec: RouteSpec, private: bool | None) -> int | str:
     """The scene's access key: never the admin API (403, publishing included: its entitlement is
     'r'); public repositories like anyone; the private repository only on the single-file routes
     (``key_files``: downloads of the entitled "pkg"'s f.txt), elsewhere it does not exist (404)."""
-    if spec.need not in (Need.ANYONE, Need.DOWNLOAD, Need.KEY_HOLDER):
+    if need_of(spec) not in (Need.ANYONE, Need.DOWNLOAD, Need.KEY_HOLDER):
         return 403
     return 404 if private and not spec.key_files else "ok"
 
@@ -86,7 +107,7 @@ def expected_for(spec: RouteSpec, role: str, private: bool | None) -> int | str:
         return expected_for_key(spec, private)
     if spec.path.startswith("/users/{user}") and role not in ("anonymous", "sysadmin"):
         role = "stranger"
-    return expected(spec.need, role, private)
+    return expected(need_of(spec), role, private)
 
 
 @pytest.fixture(scope="module")
@@ -263,7 +284,7 @@ def test_route_permission(api, scene, spec, method, role, private):
     path, params = fill(spec, scene, private)
     headers = basic(scene["auth"][role])
     if want == "ok":
-        resolve(spec.need, params, headers, with_repo=not spec.creates_repo, key_files=spec.key_files)
+        check_policy(spec, params, headers)
         if method == "GET":
             query = {"name": "zz", "g": "zz"}
             allowed = (200, 302) if spec.need is Need.DOWNLOAD or "{file_path+}" in spec.path else (200,)
@@ -274,7 +295,7 @@ def test_route_permission(api, scene, spec, method, role, private):
             assert response.status_code in allowed, (path, role, response.status_code, response.text)
         return
     with pytest.raises(ShelfError) as raised:
-        resolve(spec.need, params, headers, with_repo=not spec.creates_repo, key_files=spec.key_files)
+        check_policy(spec, params, headers)
     assert raised.value.status == want
     response = api.request(method, path, scene["auth"][role], json={})
     assert response.status_code == want, (method, path, role, response.text)

@@ -392,7 +392,7 @@ def test_private_repositories_stay_hidden_before_restrictions(api, world):
     assert api.get(f"/dl/{hidden.org}/{hidden.repo}/f.bin", hidden.member.auth).status_code == 403
 
 
-def test_restricted_anonymous_download_needs_no_extra_read(api, scene):
+def test_restricted_anonymous_download_needs_no_extra_read(api, scene, queued_events):
     put_ip(api, scene, black_cidrs=["192.0.2.0/24"])
     put_geo(api, scene, black_list=["KP"])
     for url in (f"/dl/{scene.org}/{scene.repo}/f.bin", f"/content/{scene.org}/{scene.repo}/f.bin"):

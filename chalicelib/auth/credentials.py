@@ -16,6 +16,20 @@ from chalicelib.auth.secrets import verify_api_key
 from chalicelib.errors import Unauthorized
 
 
+def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """(user name, key) of an HTTP Basic ``Authorization`` header; None when there is none or it is
+    malformed (not Basic, not base64 of UTF-8, no ``name:key``)."""
+    scheme, _, encoded = (headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    name, sep, key = decoded.partition(":")
+    return (name, key) if sep and name and key else None
+
+
 def authenticate(headers: Mapping[str, str], source_ip: str | None = None) -> Principal:
     """The principal named by the ``Authorization`` header; anonymous when there is none.
 
@@ -25,19 +39,12 @@ def authenticate(headers: Mapping[str, str], source_ip: str | None = None) -> Pr
     Wrong or malformed credentials are always a 401 ``This resource requires authentication`` (the
     real service's wording, whatever is wrong), even where anonymous access would do.
     """
-    header = headers.get("authorization")
-    if not header:
+    if not headers.get("authorization"):
         return ANONYMOUS
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
+    credentials = basic_credentials(headers)
+    if credentials is None:
         raise Unauthorized()
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise Unauthorized() from None
-    name, sep, key = decoded.partition(":")
-    if not sep or not name or not key:
-        raise Unauthorized()
+    name, key = credentials
     if "@" in name:
         key_id, _, owner = name.rpartition("@")
         if not key_id or not owner:

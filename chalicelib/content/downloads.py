@@ -47,6 +47,7 @@ def record(
     )
     events.publish(
         Downloaded(
+            **({"id": event_id} if event_id else {}),
             owner=file.owner,
             repo=file.repo,
             package=file.package,

@@ -23,9 +23,10 @@ from chalice import Blueprint, Response
 from pydantic import ValidationError
 
 from chalicelib import ratelimits
-from chalicelib.auth.policy import Ctx, Need, rate_limit_key, resolve
-from chalicelib.errors import BadRequest, ShelfError
+from chalicelib.auth.policy import SUBJECT_PARAMS, Ctx, Need, rate_limit_key, resolve
+from chalicelib.errors import BadRequest, ShelfError, Unauthorized
 from chalicelib.validation import describe_validation_error
+from chalicelib.web import logins
 
 log = logging.getLogger("shelf")
 
@@ -122,6 +123,7 @@ class Api:
         params = dict(request.uri_params or {})
         source_ip = (request.context.get("identity") or {}).get("sourceIp")
         limit_headers: dict[str, str] = {}
+        subject = next((params[p] for p in SUBJECT_PARAMS if p in params), None)  # of login events
         try:
             ctx: Ctx = resolve(
                 need,
@@ -133,11 +135,14 @@ class Api:
                 source_ip=source_ip,
                 key_files=key_files,
             )
+            logins.succeeded(ctx.principal, subject, source_ip)
             ctx.extra["source_ip"] = source_ip
             ctx.extra["request_id"] = request.context.get("requestId") or ""
             limit_headers = charge_query(ctx, need)
             result = handler(ctx, **params)
         except ShelfError as error:
+            if isinstance(error, Unauthorized) and request.headers.get("authorization"):
+                logins.failed(request.headers, subject, source_ip)  # wrong credentials
             return with_headers(error_response(error), limit_headers)
         except ValidationError as error:
             return with_headers(error_response(BadRequest(describe_validation_error(error))), limit_headers)

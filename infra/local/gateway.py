@@ -32,6 +32,8 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
+from chalicelib import waits
+
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 #: Lambda's request payload limit; binary bodies travel base64-encoded (4 bytes for 3).
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
@@ -187,8 +189,24 @@ class LocalGateway:
             return Response(json.dumps(TOO_LARGE), 413, content_type="application/json")
         event = self.event(request, resource, params, body)
         with self._lock:
-            result = self.app(event, LambdaContext())
+            _serving.gateway = self
+            try:
+                result = self.app(event, LambdaContext())
+            finally:
+                _serving.gateway = None
         return self.response(result)
+
+    def _pause(self, seconds: float) -> None:
+        """Let other requests run while this thread's request waits (``pause``)."""
+        current = getattr(self.app, "current_request", None)
+        _serving.gateway = None
+        self._lock.release()
+        try:
+            time.sleep(seconds)
+        finally:
+            self._lock.acquire()
+            _serving.gateway = self
+            self.app.current_request = current  # Chalice reads it again after the view returns
 
     def body(self, request: Request) -> bytes | None | bool:
         """The body the function may receive: None when it is over ``max_body`` (read and discarded),
@@ -271,3 +289,20 @@ class LocalGateway:
                 response.headers.add(key, value)
         response.headers.setdefault("Content-Type", "application/json")
         return response
+
+
+#: The gateway whose app this thread is running, if any.
+_serving = threading.local()
+
+
+def pause(seconds: float) -> None:
+    """``waits.pause`` under a local gateway: the app serves one request at a time, so a request that
+    waits (a long poll) lets others run meanwhile, as other Lambda containers would."""
+    gateway: LocalGateway | None = getattr(_serving, "gateway", None)
+    if gateway is None:
+        time.sleep(seconds)
+    else:
+        gateway._pause(seconds)
+
+
+waits.pause = pause

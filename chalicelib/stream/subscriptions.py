@@ -1,0 +1,10 @@
+"""Who in the stream domain reacts to which lifecycle event (see chalicelib/events.py)."""
+
+from chalicelib.events import Downloaded, FileDeleted, FileStored, LoginFailed, LoginSucceeded, Subscription
+
+RECORD = "chalicelib.stream.subscribers:record"
+
+SUBSCRIPTIONS = [
+    Subscription(kind, RECORD, queued=True)
+    for kind in (FileStored, FileDeleted, Downloaded, LoginSucceeded, LoginFailed)
+]
