@@ -28,8 +28,8 @@ _moto, AWS_ENDPOINT = start_moto(0)
 # API query limits stay on (every request runs the counting code) but far out of the suite's reach;
 # tests/test_ratelimits.py lowers them.
 os.environ["SHELF_RATE_LIMIT_DAILY"] = os.environ["SHELF_RATE_LIMIT_MONTHLY"] = str(10**9)
-# Event stream answers wait 1 s for events (25 s deployed), so that routes walked by every test are quick.
-os.environ["SHELF_STREAM_WAIT_SECONDS"] = "1"
+# Event stream answers wait 0.3 s for events (25 s deployed), so that routes walked by every test are quick.
+os.environ["SHELF_STREAM_WAIT_SECONDS"] = "0.3"
 point_at(AWS_ENDPOINT, table_prefix="shelf-test-")
 
 from app import app as chalice_app  # noqa: E402  (the environment must be set first)
