@@ -15,7 +15,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db, events, storage
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Ctx, Right, org_role
+from chalicelib.auth.policy import Access, Right, org_role
 from chalicelib.auth.principal import Principal
 from chalicelib.content.models import DONE, FAILED, PENDING, PROCESSING, File, PendingUpload
 from chalicelib.content.paths import DebianCoordinates, check_file_path, storable
@@ -463,15 +463,15 @@ def publish_after_upload(repo: Repository, package: Package, version: str, uploa
 # --- reading, downloading, deleting -----------------------------------------------------------
 
 
-def visible_file(ctx: Ctx, path: str) -> File:
-    """The file at ``path`` of ``ctx.repo`` if the caller may see it; otherwise 404 (nothing revealed).
+def visible_file(access: Access, path: str) -> File:
+    """The file at ``path`` of ``access.repo`` if the caller may see it; otherwise 404 (nothing revealed).
 
     Unpublished files are visible to publishers only.
     """
-    assert ctx.repo is not None
+    assert access.repo is not None
     check_file_path(path)
-    record = find_file(ctx.repo, path)
-    if record is None or (not record.published and not ctx.can(Right.PUBLISH)):
+    record = find_file(access.repo, path)
+    if record is None or (not record.published and not access.can(Right.PUBLISH)):
         raise NotFound(f"File '{path}' was not found")
     return record
 
@@ -591,13 +591,13 @@ def describe(record: File) -> dict[str, Any]:
     }
 
 
-def package_files(ctx: Ctx, package: Package, include_unpublished: bool) -> list[File]:
-    show_unpublished = include_unpublished and ctx.can(Right.PUBLISH)
+def package_files(access: Access, package: Package, include_unpublished: bool) -> list[File]:
+    show_unpublished = include_unpublished and access.can(Right.PUBLISH)
     return [f for f in File.package_index.query(package.id) if f.published or show_unpublished]
 
 
-def version_files(ctx: Ctx, package: Package, version: str, include_unpublished: bool) -> list[File]:
-    show_unpublished = include_unpublished and ctx.can(Right.PUBLISH)
+def version_files(access: Access, package: Package, version: str, include_unpublished: bool) -> list[File]:
+    show_unpublished = include_unpublished and access.can(Right.PUBLISH)
     rows = File.version_index.query(_version_key(package, version))
     return [f for f in rows if f.published or show_unpublished]
 

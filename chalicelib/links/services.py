@@ -13,17 +13,19 @@ downloads through it obey the source repository's IP and geo restrictions as wel
 Example::
 
     link_package(ctx.principal, target_repo, "acme", "tools", "cli", LinkBody(path_prefix="com/acme"))
-    linked_file(ctx, target_repo, "com/acme/cli/1.0/cli-1.0.jar")  # the source's File, or None
+    linked_file(ctx.principal, target_repo, "com/acme/cli/1.0/cli-1.0.jar", ctx.source_ip, ctx.headers)
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Ctx, Right, load_repo, rights_on
+from chalicelib.auth.policy import Right, load_repo, rights_on
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.restrictions import check_download, restricted
 from chalicelib.content.models import File
@@ -181,9 +183,12 @@ def linked_names(repo: Repository, start_name: str | None) -> list[str]:
     return sorted(link.source_package for link in links if link.source_package.startswith(start_name or ""))
 
 
-def linked_file(ctx: Ctx, repo: Repository, path: str) -> File | None:
+def linked_file(
+    principal: Principal, repo: Repository, path: str, source_ip: str | None, headers: Mapping[str, str]
+) -> File | None:
     """The published file at ``path`` of a package linked into ``repo`` (under the link's prefix) that
-    the link still serves, or None; 403 when the source repository's restrictions refuse the caller."""
+    the link still serves, or None; 403 when the source repository's restrictions refuse ``principal``
+    downloading from ``source_ip`` (``headers``: its country, see ``auth.restrictions``)."""
     if not storable(path):
         return None
     for link in Link.query(repo.id):
@@ -198,8 +203,8 @@ def linked_file(ctx: Ctx, repo: Repository, path: str) -> File | None:
         source = _serving_source(link)
         if source is None:
             continue
-        if restricted(source) and Right.ADMIN not in rights_on(ctx.principal, source.owner, source):
-            check_download(source, ctx.extra.get("source_ip"), ctx.headers)
+        if restricted(source) and Right.ADMIN not in rights_on(principal, source.owner, source):
+            check_download(source, source_ip, headers)
         return record
     return None
 

@@ -14,7 +14,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db, events, licenses, plans
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Ctx, Right
+from chalicelib.auth.policy import Access, Right
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.events import PackageDeleted
 from chalicelib.licenses.services import unknown_custom_licenses
@@ -255,11 +255,11 @@ def version_names(package: Package) -> list[str]:
 
 
 def describe(
-    ctx: Ctx, package: Package, attribute_values: bool = False, can_publish: bool | None = None
+    access: Access, package: Package, attribute_values: bool = False, can_publish: bool | None = None
 ) -> dict:
     """The spec's Get Package shape; publisher-only fields for publishers."""
     if can_publish is None:
-        can_publish = ctx.can(Right.PUBLISH)
+        can_publish = access.can(Right.PUBLISH)
     body: dict[str, Any] = {
         "name": package.name,
         "repo": package.repo,

@@ -9,7 +9,7 @@ from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db, events
-from chalicelib.auth.policy import Ctx, Right
+from chalicelib.auth.policy import Access, Right
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.events import VersionDeleted
 from chalicelib.packages.models import Package, Version
@@ -195,9 +195,9 @@ def refresh_latest(package: Package) -> None:
             raise
 
 
-def describe(ctx: Ctx, version: Version, attribute_values: bool = False) -> dict[str, Any]:
+def describe(access: Access, version: Version, attribute_values: bool = False) -> dict[str, Any]:
     """The spec's Get Version shape; publisher-only fields for publishers."""
-    can_publish = ctx.can(Right.PUBLISH)
+    can_publish = access.can(Right.PUBLISH)
     body: dict[str, Any] = {
         "name": version.name,
         "desc": version.desc or "",

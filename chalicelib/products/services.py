@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import db, events, plans
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Ctx, Right, readable_packages
+from chalicelib.auth.policy import Access, Right, readable_packages
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.events import ProductDeleted
 from chalicelib.packages.models import Package, Version
@@ -127,34 +127,34 @@ def product_versions(members: Members) -> list[str]:
     return sorted(created, key=lambda name: (created[name], name), reverse=True)
 
 
-def readable_members(ctx: Ctx, subject: str, members: Members) -> Members:
+def readable_members(access: Access, subject: str, members: Members) -> Members:
     """The members the caller may read (``policy.readable_packages``): all of them for callers
     with read rights on the subject (owner, org members, administrators)."""
-    if ctx.can(Right.READ):
+    if access.can(Right.READ):
         return members
     pairs = [(members.repos[p.repo], p.name) for p in members.packages.values()]
-    allowed = readable_packages(ctx.principal, subject, pairs)
+    allowed = readable_packages(access.principal, subject, pairs)
     packages = {m: p for m, p in members.packages.items() if (p.repo, p.name) in allowed}
     return Members(packages, {p.repo: members.repos[p.repo] for p in packages.values()})
 
 
-def readable_product(ctx: Ctx, subject: str, name: str) -> tuple[Product, Members]:
+def readable_product(access: Access, subject: str, name: str) -> tuple[Product, Members]:
     """The product and the existing packages of it the caller may read; a 404 (as for a product
     that does not exist) for callers who may read none of them and have no read right on the subject."""
     product = get_product(subject, name)
-    members = readable_members(ctx, subject, load_members(subject, list(product.packages)))
-    if not members.packages and not ctx.can(Right.READ):
+    members = readable_members(access, subject, load_members(subject, list(product.packages)))
+    if not members.packages and not access.can(Right.READ):
         raise NotFound(f"Product '{name}' was not found")
     return product, members
 
 
-def list_products(ctx: Ctx, subject: str) -> list[dict[str, Any]]:
+def list_products(access: Access, subject: str) -> list[dict[str, Any]]:
     """``[{"name": ...}]`` of the products the caller may read, by name."""
     products = list(Product.query(subject))
-    if ctx.can(Right.READ):
+    if access.can(Right.READ):
         return [{"name": p.name} for p in products]
     names = sorted({m for p in products for m in p.packages})
-    members = readable_members(ctx, subject, load_members(subject, names))
+    members = readable_members(access, subject, load_members(subject, names))
     return [{"name": p.name} for p in products if any(m in members.packages for m in p.packages)]
 
 
