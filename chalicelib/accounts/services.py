@@ -158,7 +158,7 @@ def delete_user(name: str) -> None:
 def _delete_follow_records(name: str) -> None:
     db.batch_delete(Follower.query(name))
     for key in Follower.following_index.query(name):
-        unfollow(Principal(name=name), key.subject, missing_ok=True)
+        unfollow(name, key.subject, missing_ok=True)
 
 
 # --- organisations ----------------------------------------------------------------------------
@@ -288,11 +288,11 @@ def follow(principal: Principal, subject: Subject) -> None:
         raise
 
 
-def unfollow(principal: Principal, subject_name_: str, missing_ok: bool = False) -> None:
-    """The caller stops following ``subject_name_``."""
+def unfollow(follower: str | None, subject_name_: str, missing_ok: bool = False) -> None:
+    """``follower`` stops following ``subject_name_``."""
     try:
         with db.transaction() as tx:
-            tx.delete(Follower(subject_name_, principal.name), condition=Follower.follower.exists())
+            tx.delete(Follower(subject_name_, follower), condition=Follower.follower.exists())
             tx.update(
                 Subject(subject_name_),
                 actions=[Subject.followers_count.add(-1)],
@@ -306,7 +306,7 @@ def unfollow(principal: Principal, subject_name_: str, missing_ok: bool = False)
         if not db.cancelled_by_condition(error, 1):
             raise
         # The followed subject is gone: drop the follow record alone.
-        Follower(subject_name_, principal.name).delete()
+        Follower(subject_name_, follower).delete()
 
 
 def followers(subject: Subject, start_pos: int, size: int) -> tuple[list[dict[str, str]], int]:

@@ -105,7 +105,7 @@ def follow(ctx: Ctx, user: str) -> dict:
 
 @api.route("/users/{user}/follow", ["DELETE"], Need.AUTHENTICATED)
 def unfollow(ctx: Ctx, user: str) -> dict:
-    services.unfollow(ctx.principal, user)
+    services.unfollow(ctx.principal.name, user)
     return SUCCESS
 
 

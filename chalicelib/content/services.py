@@ -85,31 +85,31 @@ def ensure_version(repo: Repository, package: Package, name: str) -> Version:
         return get_version(package, name)
 
 
-def _update_window(principal: Principal, repo: Repository) -> timedelta:
-    """How long after publishing ``principal`` may still change a published file of ``repo``."""
-    limited = repo.version_update_max_days is not None and principal.name and not principal.is_admin
-    if (
-        limited
-        and principal.name != repo.owner
-        and org_role(repo.owner, principal.name) not in ("owner", "admin")
-    ):
+def _update_window(who: str | None, is_admin: bool, repo: Repository) -> timedelta:
+    """How long after publishing ``who`` (a system administrator or not) may still change a published
+    file of ``repo``."""
+    limited = repo.version_update_max_days is not None and who and not is_admin
+    if limited and who != repo.owner and org_role(repo.owner, who) not in ("owner", "admin"):
         return timedelta(days=int(repo.version_update_max_days))
     return OVERRIDE_WINDOW
 
 
-def check_may_change(principal: Principal, repo: Repository, existing: File, action: str) -> None:
-    """409 when a published file is past the window in which it may still be changed."""
+def check_may_change(who: str | None, is_admin: bool, repo: Repository, existing: File, action: str) -> None:
+    """409 when a published file is past the window in which ``who`` may still change it."""
     if not existing.published or existing.published_at is None:
         return
-    window = _update_window(principal, repo)
+    window = _update_window(who, is_admin, repo)
     if now() - existing.published_at > window:
         raise Conflict(
             f"Cannot {action} '{existing.path}': it was published more than {window.days} days ago"
         )
 
 
-def check_upload(principal: Principal, repo: Repository, package: Package, request: Upload) -> File | None:
-    """Validate an upload before any byte is stored; returns the file it replaces, if any."""
+def check_upload(
+    uploader: str | None, is_admin: bool, repo: Repository, package: Package, request: Upload
+) -> File | None:
+    """Validate an upload by ``uploader`` (a system administrator or not) before any byte is stored;
+    returns the file it replaces, if any."""
     check_file_path(request.path)
     if repo.type == "debian" and request.debian is None and request.path.endswith(".deb"):
         raise BadRequest(
@@ -130,12 +130,12 @@ def check_upload(principal: Principal, repo: Repository, package: Package, reque
     if existing.published:
         if not request.override:
             raise Conflict(f"'{request.path}' is already published; upload with override=1 to replace it")
-        check_may_change(principal, repo, existing, "override")
+        check_may_change(uploader, is_admin, repo, existing, "override")
     return existing
 
 
 def store(
-    principal: Principal,
+    uploader: str | None,
     repo: Repository,
     package: Package,
     request: Upload,
@@ -166,7 +166,7 @@ def store(
         sha1=data.sha1,
         sha256=data.sha256,
         created=created,
-        uploader=principal.name,
+        uploader=uploader,
         published=False,
         list_in_downloads=bool(replaced.list_in_downloads) if replaced else False,
     )
@@ -194,7 +194,7 @@ def store(
             path=record.path,
             size=data.size,
             sha256=data.sha256,
-            uploader=principal.name,
+            uploader=uploader,
             replaced_size=int(replaced.size) if replaced is not None else None,
         )
     )
@@ -248,9 +248,9 @@ def upload_bytes(principal: Principal, repo: Repository, request: Upload, body: 
         raise Conflict(
             f"Checksum mismatch: X-Checksum-Sha2 is {request.sha256} but the content's is {data.sha256}"
         )
-    replaced = check_upload(principal, repo, package, request)
+    replaced = check_upload(principal.name, principal.is_admin, repo, package, request)
     storage.put_blob(body, data.sha256)
-    record = store(principal, repo, package, request, data, replaced)
+    record = store(principal.name, repo, package, request, data, replaced)
     if request.publish:
         publish_after_upload(repo, package, record.version, [record])
     return record
@@ -552,7 +552,7 @@ def find_file_consistently(repo_id: str, path: str) -> File | None:
 
 def delete_file(principal: Principal, repo: Repository, record: File) -> None:
     """Delete one file (published ones only within the update window). Its blob is collected later."""
-    check_may_change(principal, repo, record, "delete")
+    check_may_change(principal.name, principal.is_admin, repo, record, "delete")
     _delete_record(record, by=principal.name)
 
 

@@ -225,8 +225,7 @@ def _serving_source(link: Link) -> Repository | None:
         user = Subject.get(creator)
     except DoesNotExist:
         return None
-    principal = Principal(name=user.name, is_admin=user.is_admin, subject=user)
-    return source if Right.READ in rights_on(principal, source.owner, source) else None
+    return source if Right.READ in rights_on(Principal.of_user(user), source.owner, source) else None
 
 
 # --- cascades ----------------------------------------------------------------------------------
