@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -117,6 +117,23 @@ def transaction_conflict(error: TransactWriteError) -> bool:
 def backoff(attempt: int) -> None:
     """A short random pause before retrying a conflicted transaction."""
     time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))
+
+
+def run_transaction(write: Callable[[TransactWrite], None]) -> None:
+    """Run ``write(tx)`` in one transaction, again (after a ``backoff``) when DynamoDB cancels it for
+    a conflicting one, up to ``TRANSACTION_ATTEMPTS`` times. Any other ``TransactWriteError`` (a
+    failed condition: see ``cancelled_by_condition``) reaches the caller; nothing was written then."""
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            with transaction() as tx:
+                write(tx)
+            return
+        except TransactWriteError as error:
+            reasons = error.cancellation_reasons or []
+            failed = any(cancelled_by_condition(error, index) for index in range(len(reasons)))
+            if failed or not transaction_conflict(error) or attempt + 1 == TRANSACTION_ATTEMPTS:
+                raise
+            backoff(attempt)
 
 
 def batch_delete(items: Iterable[Model]) -> int:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import db, events, storage
 from chalicelib.accounts.models import Subject
@@ -212,21 +213,19 @@ def _quota(tx: Any, owner: str, delta: int) -> None:
 def _write_record(record: File, condition: Any, delta: int) -> None:
     """Put ``record`` under ``condition`` and move the owner's quota by ``delta``, in one transaction:
     the quota is the sum of the sizes of the subject's files, whatever fails or runs concurrently."""
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                tx.save(record, condition=condition)
-                _quota(tx, record.owner, delta)
-            return
-        except TransactWriteError as error:
-            if db.cancelled_by_condition(error, 0):
-                raise Conflict(f"'{record.path}' was changed by another upload at the same time") from None
-            if db.cancelled_by_condition(error, 1):
-                raise NotFound(f"Subject '{record.owner}' was not found") from None
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(record, condition=condition)
+        _quota(tx, record.owner, delta)
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            raise Conflict(f"'{record.path}' was changed by another upload at the same time") from None
+        if db.cancelled_by_condition(error, 1):
+            raise NotFound(f"Subject '{record.owner}' was not found") from None
+        raise
 
 
 def undo_store(record: File, replaced: File | None) -> None:

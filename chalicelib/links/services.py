@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import db
 from chalicelib.accounts.models import Subject
@@ -109,27 +110,23 @@ def link_package(
         created=now(),
         created_by=principal.name,
     )
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                # Condition checks first: moto reports cancellation reasons in this order.
-                tx.condition_check(
-                    Repository, target.owner, target.name, condition=Repository.id == target.id
-                )
-                tx.condition_check(Package, repo.id, package, condition=Package.id == source.id)
-                tx.save(link, condition=Link.source_package_id.does_not_exist())
-        except TransactWriteError as error:
-            if db.cancelled_by_condition(error, 0):
-                raise NotFound(f"Repo '{target.name}' was not found") from None
-            if db.cancelled_by_condition(error, 1):
-                raise NotFound(f"Package '{package}' was not found") from None
-            if db.cancelled_by_condition(error, 2):
-                raise Conflict(f"Package '{package}' is already linked into '{target.name}'") from None
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
-        break
+
+    def write(tx: TransactWrite) -> None:
+        # Condition checks first: moto reports cancellation reasons in this order.
+        tx.condition_check(Repository, target.owner, target.name, condition=Repository.id == target.id)
+        tx.condition_check(Package, repo.id, package, condition=Package.id == source.id)
+        tx.save(link, condition=Link.source_package_id.does_not_exist())
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            raise NotFound(f"Repo '{target.name}' was not found") from None
+        if db.cancelled_by_condition(error, 1):
+            raise NotFound(f"Package '{package}' was not found") from None
+        if db.cancelled_by_condition(error, 2):
+            raise Conflict(f"Package '{package}' is already linked into '{target.name}'") from None
+        raise
     refresh_linked_to_repos(repo.id, package, source.id, added=link)
     return link
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import db, events, licenses, plans
 from chalicelib.accounts.models import Subject
@@ -123,27 +124,24 @@ def create_package(owner: Subject, repo: Repository, body: CreatePackageBody) ->
         name_lower=body.name.lower(),
         search_shard=None if repo.private else PUBLIC_SHARD,
     )
-    attempt = 0
-    while True:
-        try:
-            with db.transaction() as tx:
-                tx.save(package, condition=Package.name.does_not_exist())
-                tx.update(
-                    Repository(repo.owner, repo.name),
-                    actions=[Repository.package_count.add(1)],
-                    condition=Repository.id == repo.id,
-                )
-        except TransactWriteError as error:
-            if db.cancelled_by_condition(error, 0):
-                raise Conflict(f"Package '{body.name}' already exists") from None
-            if db.cancelled_by_condition(error, 1):
-                raise NotFound(f"Repo '{repo.name}' was not found") from None
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                attempt += 1
-                continue
-            raise
-        return package
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(package, condition=Package.name.does_not_exist())
+        tx.update(
+            Repository(repo.owner, repo.name),
+            actions=[Repository.package_count.add(1)],
+            condition=Repository.id == repo.id,
+        )
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            raise Conflict(f"Package '{body.name}' already exists") from None
+        if db.cancelled_by_condition(error, 1):
+            raise NotFound(f"Repo '{repo.name}' was not found") from None
+        raise
+    return package
 
 
 def update_package(owner: Subject, repo: Repository, package: Package, body: UpdatePackageBody) -> Package:
@@ -183,26 +181,24 @@ def update_package(owner: Subject, repo: Repository, package: Package, body: Upd
 
 def delete_package(repo: Repository, package: Package) -> None:
     """Delete a package with its versions and coordinates."""
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                tx.delete(package, condition=Package.id == package.id)
-                tx.update(
-                    Repository(repo.owner, repo.name),
-                    actions=[Repository.package_count.add(-1)],
-                    condition=Repository.id == repo.id,
-                )
-        except TransactWriteError as error:
-            if db.cancelled_by_condition(error, 0):
-                raise NotFound(f"Package '{package.name}' was not found") from None
-            if db.cancelled_by_condition(error, 1):
-                # The repository is being deleted: its purge removes this package too.
-                return
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
-        break
+
+    def write(tx: TransactWrite) -> None:
+        tx.delete(package, condition=Package.id == package.id)
+        tx.update(
+            Repository(repo.owner, repo.name),
+            actions=[Repository.package_count.add(-1)],
+            condition=Repository.id == repo.id,
+        )
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            raise NotFound(f"Package '{package.name}' was not found") from None
+        if db.cancelled_by_condition(error, 1):
+            # The repository is being deleted: its purge removes this package too.
+            return
+        raise
     purge_package_contents(package)
 
 

@@ -9,7 +9,6 @@ package in one Query. A package deleted after joining a product is left out of t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,20 +175,6 @@ def describe(product: Product, members: Members) -> dict[str, Any]:
 # --- writing -------------------------------------------------------------------------------------
 
 
-def run_transaction(write: Callable[[TransactWrite], None]) -> None:
-    """Run ``write(tx)`` in a transaction, again when DynamoDB cancels it for a conflicting one."""
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                write(tx)
-        except TransactWriteError as error:
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
-        return
-
-
 def _check_packages(owner: Subject, names: list[str]) -> list[str]:
     """Deduplicated ``names``; 400 naming the first one that is malformed, does not exist or is not
     in a premium repository (one of a Premium or Enterprise owner); then the products plan check."""
@@ -238,7 +223,7 @@ def create_product(owner: Subject, body: CreateProductBody) -> Product:
             tx.save(_member(subject, body.name, name))
 
     try:
-        run_transaction(write)
+        db.run_transaction(write)
     except TransactWriteError as error:
         if db.cancelled_by_condition(error, 0):
             raise Conflict(f"Product '{body.name}' already exists") from None
@@ -281,7 +266,7 @@ def update_product(owner: Subject, product: Product, body: UpdateProductBody) ->
             tx.delete(_member(subject, product.name, name))
 
     try:
-        run_transaction(write)
+        db.run_transaction(write)
     except TransactWriteError as error:
         # PynamoDB sends deletes first, then puts, then updates: the product's update is last.
         if db.cancelled_by_condition(error, len(added) + len(removed)):
