@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -28,7 +28,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import db
 from chalicelib.stats.models import DailyDownloads, DownloadEvent, file_key, version_key
-from chalicelib.timefmt import now
+from chalicelib.timefmt import now, read_iso
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,7 @@ def _parse(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 def _parse_time(value: Any) -> datetime:
     if not value:
         return now()
-    text = str(value)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return read_iso(str(value))
 
 
 def _event_row(item: Mapping[str, Any]) -> DownloadEvent:
