@@ -10,14 +10,17 @@ import importlib
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import settings
+from chalicelib.errors import NotFound
+
+M = TypeVar("M", bound=Model)
 
 #: Modules that define models; imported lazily by ``all_models``.
 MODEL_MODULES = (
@@ -84,6 +87,16 @@ def connection() -> Connection:
 def transaction() -> TransactWrite:
     """A write transaction; use as a context manager."""
     return TransactWrite(connection=connection())
+
+
+def get_or_404(
+    model: type[M], hash_key: Any, range_key: Any = None, *, missing: str, consistent_read: bool = False
+) -> M:
+    """``model.get(hash_key, range_key)``, or a 404 saying ``missing`` when there is no such item."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=consistent_read)
+    except DoesNotExist:
+        raise NotFound(missing) from None
 
 
 def condition_failed(error: Exception) -> bool:

@@ -53,7 +53,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import plans
+from chalicelib import db, plans
 from chalicelib.accounts.models import ADMIN, MEMBER, OWNER, Membership, Subject
 from chalicelib.auth import signed_urls
 from chalicelib.auth.credentials import authenticate
@@ -280,18 +280,12 @@ def _refuse_access_key(need: Need, key_files: bool) -> None:
 
 def load_subject(name: str) -> Subject:
     """The subject ``name`` or a 404."""
-    try:
-        return Subject.get(name)
-    except DoesNotExist:
-        raise NotFound(f"Subject '{name}' was not found") from None
+    return db.get_or_404(Subject, name, missing=f"Subject '{name}' was not found")
 
 
 def load_repo(owner: str, name: str) -> Repository:
     """The repository ``name`` of ``owner`` or a 404."""
-    try:
-        return Repository.get(owner, name)
-    except DoesNotExist:
-        raise NotFound(f"Repo '{name}' was not found") from None
+    return db.get_or_404(Repository, owner, name, missing=f"Repo '{name}' was not found")
 
 
 def signed_rights(ctx: Access, params: Mapping[str, str], query: Mapping[str, str]) -> frozenset[Right]:

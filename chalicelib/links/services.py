@@ -68,10 +68,9 @@ def _readable_source(principal: Principal, owner: str, repo: str, package: str) 
     source_repo = load_repo(owner, repo)
     if Right.READ not in rights_on(principal, owner, source_repo):
         raise NotFound(f"Repo '{repo}' was not found")
-    try:
-        return source_repo, Package.get(source_repo.id, package)
-    except DoesNotExist:
-        raise NotFound(f"Package '{package}' was not found") from None
+    return source_repo, db.get_or_404(
+        Package, source_repo.id, package, missing=f"Package '{package}' was not found"
+    )
 
 
 def link_package(

@@ -89,10 +89,7 @@ def _check_fields(owner: Subject, repo: Repository, body: PackageFields, creatin
 
 def get_package(repo: Repository, name: str) -> Package:
     """Package ``name`` of ``repo`` or a 404."""
-    try:
-        return Package.get(repo.id, name)
-    except DoesNotExist:
-        raise NotFound(f"Package '{name}' was not found") from None
+    return db.get_or_404(Package, repo.id, name, missing=f"Package '{name}' was not found")
 
 
 def create_package(owner: Subject, repo: Repository, body: CreatePackageBody) -> Package:

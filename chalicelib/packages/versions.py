@@ -51,10 +51,7 @@ def get_version(package: Package, name: str) -> Version:
         name = package.latest_version or ""
         if not name:
             raise NotFound(f"Package '{package.name}' has no versions")
-    try:
-        return Version.get(package.id, name)
-    except DoesNotExist:
-        raise NotFound(f"Version '{name}' was not found") from None
+    return db.get_or_404(Version, package.id, name, missing=f"Version '{name}' was not found")
 
 
 def create_version(repo: Repository, package: Package, body: CreateVersionBody) -> Version:

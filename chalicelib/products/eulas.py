@@ -71,10 +71,7 @@ def eulas_of(subject: str, product: str) -> list[Eula]:
 
 
 def get_eula(subject: str, product: str, name: str) -> Eula:
-    try:
-        return Eula.get(product_key(subject, product), name)
-    except DoesNotExist:
-        raise NotFound(f"EULA '{name}' was not found") from None
+    return db.get_or_404(Eula, product_key(subject, product), name, missing=f"EULA '{name}' was not found")
 
 
 def applicable(eulas: Iterable[Eula], version: str) -> Eula | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DeleteError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import db, events, plans
@@ -76,10 +76,7 @@ def product_name(value: str) -> str:
 
 def get_product(subject: str, name: str) -> Product:
     """Product ``name`` of ``subject`` or a 404."""
-    try:
-        return Product.get(subject, name)
-    except DoesNotExist:
-        raise NotFound(f"Product '{name}' was not found") from None
+    return db.get_or_404(Product, subject, name, missing=f"Product '{name}' was not found")
 
 
 @dataclass

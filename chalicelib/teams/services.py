@@ -155,10 +155,9 @@ def get_team(subject: str, name: str, consistent: bool = False) -> Team:
     """Team ``name`` of ``subject`` or a 404."""
     if not _valid_team_name(name):
         raise NotFound(f"Team '{name}' was not found")
-    try:
-        return Team.get(subject, name, consistent_read=consistent)
-    except DoesNotExist:
-        raise NotFound(f"Team '{name}' was not found") from None
+    return db.get_or_404(
+        Team, subject, name, consistent_read=consistent, missing=f"Team '{name}' was not found"
+    )
 
 
 def _valid_team_name(name: str) -> bool:
