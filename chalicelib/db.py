@@ -9,15 +9,18 @@ from __future__ import annotations
 import importlib
 import random
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import settings
+from chalicelib.errors import NotFound
+
+M = TypeVar("M", bound=Model)
 
 #: Modules that define models; imported lazily by ``all_models``.
 MODEL_MODULES = (
@@ -86,6 +89,16 @@ def transaction() -> TransactWrite:
     return TransactWrite(connection=connection())
 
 
+def get_or_404(
+    model: type[M], hash_key: Any, range_key: Any = None, *, missing: str, consistent_read: bool = False
+) -> M:
+    """``model.get(hash_key, range_key)``, or a 404 saying ``missing`` when there is no such item."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=consistent_read)
+    except DoesNotExist:
+        raise NotFound(missing) from None
+
+
 def condition_failed(error: Exception) -> bool:
     """Whether a PynamoDB write (put, update, delete) failed its condition."""
     return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
@@ -117,6 +130,23 @@ def transaction_conflict(error: TransactWriteError) -> bool:
 def backoff(attempt: int) -> None:
     """A short random pause before retrying a conflicted transaction."""
     time.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 5)))
+
+
+def run_transaction(write: Callable[[TransactWrite], None]) -> None:
+    """Run ``write(tx)`` in one transaction, again (after a ``backoff``) when DynamoDB cancels it for
+    a conflicting one, up to ``TRANSACTION_ATTEMPTS`` times. Any other ``TransactWriteError`` (a
+    failed condition: see ``cancelled_by_condition``) reaches the caller; nothing was written then."""
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            with transaction() as tx:
+                write(tx)
+            return
+        except TransactWriteError as error:
+            reasons = error.cancellation_reasons or []
+            failed = any(cancelled_by_condition(error, index) for index in range(len(reasons)))
+            if failed or not transaction_conflict(error) or attempt + 1 == TRANSACTION_ATTEMPTS:
+                raise
+            backoff(attempt)
 
 
 def batch_delete(items: Iterable[Model]) -> int:

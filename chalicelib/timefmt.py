@@ -20,15 +20,19 @@ def iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def parse_iso(value: str, field: str) -> datetime:
-    """Parse an ISO 8601 timestamp sent by a client; 400 naming ``field`` when it is not one."""
+def read_iso(value: str) -> datetime:
+    """An ISO 8601 timestamp (``Z``, an offset, or none: UTC) as an aware UTC datetime; ValueError
+    when ``value`` is not one."""
     text = value.strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_iso(value: str, field: str) -> datetime:
+    """Parse an ISO 8601 timestamp sent by a client; 400 naming ``field`` when it is not one."""
     try:
-        parsed = datetime.fromisoformat(text)
+        return read_iso(value)
     except ValueError:
         raise BadRequest(f"'{field}' must be an ISO 8601 timestamp, got {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)

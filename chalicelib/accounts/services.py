@@ -10,7 +10,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWri
 
 from chalicelib import db, events
 from chalicelib.accounts.models import ADMIN, MEMBER, ORG, OWNER, USER, Follower, Membership, Subject
-from chalicelib.auth.policy import Ctx, Right, rights_on
+from chalicelib.auth.policy import Access, Right, rights_on
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.secrets import hash_api_key, hash_password, new_api_key
 from chalicelib.errors import BadRequest, Conflict, NotFound
@@ -158,7 +158,7 @@ def delete_user(name: str) -> None:
 def _delete_follow_records(name: str) -> None:
     db.batch_delete(Follower.query(name))
     for key in Follower.following_index.query(name):
-        unfollow(Principal(name=name), key.subject, missing_ok=True)
+        unfollow(name, key.subject, missing_ok=True)
 
 
 # --- organisations ----------------------------------------------------------------------------
@@ -288,11 +288,11 @@ def follow(principal: Principal, subject: Subject) -> None:
         raise
 
 
-def unfollow(principal: Principal, subject_name_: str, missing_ok: bool = False) -> None:
-    """The caller stops following ``subject_name_``."""
+def unfollow(follower: str | None, subject_name_: str, missing_ok: bool = False) -> None:
+    """``follower`` stops following ``subject_name_``."""
     try:
         with db.transaction() as tx:
-            tx.delete(Follower(subject_name_, principal.name), condition=Follower.follower.exists())
+            tx.delete(Follower(subject_name_, follower), condition=Follower.follower.exists())
             tx.update(
                 Subject(subject_name_),
                 actions=[Subject.followers_count.add(-1)],
@@ -306,7 +306,7 @@ def unfollow(principal: Principal, subject_name_: str, missing_ok: bool = False)
         if not db.cancelled_by_condition(error, 1):
             raise
         # The followed subject is gone: drop the follow record alone.
-        Follower(subject_name_, principal.name).delete()
+        Follower(subject_name_, follower).delete()
 
 
 def followers(subject: Subject, start_pos: int, size: int) -> tuple[list[dict[str, str]], int]:
@@ -331,14 +331,14 @@ def _visible_repo_names(principal: Principal, subject: Subject) -> list[str]:
     return [repo.name for repo in visible_repositories(principal, subject)]
 
 
-def describe_user(ctx: Ctx, user: Subject) -> dict[str, Any]:
+def describe_user(access: Access, user: Subject) -> dict[str, Any]:
     """The spec's Get User shape; ``quota_used_bytes`` only for those with admin rights on the user."""
-    rights = rights_on(ctx.principal, user.name)
+    rights = rights_on(access.principal, user.name)
     body: dict[str, Any] = {
         "name": user.name,
         "full_name": user.full_name or "",
         "gravatar_id": gravatar_id(user),
-        "repos": _visible_repo_names(ctx.principal, user),
+        "repos": _visible_repo_names(access.principal, user),
         "organizations": [m.org for m in Membership.member_index.query(user.name)],
         "followers_count": int(user.followers_count or 0),
         "registered": iso(user.registered),
@@ -348,9 +348,9 @@ def describe_user(ctx: Ctx, user: Subject) -> dict[str, Any]:
     return body
 
 
-def describe_org(ctx: Ctx, org: Subject) -> dict[str, Any]:
+def describe_org(access: Access, org: Subject) -> dict[str, Any]:
     """The spec's Get Organization shape; member types and quota for org admins only."""
-    is_admin = ctx.can(Right.ADMIN)
+    is_admin = access.can(Right.ADMIN)
     members = []
     for membership in Membership.query(org.name):
         entry = {"name": membership.member}
@@ -359,7 +359,7 @@ def describe_org(ctx: Ctx, org: Subject) -> dict[str, Any]:
         members.append(entry)
     body: dict[str, Any] = {
         "name": org.name,
-        "repos": _visible_repo_names(ctx.principal, org),
+        "repos": _visible_repo_names(access.principal, org),
         "followers_count": int(org.followers_count or 0),
         "registered": iso(org.registered),
         "owner": org.owner,
@@ -389,10 +389,10 @@ def describe_security_user(user: Subject) -> dict[str, Any]:
     }
 
 
-def search_users(ctx: Ctx, name: str, start_pos: int, size: int) -> list[dict[str, Any]]:
+def search_users(access: Access, name: str, start_pos: int, size: int) -> list[dict[str, Any]]:
     """Users whose name starts with ``name`` (case-insensitive), in Get User shape."""
     prefix = name.strip().lower()
     if not prefix:
         raise BadRequest("The 'name' query parameter is required")
     matches = Subject.kind_index.query(USER, Subject.name_lower.startswith(prefix))
-    return [describe_user(ctx, user) for user in db.page(iter(matches), start_pos, size)]
+    return [describe_user(access, user) for user in db.page(iter(matches), start_pos, size)]

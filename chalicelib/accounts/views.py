@@ -6,8 +6,9 @@ from chalice import Response
 
 from chalicelib.accounts import services
 from chalicelib.accounts.services import MemberBody, OrgBody, UserBody
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, paged_response, start_pos
 from chalicelib.web.routing import Api, json_response
 
@@ -104,7 +105,7 @@ def follow(ctx: Ctx, user: str) -> dict:
 
 @api.route("/users/{user}/follow", ["DELETE"], Need.AUTHENTICATED)
 def unfollow(ctx: Ctx, user: str) -> dict:
-    services.unfollow(ctx.principal, user)
+    services.unfollow(ctx.principal.name, user)
     return SUCCESS
 
 

@@ -13,10 +13,11 @@ from typing import Any
 
 from chalicelib.attributes import services
 from chalicelib.attributes.services import Target, file_target, split_names
-from chalicelib.auth.policy import Ctx, Need, Right, require
+from chalicelib.auth.policy import Need, Right, require
 from chalicelib.content import services as content
 from chalicelib.errors import NotFound
 from chalicelib.validation import parse_json
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
 api = Api(__name__)

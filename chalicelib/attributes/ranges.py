@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import BadRequest
+from chalicelib.timefmt import read_iso
 
 MAX_STRING_BYTES = 800
 TYPES = ("string", "date", "number", "boolean", "version")
@@ -33,15 +34,10 @@ def parse_date(text: str) -> datetime | None:
     text = text.strip()
     if not DATE_SHAPE.match(text):
         return None
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
+        return read_iso(text)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def is_number(value: Any) -> bool:

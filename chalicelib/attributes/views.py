@@ -6,10 +6,11 @@ from typing import Any
 
 from chalicelib.attributes import services
 from chalicelib.attributes.services import Target, package_target, split_names, version_target
-from chalicelib.auth.policy import Ctx, Need, Right
+from chalicelib.auth.policy import Need, Right
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.validation import flag, parse_json
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
 api = Api(__name__)

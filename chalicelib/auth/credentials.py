@@ -58,4 +58,4 @@ def authenticate(headers: Mapping[str, str], source_ip: str | None = None) -> Pr
     valid = verify_api_key(key, user.api_key_hash if user else None)
     if user is None or user.kind != USER or not valid:
         raise Unauthorized()
-    return Principal(name=user.name, is_admin=user.is_admin, subject=user)
+    return Principal.of_user(user)

@@ -40,8 +40,8 @@ entitlements grant, on their owner's repositories only:
 
 Example::
 
-    ctx = resolve(request, Need.PUBLISH, {"subject": "acme", "repo": "tools"})
-    ctx.can(Right.ADMIN)
+    access = resolve(Need.PUBLISH, {"subject": "acme", "repo": "tools"}, request.headers)
+    access.can(Right.ADMIN)
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import plans
+from chalicelib import db, plans
 from chalicelib.accounts.models import ADMIN, MEMBER, OWNER, Membership, Subject
 from chalicelib.auth import signed_urls
 from chalicelib.auth.credentials import authenticate
@@ -94,16 +94,16 @@ SUBJECT_PARAMS = ("subject", "org", "user")
 
 
 @dataclass
-class Ctx:
-    """What a route handler gets: the caller, the subject and repository named in the path, the rights.
+class Access:
+    """What the policy decided for one request: the caller, the subject and repository named in the
+    path, the caller's rights on them, and what ``resolve`` learnt on the way (``extra``: the access
+    key's name, a signed URL's claims, the creator team). No HTTP: ``chalicelib.web.context.Ctx``
+    extends it with the request; services take an ``Access`` (or just what they need from it).
 
     The subject is loaded on first use: a download of a public file needs only the repository.
     """
 
     principal: Principal
-    headers: Mapping[str, str]
-    query: Mapping[str, str]
-    raw_body: bytes | None
     subject_name: str | None = None
     repo: Repository | None = None
     rights: frozenset[Right] = NO_RIGHTS
@@ -280,28 +280,22 @@ def _refuse_access_key(need: Need, key_files: bool) -> None:
 
 def load_subject(name: str) -> Subject:
     """The subject ``name`` or a 404."""
-    try:
-        return Subject.get(name)
-    except DoesNotExist:
-        raise NotFound(f"Subject '{name}' was not found") from None
+    return db.get_or_404(Subject, name, missing=f"Subject '{name}' was not found")
 
 
 def load_repo(owner: str, name: str) -> Repository:
     """The repository ``name`` of ``owner`` or a 404."""
-    try:
-        return Repository.get(owner, name)
-    except DoesNotExist:
-        raise NotFound(f"Repo '{name}' was not found") from None
+    return db.get_or_404(Repository, owner, name, missing=f"Repo '{name}' was not found")
 
 
-def signed_rights(ctx: Ctx, params: Mapping[str, str]) -> frozenset[Right]:
+def signed_rights(ctx: Access, params: Mapping[str, str], query: Mapping[str, str]) -> frozenset[Right]:
     """Read on the path of a valid signed URL (403 if forged, tampered, expired or revoked).
 
     The signature covers that exact path; unpublished files stay hidden (they need publish).
     """
     assert ctx.repo is not None and ctx.subject is not None
     path = split_matrix(params.get("file_path", "")).path
-    ctx.extra["signed"] = signed_urls.verify_download(ctx.subject, ctx.repo.name, path, ctx.query)
+    ctx.extra["signed"] = signed_urls.verify_download(ctx.subject, ctx.repo.name, path, query)
     return READ_ONLY
 
 
@@ -310,20 +304,20 @@ def resolve(
     params: Mapping[str, str],
     headers: Mapping[str, str],
     query: Mapping[str, str] | None = None,
-    raw_body: bytes | None = None,
     with_repo: bool = True,
     source_ip: str | None = None,
     key_files: bool = False,
-) -> Ctx:
+) -> Access:
     """Authenticate, load the repository (or subject) named in the path, and enforce ``need``.
 
     ``source_ip``: the client address (access key CIDRs); ``key_files``: the route acts on one file
     and checks it with ``require_file`` (access keys with a grant in the repository pass here).
     """
+    query = query or {}
     principal = authenticate(headers, source_ip)
     # After authentication (wrong credentials are a 401 whatever the path), before any key is read.
-    check_request_names(params, query or {})
-    ctx = Ctx(principal=principal, headers=headers, query=query or {}, raw_body=raw_body)
+    check_request_names(params, query)
+    ctx = Access(principal=principal)
     if need not in (Need.ANYONE, Need.DOWNLOAD) and not principal.authenticated:
         raise Unauthorized()
     if principal.is_access_key:
@@ -350,8 +344,8 @@ def resolve(
             ctx.rights |= READ_ONLY
     if principal.is_access_key and key_files and ctx.repo is not None:
         ctx.rights |= _key_file_rights(principal, ctx.repo)
-    if need is Need.DOWNLOAD and ctx.repo is not None and signed_urls.is_signed(ctx.query):
-        ctx.rights |= signed_rights(ctx, params)
+    if need is Need.DOWNLOAD and ctx.repo is not None and signed_urls.is_signed(query):
+        ctx.rights |= signed_rights(ctx, params, query)
     if ctx.repo is not None and Right.READ not in ctx.rights:
         if need is Need.DOWNLOAD and not principal.authenticated:
             # Package managers (Maven, apt, dnf, pip, npm) send credentials only after a challenge.
@@ -373,7 +367,7 @@ def resolve(
 FORBIDDEN = "forbidden"
 
 
-def require(ctx: Ctx, right: Right, message: str | None = None) -> None:
+def require(ctx: Access, right: Right, message: str | None = None) -> None:
     """Enforce ``right`` inside a handler whose route serves reads and writes on one path (e.g. the
     greedy file routes): 401 for anonymous callers, 403 for the others, like ``resolve`` does.
 
@@ -386,7 +380,7 @@ def require(ctx: Ctx, right: Right, message: str | None = None) -> None:
         raise Forbidden(message or FORBIDDEN)
 
 
-def rate_limit_key(ctx: Ctx, need: Need) -> str | None:
+def rate_limit_key(ctx: Access, need: Need, source_ip: str | None = None) -> str | None:
     """Whose API query limit this request counts against (``chalicelib/ratelimits.py``), or None.
 
     Per the spec's *Limits*: only queries on resources that belong neither to the caller nor to an
@@ -397,7 +391,7 @@ def rate_limit_key(ctx: Ctx, need: Need) -> str | None:
     if need is Need.DOWNLOAD or principal.is_admin:
         return None
     if not principal.authenticated:
-        return f"ip:{ctx.extra.get('source_ip') or 'unknown'}"
+        return f"ip:{source_ip or 'unknown'}"
     owner_name = principal.key_owner if principal.is_access_key else principal.name
     if ctx.subject_name is not None and ctx.subject_name == owner_name:
         return None
@@ -410,7 +404,7 @@ def rate_limit_key(ctx: Ctx, need: Need) -> str | None:
     return f"user:{principal.name}"
 
 
-def enforce_on_subject(ctx: Ctx, name: str, right: Right) -> None:
+def enforce_on_subject(ctx: Access, name: str, right: Right) -> None:
     """For routes naming their subject in the query (e.g. Entitlement Search's ``scope``): load the
     subject (404), compute the caller's rights on it and enforce ``right`` like ``resolve`` does
     (the observed refusal of these searches is 403 ``Forbidden``)."""
@@ -421,7 +415,7 @@ def enforce_on_subject(ctx: Ctx, name: str, right: Right) -> None:
 
 
 def require_file(
-    ctx: Ctx,
+    ctx: Access,
     right: Right,
     path: str,
     package: str | None = None,

@@ -64,6 +64,12 @@ class Principal:
     #: so the policy and the query limits read a membership once (``policy.role_in``).
     roles: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
+    @classmethod
+    def of_user(cls, user: Subject) -> Principal:
+        """The principal of ``user`` as their credentials authenticate them: the policy's answer for
+        them, e.g. whether a link's creator may still read its source, is the one they get in person."""
+        return cls(name=user.name, is_admin=user.is_admin, subject=user)
+
     @property
     def authenticated(self) -> bool:
         return self.name is not None

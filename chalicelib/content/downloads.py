@@ -4,22 +4,23 @@ a hot DynamoDB item — the request only sends one SQS message; a consumer aggre
 from __future__ import annotations
 
 from chalicelib import events, queues
-from chalicelib.auth.policy import Ctx
+from chalicelib.auth.principal import Principal
 from chalicelib.content.models import File
 from chalicelib.events import Downloaded
 from chalicelib.timefmt import iso, now
 
 
 def record(
-    ctx: Ctx,
+    principal: Principal,
     file: File,
     event_id: str,
+    source_ip: str | None = None,
     callback_id: str | None = None,
     callback_url: str | None = None,
     callback_method: str | None = None,
     callback_email: str | None = None,
 ) -> None:
-    """Queue the download event of ``file`` (who, what, when, bytes, client address).
+    """Queue the download event of ``file`` by ``principal`` (who, what, when, bytes, client address).
 
     A signed download carries its callback (``callback_*``): the events consumer calls
     ``signing.perform_callback(event)`` when ``callback_url`` is set, outside the request.
@@ -29,10 +30,10 @@ def record(
         {
             "id": event_id,
             "at": iso(now()),
-            "user": ctx.principal.name,
-            "access_key": ctx.extra.get("access_key"),
+            "user": principal.name,
+            "access_key": principal.name if principal.is_access_key else None,
             "callback_id": callback_id,
-            "ip": ctx.extra.get("source_ip"),
+            "ip": source_ip,
             "owner": file.owner,
             "repo": file.repo,
             "repo_id": file.repo_id,
@@ -54,8 +55,8 @@ def record(
             version=file.version,
             path=file.path,
             size=int(file.size),
-            user=ctx.principal.name,
-            ip=ctx.extra.get("source_ip"),
+            user=principal.name,
+            ip=source_ip,
             callback_id=callback_id,
         )
     )

@@ -77,13 +77,13 @@ def explode_zip(principal: Principal, repo: Repository, request: Upload, body: b
             raise BadRequest(f"The archive has '{info.filename}' more than once")
         seen.add(path)
         entry = replace(request, path=path, sha256=None, publish=False)
-        replaced = check_upload(principal, repo, package, entry)
+        replaced = check_upload(principal.name, principal.is_admin, repo, package, entry)
         planned.append((info, entry, replaced, digest(_inflate(archive, info))))
     stored: list[tuple[File, File | None]] = []
     try:
         for info, entry, replaced, entry_digest in planned:
             storage.put_blob(_inflate(archive, info), entry_digest.sha256)
-            stored.append((store(principal, repo, package, entry, entry_digest, replaced), replaced))
+            stored.append((store(principal.name, repo, package, entry, entry_digest, replaced), replaced))
     except Exception:
         for record, replaced in reversed(stored):
             undo_store(record, replaced)

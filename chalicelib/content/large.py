@@ -102,7 +102,7 @@ def stage(
     if size > MAX_UPLOAD:
         raise BadRequest(f"A file may have at most {MAX_UPLOAD // 1024**3} GiB; this one has {size} bytes")
     package = packages.get_package(repo, request.package)
-    services.check_upload(principal, repo, package, request)
+    services.check_upload(principal.name, principal.is_admin, repo, package, request)
     # The version exists from now on, so that a publish right after the upload finds it (and covers it).
     version = services.ensure_version(repo, package, request.version)
     created = now()
@@ -290,7 +290,6 @@ def _record(pending: PendingUpload, data: Digest) -> Recorded:
         and existing.created >= pending.created
     ):
         return repo, package, existing  # recorded by a run that crashed before settling
-    principal = Principal(name=pending.uploader, is_admin=bool(pending.uploader_is_admin))
     request = Upload(
         path=pending.path,
         package=pending.package,
@@ -304,8 +303,9 @@ def _record(pending: PendingUpload, data: Digest) -> Recorded:
         if pending.deb_distribution is not None
         else None,
     )
-    replaced = services.check_upload(principal, repo, package, request)
-    record = services.store(principal, repo, package, request, data, replaced)
+    is_admin = bool(pending.uploader_is_admin)
+    replaced = services.check_upload(pending.uploader, is_admin, repo, package, request)
+    record = services.store(pending.uploader, repo, package, request, data, replaced)
     if pending.maven_group_id and pending.maven_artifact_id:
         packages.register_system_id(repo, package, pending.maven_group_id, pending.maven_artifact_id)
     return repo, package, record

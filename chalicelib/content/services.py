@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import db, events, storage
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Ctx, Right, org_role
+from chalicelib.auth.policy import Access, Right, org_role
 from chalicelib.auth.principal import Principal
 from chalicelib.content.models import DONE, FAILED, PENDING, PROCESSING, File, PendingUpload
 from chalicelib.content.paths import DebianCoordinates, check_file_path, storable
@@ -85,31 +86,31 @@ def ensure_version(repo: Repository, package: Package, name: str) -> Version:
         return get_version(package, name)
 
 
-def _update_window(principal: Principal, repo: Repository) -> timedelta:
-    """How long after publishing ``principal`` may still change a published file of ``repo``."""
-    limited = repo.version_update_max_days is not None and principal.name and not principal.is_admin
-    if (
-        limited
-        and principal.name != repo.owner
-        and org_role(repo.owner, principal.name) not in ("owner", "admin")
-    ):
+def _update_window(who: str | None, is_admin: bool, repo: Repository) -> timedelta:
+    """How long after publishing ``who`` (a system administrator or not) may still change a published
+    file of ``repo``."""
+    limited = repo.version_update_max_days is not None and who and not is_admin
+    if limited and who != repo.owner and org_role(repo.owner, who) not in ("owner", "admin"):
         return timedelta(days=int(repo.version_update_max_days))
     return OVERRIDE_WINDOW
 
 
-def check_may_change(principal: Principal, repo: Repository, existing: File, action: str) -> None:
-    """409 when a published file is past the window in which it may still be changed."""
+def check_may_change(who: str | None, is_admin: bool, repo: Repository, existing: File, action: str) -> None:
+    """409 when a published file is past the window in which ``who`` may still change it."""
     if not existing.published or existing.published_at is None:
         return
-    window = _update_window(principal, repo)
+    window = _update_window(who, is_admin, repo)
     if now() - existing.published_at > window:
         raise Conflict(
             f"Cannot {action} '{existing.path}': it was published more than {window.days} days ago"
         )
 
 
-def check_upload(principal: Principal, repo: Repository, package: Package, request: Upload) -> File | None:
-    """Validate an upload before any byte is stored; returns the file it replaces, if any."""
+def check_upload(
+    uploader: str | None, is_admin: bool, repo: Repository, package: Package, request: Upload
+) -> File | None:
+    """Validate an upload by ``uploader`` (a system administrator or not) before any byte is stored;
+    returns the file it replaces, if any."""
     check_file_path(request.path)
     if repo.type == "debian" and request.debian is None and request.path.endswith(".deb"):
         raise BadRequest(
@@ -130,12 +131,12 @@ def check_upload(principal: Principal, repo: Repository, package: Package, reque
     if existing.published:
         if not request.override:
             raise Conflict(f"'{request.path}' is already published; upload with override=1 to replace it")
-        check_may_change(principal, repo, existing, "override")
+        check_may_change(uploader, is_admin, repo, existing, "override")
     return existing
 
 
 def store(
-    principal: Principal,
+    uploader: str | None,
     repo: Repository,
     package: Package,
     request: Upload,
@@ -166,7 +167,7 @@ def store(
         sha1=data.sha1,
         sha256=data.sha256,
         created=created,
-        uploader=principal.name,
+        uploader=uploader,
         published=False,
         list_in_downloads=bool(replaced.list_in_downloads) if replaced else False,
     )
@@ -194,7 +195,7 @@ def store(
             path=record.path,
             size=data.size,
             sha256=data.sha256,
-            uploader=principal.name,
+            uploader=uploader,
             replaced_size=int(replaced.size) if replaced is not None else None,
         )
     )
@@ -212,21 +213,19 @@ def _quota(tx: Any, owner: str, delta: int) -> None:
 def _write_record(record: File, condition: Any, delta: int) -> None:
     """Put ``record`` under ``condition`` and move the owner's quota by ``delta``, in one transaction:
     the quota is the sum of the sizes of the subject's files, whatever fails or runs concurrently."""
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                tx.save(record, condition=condition)
-                _quota(tx, record.owner, delta)
-            return
-        except TransactWriteError as error:
-            if db.cancelled_by_condition(error, 0):
-                raise Conflict(f"'{record.path}' was changed by another upload at the same time") from None
-            if db.cancelled_by_condition(error, 1):
-                raise NotFound(f"Subject '{record.owner}' was not found") from None
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(record, condition=condition)
+        _quota(tx, record.owner, delta)
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            raise Conflict(f"'{record.path}' was changed by another upload at the same time") from None
+        if db.cancelled_by_condition(error, 1):
+            raise NotFound(f"Subject '{record.owner}' was not found") from None
+        raise
 
 
 def undo_store(record: File, replaced: File | None) -> None:
@@ -248,9 +247,9 @@ def upload_bytes(principal: Principal, repo: Repository, request: Upload, body: 
         raise Conflict(
             f"Checksum mismatch: X-Checksum-Sha2 is {request.sha256} but the content's is {data.sha256}"
         )
-    replaced = check_upload(principal, repo, package, request)
+    replaced = check_upload(principal.name, principal.is_admin, repo, package, request)
     storage.put_blob(body, data.sha256)
-    record = store(principal, repo, package, request, data, replaced)
+    record = store(principal.name, repo, package, request, data, replaced)
     if request.publish:
         publish_after_upload(repo, package, record.version, [record])
     return record
@@ -463,15 +462,15 @@ def publish_after_upload(repo: Repository, package: Package, version: str, uploa
 # --- reading, downloading, deleting -----------------------------------------------------------
 
 
-def visible_file(ctx: Ctx, path: str) -> File:
-    """The file at ``path`` of ``ctx.repo`` if the caller may see it; otherwise 404 (nothing revealed).
+def visible_file(access: Access, path: str) -> File:
+    """The file at ``path`` of ``access.repo`` if the caller may see it; otherwise 404 (nothing revealed).
 
     Unpublished files are visible to publishers only.
     """
-    assert ctx.repo is not None
+    assert access.repo is not None
     check_file_path(path)
-    record = find_file(ctx.repo, path)
-    if record is None or (not record.published and not ctx.can(Right.PUBLISH)):
+    record = find_file(access.repo, path)
+    if record is None or (not record.published and not access.can(Right.PUBLISH)):
         raise NotFound(f"File '{path}' was not found")
     return record
 
@@ -552,7 +551,7 @@ def find_file_consistently(repo_id: str, path: str) -> File | None:
 
 def delete_file(principal: Principal, repo: Repository, record: File) -> None:
     """Delete one file (published ones only within the update window). Its blob is collected later."""
-    check_may_change(principal, repo, record, "delete")
+    check_may_change(principal.name, principal.is_admin, repo, record, "delete")
     _delete_record(record, by=principal.name)
 
 
@@ -591,13 +590,13 @@ def describe(record: File) -> dict[str, Any]:
     }
 
 
-def package_files(ctx: Ctx, package: Package, include_unpublished: bool) -> list[File]:
-    show_unpublished = include_unpublished and ctx.can(Right.PUBLISH)
+def package_files(access: Access, package: Package, include_unpublished: bool) -> list[File]:
+    show_unpublished = include_unpublished and access.can(Right.PUBLISH)
     return [f for f in File.package_index.query(package.id) if f.published or show_unpublished]
 
 
-def version_files(ctx: Ctx, package: Package, version: str, include_unpublished: bool) -> list[File]:
-    show_unpublished = include_unpublished and ctx.can(Right.PUBLISH)
+def version_files(access: Access, package: Package, version: str, include_unpublished: bool) -> list[File]:
+    show_unpublished = include_unpublished and access.can(Right.PUBLISH)
     rows = File.version_index.query(_version_key(package, version))
     return [f for f in rows if f.published or show_unpublished]
 

@@ -35,7 +35,7 @@ from chalicelib.errors import BadRequest
 from chalicelib.validation import Body
 
 if TYPE_CHECKING:
-    from chalicelib.auth.policy import Ctx
+    from chalicelib.auth.policy import Access
 
 log = logging.getLogger("shelf")
 
@@ -212,9 +212,10 @@ def decrypt_payload(secret: str, data: str) -> bytes:
 # --- downloads and callbacks -----------------------------------------------------------------------
 
 
-def callback_fields(ctx: Ctx) -> dict[str, str | None]:
-    """The callback fields of a signed download, for its download event (empty for others)."""
-    claims = ctx.extra.get("signed") or {}
+def callback_fields(access: Access) -> dict[str, str | None]:
+    """The callback fields of a signed download (the claims ``policy.resolve`` verified), for its
+    download event (empty for others)."""
+    claims = access.extra.get("signed") or {}
     return {
         name: claims.get(name)
         for name in ("callback_id", "callback_url", "callback_method", "callback_email")

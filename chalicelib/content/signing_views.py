@@ -11,10 +11,11 @@ import json
 from chalice import Response
 
 from chalicelib import plans
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.content import services, signing
 from chalicelib.content.paths import split_matrix, truthy
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created, json_response
 
 api = Api(__name__)

@@ -10,7 +10,7 @@ from chalice import Response
 from pydantic import Field
 
 from chalicelib import plans
-from chalicelib.auth.policy import Ctx, Need, Right, require_file
+from chalicelib.auth.policy import Need, Right, require_file
 from chalicelib.content import downloads, large, services, signing
 from chalicelib.content.explode import explode_zip
 from chalicelib.content.models import File
@@ -28,6 +28,7 @@ from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.storage import presign_get
 from chalicelib.validation import Body, Flag, flag, parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, start_pos
 from chalicelib.web.routing import Api, created, json_response
 
@@ -159,14 +160,15 @@ def _download(ctx: Ctx, file_path: str) -> Response:
         from chalicelib.links.services import linked_file  # published files of packages linked in
 
         assert ctx.repo is not None
-        found = linked_file(ctx, ctx.repo, path)
+        found = linked_file(ctx.principal, ctx.repo, path, ctx.source_ip, ctx.headers)
         if found is None:
             raise missing
         record = found
     require_file(ctx, Right.READ, record.path, record.package, record.version, record.package_id)
     _check_eula(ctx, record)
     url = presign_get(record.sha256, record.name, DOWNLOAD_URL_SECONDS)
-    downloads.record(ctx, record, event_id=ctx.extra["request_id"], **signing.callback_fields(ctx))
+    fields = signing.callback_fields(ctx)
+    downloads.record(ctx.principal, record, ctx.request_id, ctx.source_ip, **fields)
     return Response(body="", status_code=302, headers={"Location": url})
 
 

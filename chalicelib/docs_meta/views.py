@@ -5,12 +5,13 @@ Creation answers 200 with the stored document, as the spec's "Status: 200 CREATE
 
 from __future__ import annotations
 
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.docs_meta import services
 from chalicelib.docs_meta.services import PackageNotesBody, ReadmeBody, VersionNotesBody
 from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import get_version
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
 api = Api(__name__)

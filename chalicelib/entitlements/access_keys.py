@@ -23,7 +23,7 @@ import secrets
 import time
 
 from pydantic import Field
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import PutError
 
 from chalicelib import db, netsafety
 from chalicelib.auth.access_keys import MIN_CACHE_SECS, remove_key, username
@@ -140,10 +140,7 @@ def describe(key: AccessKey) -> dict:
 
 
 def get_key(owner: str, key_id: str) -> AccessKey:
-    try:
-        return AccessKey.get(owner, key_id)
-    except DoesNotExist:
-        raise NotFound(f"Access key '{key_id}' was not found") from None
+    return db.get_or_404(AccessKey, owner, key_id, missing=f"Access key '{key_id}' was not found")
 
 
 def list_keys(owner: str) -> list[str]:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib import plans
-from chalicelib.auth.policy import Ctx, Need, Right, enforce_on_subject
+from chalicelib.auth.policy import Need, Right, enforce_on_subject
 from chalicelib.entitlements import access_keys, search, services
 from chalicelib.entitlements.access_keys import AccessKeyBody
 from chalicelib.entitlements.services import EntitlementBody, EntitlementUpdate, Scope
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
 api = Api(__name__)

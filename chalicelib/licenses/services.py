@@ -16,7 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 from pydantic import Field
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib import db, plans
 from chalicelib.accounts.models import Subject
@@ -81,10 +81,9 @@ def list_licenses(subject: Subject) -> list[ProprietaryLicense]:
 
 def get_license(subject: Subject, name: str) -> ProprietaryLicense:
     """License ``name`` of ``subject`` or a 404."""
-    try:
-        return ProprietaryLicense.get(owner_key(subject), name)
-    except DoesNotExist:
-        raise NotFound(f"License '{name}' was not found") from None
+    return db.get_or_404(
+        ProprietaryLicense, owner_key(subject), name, missing=f"License '{name}' was not found"
+    )
 
 
 def _require_plan(subject: Subject, name: str) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.accounts.models import ORG, USER, Subject
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.errors import NotFound
 from chalicelib.licenses import services
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
 api = Api(__name__)

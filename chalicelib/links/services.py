@@ -13,17 +13,20 @@ downloads through it obey the source repository's IP and geo restrictions as wel
 Example::
 
     link_package(ctx.principal, target_repo, "acme", "tools", "cli", LinkBody(path_prefix="com/acme"))
-    linked_file(ctx, target_repo, "com/acme/cli/1.0/cli-1.0.jar")  # the source's File, or None
+    linked_file(ctx.principal, target_repo, "com/acme/cli/1.0/cli-1.0.jar", ctx.source_ip, ctx.headers)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import db
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Ctx, Right, load_repo, rights_on
+from chalicelib.auth.policy import Right, load_repo, rights_on
 from chalicelib.auth.principal import Principal
 from chalicelib.auth.restrictions import check_download, restricted
 from chalicelib.content.models import File
@@ -65,10 +68,9 @@ def _readable_source(principal: Principal, owner: str, repo: str, package: str) 
     source_repo = load_repo(owner, repo)
     if Right.READ not in rights_on(principal, owner, source_repo):
         raise NotFound(f"Repo '{repo}' was not found")
-    try:
-        return source_repo, Package.get(source_repo.id, package)
-    except DoesNotExist:
-        raise NotFound(f"Package '{package}' was not found") from None
+    return source_repo, db.get_or_404(
+        Package, source_repo.id, package, missing=f"Package '{package}' was not found"
+    )
 
 
 def link_package(
@@ -107,27 +109,23 @@ def link_package(
         created=now(),
         created_by=principal.name,
     )
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                # Condition checks first: moto reports cancellation reasons in this order.
-                tx.condition_check(
-                    Repository, target.owner, target.name, condition=Repository.id == target.id
-                )
-                tx.condition_check(Package, repo.id, package, condition=Package.id == source.id)
-                tx.save(link, condition=Link.source_package_id.does_not_exist())
-        except TransactWriteError as error:
-            if db.cancelled_by_condition(error, 0):
-                raise NotFound(f"Repo '{target.name}' was not found") from None
-            if db.cancelled_by_condition(error, 1):
-                raise NotFound(f"Package '{package}' was not found") from None
-            if db.cancelled_by_condition(error, 2):
-                raise Conflict(f"Package '{package}' is already linked into '{target.name}'") from None
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
-        break
+
+    def write(tx: TransactWrite) -> None:
+        # Condition checks first: moto reports cancellation reasons in this order.
+        tx.condition_check(Repository, target.owner, target.name, condition=Repository.id == target.id)
+        tx.condition_check(Package, repo.id, package, condition=Package.id == source.id)
+        tx.save(link, condition=Link.source_package_id.does_not_exist())
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            raise NotFound(f"Repo '{target.name}' was not found") from None
+        if db.cancelled_by_condition(error, 1):
+            raise NotFound(f"Package '{package}' was not found") from None
+        if db.cancelled_by_condition(error, 2):
+            raise Conflict(f"Package '{package}' is already linked into '{target.name}'") from None
+        raise
     refresh_linked_to_repos(repo.id, package, source.id, added=link)
     return link
 
@@ -181,9 +179,12 @@ def linked_names(repo: Repository, start_name: str | None) -> list[str]:
     return sorted(link.source_package for link in links if link.source_package.startswith(start_name or ""))
 
 
-def linked_file(ctx: Ctx, repo: Repository, path: str) -> File | None:
+def linked_file(
+    principal: Principal, repo: Repository, path: str, source_ip: str | None, headers: Mapping[str, str]
+) -> File | None:
     """The published file at ``path`` of a package linked into ``repo`` (under the link's prefix) that
-    the link still serves, or None; 403 when the source repository's restrictions refuse the caller."""
+    the link still serves, or None; 403 when the source repository's restrictions refuse ``principal``
+    downloading from ``source_ip`` (``headers``: its country, see ``auth.restrictions``)."""
     if not storable(path):
         return None
     for link in Link.query(repo.id):
@@ -198,8 +199,8 @@ def linked_file(ctx: Ctx, repo: Repository, path: str) -> File | None:
         source = _serving_source(link)
         if source is None:
             continue
-        if restricted(source) and Right.ADMIN not in rights_on(ctx.principal, source.owner, source):
-            check_download(source, ctx.extra.get("source_ip"), ctx.headers)
+        if restricted(source) and Right.ADMIN not in rights_on(principal, source.owner, source):
+            check_download(source, source_ip, headers)
         return record
     return None
 
@@ -220,8 +221,7 @@ def _serving_source(link: Link) -> Repository | None:
         user = Subject.get(creator)
     except DoesNotExist:
         return None
-    principal = Principal(name=user.name, is_admin=user.is_admin, subject=user)
-    return source if Right.READ in rights_on(principal, source.owner, source) else None
+    return source if Right.READ in rights_on(Principal.of_user(user), source.owner, source) else None
 
 
 # --- cascades ----------------------------------------------------------------------------------

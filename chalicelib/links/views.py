@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from chalice import Response
 
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.links import services
 from chalicelib.links.services import LinkBody
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
 api = Api(__name__)

@@ -11,10 +11,11 @@ from typing import Any
 
 from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import db, events, licenses, plans
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Ctx, Right
+from chalicelib.auth.policy import Access, Right
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.events import PackageDeleted
 from chalicelib.licenses.services import unknown_custom_licenses
@@ -88,10 +89,7 @@ def _check_fields(owner: Subject, repo: Repository, body: PackageFields, creatin
 
 def get_package(repo: Repository, name: str) -> Package:
     """Package ``name`` of ``repo`` or a 404."""
-    try:
-        return Package.get(repo.id, name)
-    except DoesNotExist:
-        raise NotFound(f"Package '{name}' was not found") from None
+    return db.get_or_404(Package, repo.id, name, missing=f"Package '{name}' was not found")
 
 
 def create_package(owner: Subject, repo: Repository, body: CreatePackageBody) -> Package:
@@ -123,27 +121,24 @@ def create_package(owner: Subject, repo: Repository, body: CreatePackageBody) ->
         name_lower=body.name.lower(),
         search_shard=None if repo.private else PUBLIC_SHARD,
     )
-    attempt = 0
-    while True:
-        try:
-            with db.transaction() as tx:
-                tx.save(package, condition=Package.name.does_not_exist())
-                tx.update(
-                    Repository(repo.owner, repo.name),
-                    actions=[Repository.package_count.add(1)],
-                    condition=Repository.id == repo.id,
-                )
-        except TransactWriteError as error:
-            if db.cancelled_by_condition(error, 0):
-                raise Conflict(f"Package '{body.name}' already exists") from None
-            if db.cancelled_by_condition(error, 1):
-                raise NotFound(f"Repo '{repo.name}' was not found") from None
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                attempt += 1
-                continue
-            raise
-        return package
+
+    def write(tx: TransactWrite) -> None:
+        tx.save(package, condition=Package.name.does_not_exist())
+        tx.update(
+            Repository(repo.owner, repo.name),
+            actions=[Repository.package_count.add(1)],
+            condition=Repository.id == repo.id,
+        )
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            raise Conflict(f"Package '{body.name}' already exists") from None
+        if db.cancelled_by_condition(error, 1):
+            raise NotFound(f"Repo '{repo.name}' was not found") from None
+        raise
+    return package
 
 
 def update_package(owner: Subject, repo: Repository, package: Package, body: UpdatePackageBody) -> Package:
@@ -183,26 +178,24 @@ def update_package(owner: Subject, repo: Repository, package: Package, body: Upd
 
 def delete_package(repo: Repository, package: Package) -> None:
     """Delete a package with its versions and coordinates."""
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                tx.delete(package, condition=Package.id == package.id)
-                tx.update(
-                    Repository(repo.owner, repo.name),
-                    actions=[Repository.package_count.add(-1)],
-                    condition=Repository.id == repo.id,
-                )
-        except TransactWriteError as error:
-            if db.cancelled_by_condition(error, 0):
-                raise NotFound(f"Package '{package.name}' was not found") from None
-            if db.cancelled_by_condition(error, 1):
-                # The repository is being deleted: its purge removes this package too.
-                return
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
-        break
+
+    def write(tx: TransactWrite) -> None:
+        tx.delete(package, condition=Package.id == package.id)
+        tx.update(
+            Repository(repo.owner, repo.name),
+            actions=[Repository.package_count.add(-1)],
+            condition=Repository.id == repo.id,
+        )
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
+            raise NotFound(f"Package '{package.name}' was not found") from None
+        if db.cancelled_by_condition(error, 1):
+            # The repository is being deleted: its purge removes this package too.
+            return
+        raise
     purge_package_contents(package)
 
 
@@ -255,11 +248,11 @@ def version_names(package: Package) -> list[str]:
 
 
 def describe(
-    ctx: Ctx, package: Package, attribute_values: bool = False, can_publish: bool | None = None
+    access: Access, package: Package, attribute_values: bool = False, can_publish: bool | None = None
 ) -> dict:
     """The spec's Get Package shape; publisher-only fields for publishers."""
     if can_publish is None:
-        can_publish = ctx.can(Right.PUBLISH)
+        can_publish = access.can(Right.PUBLISH)
     body: dict[str, Any] = {
         "name": package.name,
         "repo": package.repo,

@@ -9,7 +9,7 @@ from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db, events
-from chalicelib.auth.policy import Ctx, Right
+from chalicelib.auth.policy import Access, Right
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.events import VersionDeleted
 from chalicelib.packages.models import Package, Version
@@ -51,10 +51,7 @@ def get_version(package: Package, name: str) -> Version:
         name = package.latest_version or ""
         if not name:
             raise NotFound(f"Package '{package.name}' has no versions")
-    try:
-        return Version.get(package.id, name)
-    except DoesNotExist:
-        raise NotFound(f"Version '{name}' was not found") from None
+    return db.get_or_404(Version, package.id, name, missing=f"Version '{name}' was not found")
 
 
 def create_version(repo: Repository, package: Package, body: CreateVersionBody) -> Version:
@@ -195,9 +192,9 @@ def refresh_latest(package: Package) -> None:
             raise
 
 
-def describe(ctx: Ctx, version: Version, attribute_values: bool = False) -> dict[str, Any]:
+def describe(access: Access, version: Version, attribute_values: bool = False) -> dict[str, Any]:
     """The spec's Get Version shape; publisher-only fields for publishers."""
-    can_publish = ctx.can(Right.PUBLISH)
+    can_publish = access.can(Right.PUBLISH)
     body: dict[str, Any] = {
         "name": version.name,
         "desc": version.desc or "",

@@ -5,11 +5,12 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib import licenses
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.packages import services, versions
 from chalicelib.packages.services import CreatePackageBody, UpdatePackageBody
 from chalicelib.packages.versions import CreateVersionBody, UpdateVersionBody
 from chalicelib.validation import flag, parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.paging import AUTHENTICATED_PAGE_SIZE, PAGE_SIZE, paged_response, start_pos
 from chalicelib.web.routing import Api, created
 

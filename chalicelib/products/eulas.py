@@ -37,7 +37,6 @@ from chalicelib.products.services import (
     get_product,
     load_members,
     product_versions,
-    run_transaction,
 )
 from chalicelib.timefmt import iso, now, parse_iso
 from chalicelib.validation import MARKDOWN, REPO_NAME, Body, Flag, Syntax, check_name, syntax_name
@@ -72,10 +71,7 @@ def eulas_of(subject: str, product: str) -> list[Eula]:
 
 
 def get_eula(subject: str, product: str, name: str) -> Eula:
-    try:
-        return Eula.get(product_key(subject, product), name)
-    except DoesNotExist:
-        raise NotFound(f"EULA '{name}' was not found") from None
+    return db.get_or_404(Eula, product_key(subject, product), name, missing=f"EULA '{name}' was not found")
 
 
 def applicable(eulas: Iterable[Eula], version: str) -> Eula | None:
@@ -150,7 +146,7 @@ def create_eula(subject: str, product: Product, body: CreateEulaBody) -> Eula:
             _clear_defaults(tx, subject, product.name, body.name)
 
     try:
-        run_transaction(write)
+        db.run_transaction(write)
     except TransactWriteError as error:
         # PynamoDB sends condition checks first, then deletes, puts and updates.
         if db.cancelled_by_condition(error, 0):
@@ -183,7 +179,7 @@ def update_eula(subject: str, product: Product, eula: Eula, body: UpdateEulaBody
             _clear_defaults(tx, subject, product.name, eula.name)
 
     try:
-        run_transaction(write)
+        db.run_transaction(write)
     except TransactWriteError as error:
         if db.cancelled_by_condition(error, 0):
             raise NotFound(f"EULA '{eula.name}' was not found") from None

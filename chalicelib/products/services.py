@@ -9,17 +9,16 @@ package in one Query. A package deleted after joining a product is left out of t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DeleteError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import db, events, plans
 from chalicelib.accounts.models import Subject
-from chalicelib.auth.policy import Ctx, Right, readable_packages
+from chalicelib.auth.policy import Access, Right, readable_packages
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.events import ProductDeleted
 from chalicelib.packages.models import Package, Version
@@ -77,10 +76,7 @@ def product_name(value: str) -> str:
 
 def get_product(subject: str, name: str) -> Product:
     """Product ``name`` of ``subject`` or a 404."""
-    try:
-        return Product.get(subject, name)
-    except DoesNotExist:
-        raise NotFound(f"Product '{name}' was not found") from None
+    return db.get_or_404(Product, subject, name, missing=f"Product '{name}' was not found")
 
 
 @dataclass
@@ -127,34 +123,34 @@ def product_versions(members: Members) -> list[str]:
     return sorted(created, key=lambda name: (created[name], name), reverse=True)
 
 
-def readable_members(ctx: Ctx, subject: str, members: Members) -> Members:
+def readable_members(access: Access, subject: str, members: Members) -> Members:
     """The members the caller may read (``policy.readable_packages``): all of them for callers
     with read rights on the subject (owner, org members, administrators)."""
-    if ctx.can(Right.READ):
+    if access.can(Right.READ):
         return members
     pairs = [(members.repos[p.repo], p.name) for p in members.packages.values()]
-    allowed = readable_packages(ctx.principal, subject, pairs)
+    allowed = readable_packages(access.principal, subject, pairs)
     packages = {m: p for m, p in members.packages.items() if (p.repo, p.name) in allowed}
     return Members(packages, {p.repo: members.repos[p.repo] for p in packages.values()})
 
 
-def readable_product(ctx: Ctx, subject: str, name: str) -> tuple[Product, Members]:
+def readable_product(access: Access, subject: str, name: str) -> tuple[Product, Members]:
     """The product and the existing packages of it the caller may read; a 404 (as for a product
     that does not exist) for callers who may read none of them and have no read right on the subject."""
     product = get_product(subject, name)
-    members = readable_members(ctx, subject, load_members(subject, list(product.packages)))
-    if not members.packages and not ctx.can(Right.READ):
+    members = readable_members(access, subject, load_members(subject, list(product.packages)))
+    if not members.packages and not access.can(Right.READ):
         raise NotFound(f"Product '{name}' was not found")
     return product, members
 
 
-def list_products(ctx: Ctx, subject: str) -> list[dict[str, Any]]:
+def list_products(access: Access, subject: str) -> list[dict[str, Any]]:
     """``[{"name": ...}]`` of the products the caller may read, by name."""
     products = list(Product.query(subject))
-    if ctx.can(Right.READ):
+    if access.can(Right.READ):
         return [{"name": p.name} for p in products]
     names = sorted({m for p in products for m in p.packages})
-    members = readable_members(ctx, subject, load_members(subject, names))
+    members = readable_members(access, subject, load_members(subject, names))
     return [{"name": p.name} for p in products if any(m in members.packages for m in p.packages)]
 
 
@@ -174,20 +170,6 @@ def describe(product: Product, members: Members) -> dict[str, Any]:
 
 
 # --- writing -------------------------------------------------------------------------------------
-
-
-def run_transaction(write: Callable[[TransactWrite], None]) -> None:
-    """Run ``write(tx)`` in a transaction, again when DynamoDB cancels it for a conflicting one."""
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                write(tx)
-        except TransactWriteError as error:
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
-        return
 
 
 def _check_packages(owner: Subject, names: list[str]) -> list[str]:
@@ -238,7 +220,7 @@ def create_product(owner: Subject, body: CreateProductBody) -> Product:
             tx.save(_member(subject, body.name, name))
 
     try:
-        run_transaction(write)
+        db.run_transaction(write)
     except TransactWriteError as error:
         if db.cancelled_by_condition(error, 0):
             raise Conflict(f"Product '{body.name}' already exists") from None
@@ -281,7 +263,7 @@ def update_product(owner: Subject, product: Product, body: UpdateProductBody) ->
             tx.delete(_member(subject, product.name, name))
 
     try:
-        run_transaction(write)
+        db.run_transaction(write)
     except TransactWriteError as error:
         # PynamoDB sends deletes first, then puts, then updates: the product's update is last.
         if db.cancelled_by_condition(error, len(added) + len(removed)):

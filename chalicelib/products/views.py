@@ -20,7 +20,7 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib import plans
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.content import services as content
 from chalicelib.errors import NotFound
 from chalicelib.products import eulas, services
@@ -28,6 +28,7 @@ from chalicelib.products.eulas import CreateEulaBody, UpdateEulaBody
 from chalicelib.products.models import Eula, Product
 from chalicelib.products.services import CreateProductBody, UpdateProductBody
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, start_pos
 from chalicelib.web.routing import Api, created, json_response
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from chalice import Response
 
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.repositories import services
 from chalicelib.repositories.services import CreateRepoBody, UpdateRepoBody
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, start_pos
 from chalicelib.web.routing import Api, created
 

@@ -9,10 +9,11 @@ the central policy.
 from __future__ import annotations
 
 from chalicelib import plans
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.restrictions import services
 from chalicelib.restrictions.services import GeoBody, IpBody, IpPatchBody
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
 api = Api(__name__)

@@ -20,14 +20,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import db
 from chalicelib.stats.models import DailyDownloads, DownloadEvent, file_key, version_key
-from chalicelib.timefmt import now
+from chalicelib.timefmt import now, read_iso
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,7 @@ def _parse(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 def _parse_time(value: Any) -> datetime:
     if not value:
         return now()
-    text = str(value)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return read_iso(str(value))
 
 
 def _event_row(item: Mapping[str, Any]) -> DownloadEvent:
@@ -141,21 +138,20 @@ def _transact(items: list[dict[str, Any]]) -> bool:
     True when written; False when an event already existed (nothing was written). Conflicts with
     concurrent consumers are retried.
     """
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as transaction:
-                for item in items:
-                    transaction.save(_event_row(item), condition=DownloadEvent.id.does_not_exist())
-                for row, actions in _increments(items):
-                    transaction.update(row, actions=actions)
-            return True
-        except TransactWriteError as error:
-            if any(db.cancelled_by_condition(error, index) for index in range(len(items))):
-                return False
-            if not db.transaction_conflict(error) or attempt == db.TRANSACTION_ATTEMPTS - 1:
-                raise
-            db.backoff(attempt)
-    return False  # pragma: no cover  (the loop returns or raises)
+
+    def write(transaction: TransactWrite) -> None:
+        for item in items:
+            transaction.save(_event_row(item), condition=DownloadEvent.id.does_not_exist())
+        for row, actions in _increments(items):
+            transaction.update(row, actions=actions)
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if any(db.cancelled_by_condition(error, index) for index in range(len(items))):
+            return False
+        raise
+    return True
 
 
 def _record_group(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -9,9 +9,10 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.auth.policy import Ctx, Need, Right, require
+from chalicelib.auth.policy import Need, Right, require
 from chalicelib.config import settings
 from chalicelib.stream import services
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
 api = Api(__name__)

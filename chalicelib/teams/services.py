@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from chalicelib import db, plans
 from chalicelib.accounts.models import USER, Membership, Subject
@@ -88,21 +89,19 @@ class PermissionBody(Body):
 def _transact(ops: list[Op]) -> int | None:
     """Run ``ops`` in one transaction (retried when DynamoDB reports a conflict). Returns None, or
     the index of the first write whose condition failed (then nothing was written)."""
-    for attempt in range(db.TRANSACTION_ATTEMPTS):
-        try:
-            with db.transaction() as tx:
-                for op in ops:
-                    getattr(tx, op.kind)(op.item, **op.args)
-            return None
-        except TransactWriteError as error:
-            failed = next((i for i in range(len(ops)) if db.cancelled_by_condition(error, i)), None)
-            if failed is not None:
-                return failed
-            if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS:
-                db.backoff(attempt)
-                continue
-            raise
-    raise AssertionError("unreachable")
+
+    def write(tx: TransactWrite) -> None:
+        for op in ops:
+            getattr(tx, op.kind)(op.item, **op.args)
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        failed = next((i for i in range(len(ops)) if db.cancelled_by_condition(error, i)), None)
+        if failed is not None:
+            return failed
+        raise
+    return None
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
@@ -156,10 +155,9 @@ def get_team(subject: str, name: str, consistent: bool = False) -> Team:
     """Team ``name`` of ``subject`` or a 404."""
     if not _valid_team_name(name):
         raise NotFound(f"Team '{name}' was not found")
-    try:
-        return Team.get(subject, name, consistent_read=consistent)
-    except DoesNotExist:
-        raise NotFound(f"Team '{name}' was not found") from None
+    return db.get_or_404(
+        Team, subject, name, consistent_read=consistent, missing=f"Team '{name}' was not found"
+    )
 
 
 def _valid_team_name(name: str) -> bool:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.accounts.models import ORG, USER
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
 from chalicelib.teams import services
 from chalicelib.teams.services import CreateTeamBody, PermissionBody, UpdateTeamBody
 from chalicelib.validation import parse_body
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
 api = Api(__name__)

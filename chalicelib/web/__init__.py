@@ -1,1 +1,2 @@
-"""HTTP plumbing: route declaration with permission needs, responses, errors, fallbacks."""
+"""HTTP plumbing: route declaration with permission needs, the request context (``context.Ctx``),
+responses, errors, fallbacks."""

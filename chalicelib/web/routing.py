@@ -23,10 +23,11 @@ from chalice import Blueprint, Response
 from pydantic import ValidationError
 
 from chalicelib import ratelimits
-from chalicelib.auth.policy import SUBJECT_PARAMS, Ctx, Need, rate_limit_key, resolve
+from chalicelib.auth.policy import SUBJECT_PARAMS, Need, rate_limit_key, resolve
 from chalicelib.errors import BadRequest, ShelfError, Unauthorized
 from chalicelib.validation import describe_validation_error
 from chalicelib.web import logins
+from chalicelib.web.context import Ctx
 
 log = logging.getLogger("shelf")
 
@@ -73,7 +74,7 @@ def error_response(error: ShelfError) -> Response:
 
 def charge_query(ctx: Ctx, need: Need) -> dict[str, str]:
     """Count the request against the caller's API query limit: its X-RateLimit headers, or 429."""
-    key = rate_limit_key(ctx, need)
+    key = rate_limit_key(ctx, need, ctx.source_ip)
     status = ratelimits.charge(key) if key else None
     return status.headers() if status else {}
 
@@ -125,19 +126,24 @@ class Api:
         limit_headers: dict[str, str] = {}
         subject = next((params[p] for p in SUBJECT_PARAMS if p in params), None)  # of login events
         try:
-            ctx: Ctx = resolve(
+            access = resolve(
                 need,
                 params,
                 request.headers,
                 query=request.query_params or {},
-                raw_body=request.raw_body,
                 with_repo=not creates_repo,
                 source_ip=source_ip,
                 key_files=key_files,
             )
-            logins.succeeded(ctx.principal, subject, source_ip)
-            ctx.extra["source_ip"] = source_ip
-            ctx.extra["request_id"] = request.context.get("requestId") or ""
+            logins.succeeded(access.principal, subject, source_ip)
+            ctx = Ctx.of(
+                access,
+                headers=request.headers,
+                query=request.query_params or {},
+                raw_body=request.raw_body,
+                source_ip=source_ip,
+                request_id=request.context.get("requestId") or "",
+            )
             limit_headers = charge_query(ctx, need)
             result = handler(ctx, **params)
         except ShelfError as error:

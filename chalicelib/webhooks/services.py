@@ -218,10 +218,12 @@ def register(repo: Repository, package: str, body: RegisterBody, by: str | None)
 
 def get_webhook(repo: Repository, package: str) -> Webhook:
     """The webhook of ``package`` or a 404."""
-    try:
-        return Webhook.get(repo.owner, target_key(repo.id, package))
-    except DoesNotExist:
-        raise NotFound(f"Webhook for package '{package}' was not found") from None
+    return db.get_or_404(
+        Webhook,
+        repo.owner,
+        target_key(repo.id, package),
+        missing=f"Webhook for package '{package}' was not found",
+    )
 
 
 def _remove(subject: str, target: str) -> bool:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from chalice import Response
 
-from chalicelib.auth.policy import Ctx, Need
+from chalicelib.auth.policy import Need
+from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, json_response
 from chalicelib.webhooks import services
 
