@@ -31,8 +31,9 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+from chalicelib.timefmt import iso, now
 
 log = logging.getLogger("shelf")
 
@@ -42,7 +43,7 @@ def _event_id() -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(now()) or ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
@@ -25,6 +25,7 @@ from pynamodb.models import Model
 from chalicelib.config import settings
 from chalicelib.db import condition_failed, table_meta
 from chalicelib.errors import TooManyRequests
+from chalicelib.timefmt import now as timefmt_now
 
 
 class RateCounter(Model):
@@ -74,7 +75,7 @@ def charge(caller: str, now: datetime | None = None) -> RateStatus | None:
     daily, monthly = conf.rate_limit_daily, conf.rate_limit_monthly
     if daily <= 0 and monthly <= 0:
         return None
-    now = now or datetime.now(UTC)
+    now = now or timefmt_now()
     month, today = now.strftime("%Y-%m"), now.strftime("%Y-%m-%d")
     with _lock:
         known = _exhausted.get(caller)

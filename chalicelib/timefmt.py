@@ -12,6 +12,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def now_ms() -> int:
+    """The current time in Unix epoch milliseconds (expiries, signed URLs, leases)."""
+    return int(now().timestamp() * 1000)
+
+
 def iso(value: datetime | None) -> str | None:
     """Render ``value`` as ``2026-11-24T19:38:44.123Z`` (None stays None)."""
     if value is None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import time
 import urllib.request
 from urllib.parse import quote
 
@@ -29,6 +28,7 @@ from chalicelib.entitlements.models import PRODUCT, AccessKey, EntitlementRef, k
 from chalicelib.errors import Unauthorized
 from chalicelib.events import AccessKeyDeleted
 from chalicelib.products.models import Product
+from chalicelib.timefmt import now_ms
 
 log = logging.getLogger("shelf")
 
@@ -59,7 +59,7 @@ def authenticate_key(key_id: str, owner: str, password: str, source_ip: str | No
     valid = _verify(password, key.password_hash if key else None)
     if key is None or not valid:
         raise Unauthorized()
-    if key.expiry is not None and int(key.expiry) <= int(time.time() * 1000):
+    if key.expiry is not None and int(key.expiry) <= now_ms():
         raise Unauthorized(f"Access key '{key_id}@{owner}' has expired")
     if not address_allowed(key, source_ip):
         raise Unauthorized(f"Access key '{key_id}@{owner}' may not be used from this address")
@@ -98,7 +98,7 @@ def call_existence_check(url: str) -> int | None:
 def still_exists(key: AccessKey, password: str) -> bool:
     """Whether the key's source identity still exists: False (and the key is deleted) only when its
     existence check URL answers 404. A result is cached on the key for ``cache_for_secs``."""
-    current = int(time.time())
+    current = now_ms() // 1000
     if key.check_valid_until is not None and current < int(key.check_valid_until):
         return True
     url = str(key.check_url).replace(":username", quote(username(key), safe=""))

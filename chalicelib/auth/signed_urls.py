@@ -28,21 +28,16 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.accounts.models import Subject
 from chalicelib.errors import Forbidden
+from chalicelib.timefmt import now_ms
 from chalicelib.validation import ASCII_DIGITS
 
 SIGNED_PARAMS = ("expiry", "id", "signature")
 _ID_KEY_INFO = b"shelf/signed-url-id"
-
-
-def now_ms() -> int:
-    """The clock of signed URLs (tests replace it)."""
-    return int(time.time() * 1000)
 
 
 def b64(data: bytes) -> str:

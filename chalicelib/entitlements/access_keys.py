@@ -20,7 +20,6 @@ import ipaddress
 import logging
 import re
 import secrets
-import time
 
 from pydantic import Field
 from pynamodb.exceptions import PutError
@@ -30,7 +29,7 @@ from chalicelib.auth.access_keys import MIN_CACHE_SECS, remove_key, username
 from chalicelib.auth.secrets import hash_api_key, hash_password
 from chalicelib.entitlements.models import AccessKey
 from chalicelib.errors import BadRequest, Conflict, NotFound
-from chalicelib.timefmt import now
+from chalicelib.timefmt import now, now_ms
 from chalicelib.validation import Body, Flag
 
 log = logging.getLogger("shelf")
@@ -85,7 +84,7 @@ def _cidrs(values: list[str], field: str) -> list[str]:
 
 
 def _expiry(value: int) -> int:
-    if value <= int(time.time() * 1000):
+    if value <= now_ms():
         raise BadRequest("Invalid value for 'expiry': it is in the past (Unix epoch milliseconds)")
     return value
 

@@ -36,7 +36,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, Upda
 from chalicelib import db, events, waits
 from chalicelib.errors import BadRequest, TooManyRequests
 from chalicelib.stream.models import HEAD, StreamEvent, StreamEventId, StreamReader
-from chalicelib.timefmt import now, parse_iso
+from chalicelib.timefmt import now, now_ms, parse_iso
 from chalicelib.validation import SUBJECT_NAME
 
 #: Concurrent readers of one subject's stream (the spec's limit of connections).
@@ -82,10 +82,6 @@ class Entry:
     dedup: str
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _line(**fields: object) -> str:
     return json.dumps(fields, separators=(",", ":"))
 
@@ -119,7 +115,7 @@ def entry_of(event: events.Event) -> Entry | None:
 
 def has_readers(subject: str) -> bool:
     """Whether a reader holds a live lease on ``subject``'s stream (one Query)."""
-    at = _now_ms()
+    at = now_ms()
     return any(r.lease_until_ms > at for r in StreamReader.query(subject, consistent_read=True))
 
 
@@ -175,7 +171,7 @@ def parse_reconnect_id(value: str) -> tuple[str, int]:
 def _lease(subject: str, token: str | None, wait: float) -> str:
     """Renew the lease of ``token``, or take a free (or expired) slot; returns the lease's token.
     429 when every slot is held by another reader."""
-    at = _now_ms()
+    at = now_ms()
     until = at + int((wait + RECONNECT_SECONDS) * 1000)
     expires = now() + timedelta(milliseconds=until - at) + timedelta(days=1)
     leases = {int(r.slot): r for r in StreamReader.query(subject, consistent_read=True)}
