@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
+OUT    ?= out
 
-.PHONY: install tools serve test lint bench clean
+.PHONY: install tools serve test lint bench clean package cfn-lint
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +27,25 @@ serve: install
 test: install tools
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
+	$(MAKE) cfn-lint
 	$(PY) -m pytest -q
 
 ## bench: AWS operations and latency per route, cold import time (figures in docs/performance.md)
 bench: install
 	$(PY) -m bench
+
+## package: the deployable CloudFormation template in $(OUT)/ (sam.json + deployment.zip; no AWS account
+## needed): the merge template generated from the code (infra/cloudformation.py) merged into `chalice package`
+package: install
+	mkdir -p $(OUT)
+	$(PY) -m infra.cloudformation $(OUT)/merge-template.json
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage prod \
+	    --merge-template $(OUT)/merge-template.json $(OUT)
+
+## cfn-lint: the packaged template passes cfn-lint
+cfn-lint: install
+	$(MAKE) package OUT=.package
+	$(VENV)/bin/cfn-lint .package/sam.json
 
 lint: install
 	$(PY) -m ruff check .

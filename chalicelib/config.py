@@ -36,6 +36,17 @@ class Settings:
     outbound_allow_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     #: The longest a long-poll answer of the event stream waits for events (below API Gateway's 29 s).
     stream_wait_seconds: float = 25.0
+    #: The CloudFront distribution serving public downloads (chalicelib/cdn): invalidated when a copy
+    #: goes; None (locally): no invalidation.
+    cdn_distribution_id: str | None = None
+    #: Where CloudFront writes its standard logs (bucket, key prefix), read by the CDN statistics function.
+    cdn_log_bucket: str | None = None
+    cdn_log_prefix: str = "cloudfront/"
+
+
+#: The buckets of a deployment, by the environment variable that names them: the CloudFormation template
+#: (infra/cloudformation.py) creates one per entry, with a per-stack name passed in that variable.
+BUCKET_VARIABLES = {"content": "SHELF_BUCKET", "logs": "SHELF_CDN_LOG_BUCKET"}
 
 
 def _networks(value: str, variable: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -66,4 +77,7 @@ def settings() -> Settings:
             env.get("SHELF_OUTBOUND_ALLOW_CIDRS", ""), "SHELF_OUTBOUND_ALLOW_CIDRS"
         ),
         stream_wait_seconds=float(env.get("SHELF_STREAM_WAIT_SECONDS", "25")),
+        cdn_distribution_id=env.get("SHELF_CDN_DISTRIBUTION_ID") or None,
+        cdn_log_bucket=env.get("SHELF_CDN_LOG_BUCKET") or None,
+        cdn_log_prefix=env.get("SHELF_CDN_LOG_PREFIX", "cloudfront/"),
     )

@@ -1,8 +1,18 @@
-"""CloudFormation resources for the deployed stage, generated from the PynamoDB models.
+"""The merge template of the deployed stage, generated from what the code declares.
 
-``python -m infra.cloudformation`` rewrites ``infra/resources.json``; deploy with
-``chalice package --stage prod --merge-template infra/resources.json out/`` and CloudFormation.
-A test fails when the file is out of date with the models.
+``python -m infra.cloudformation`` rewrites ``infra/resources.json``; ``make package`` merges it into
+``chalice package --stage prod`` (functions, API) and writes the deployable template (README, "Deploying").
+A test fails when the file is out of date with the code. What comes from where:
+
+- tables: one per PynamoDB model (``db.all_models()``);
+- queues: ``queues.ALL_QUEUES``, each consumed queue with a dead-letter queue (``queues.DEAD_LETTER_QUEUES``
+  names declared ones; the others get ``<queue>-dlq``), visibility timeouts from the consuming
+  function's timeout (``.chalice/config.json``), encrypted with the stack's KMS key;
+- buckets: ``config.BUCKET_VARIABLES`` (per-stack names, passed to every function in those variables);
+- functions: the app's own (``app.py``), for their environment and their least-privilege IAM policies,
+  scoped to this stack's tables, queues, bucket and key;
+- the CDN: CloudFront in front of the API (the upload front ``infra/edge/upload_front.py``) and of the
+  bucket's ``dl/`` copies (origin access control, failover to the API), logging to the log bucket.
 """
 
 from __future__ import annotations
@@ -14,7 +24,41 @@ from pathlib import Path
 from typing import Any
 
 RESOURCES = Path(__file__).with_name("resources.json")
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = "prod"
 PROD_PREFIX = "shelf-prod-"
+#: The API handler's function and role in Chalice's template (other functions: CamelCase of their name).
+API_HANDLER = "api_handler"
+#: CloudFront's managed policies (ids are fixed by AWS).
+ORIGIN_REQUEST_ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+#: How long CloudFront and S3 lifecycle keep things.
+STAGED_UPLOAD_DAYS = 2
+INCOMPLETE_MULTIPART_DAYS = 1
+LOG_DAYS = 30
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+#: The CDN copies (chalicelib/cdn): ``dl/<subject>/<repo>/<path>`` in the content bucket.
+CDN_PREFIX = "dl/"
+CDN_LOG_PREFIX = "cloudfront/"
+
+
+def sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def arn(name: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [name, "Arn"]}
+
+
+def camel(name: str) -> str:
+    """``upload-events`` / ``upload_events`` -> ``UploadEvents`` (Chalice's resource names)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", name) if part)
+
+
+# --- tables ------------------------------------------------------------------------------------------
 
 
 def _key_schema(entries: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -48,29 +92,666 @@ def table_resource(model: Any) -> dict[str, Any]:
     ttl = model._ttl_attribute()
     if ttl is not None:
         properties["TimeToLiveSpecification"] = {"AttributeName": ttl.attr_name, "Enabled": True}
-    return {"Type": "AWS::DynamoDB::Table", "Properties": properties}
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": properties,
+    }
+
+
+def tables() -> dict[str, dict[str, Any]]:
+    from chalicelib.db import all_models
+
+    return {
+        f"{camel(model.Meta.table_name[len(PROD_PREFIX) :])}Table": table_resource(model)
+        for model in all_models()
+    }
+
+
+# --- functions (what Chalice will generate) ----------------------------------------------------------
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    """The app's functions: ``{name: {"logical", "role", "queue" (consumed, or None), "timeout"}}``."""
+    from chalice.app import SQSEventConfig
+    from chalice.config import Config
+
+    import app as shelf
+
+    disk = json.loads((ROOT / ".chalice" / "config.json").read_text())
+
+    def timeout(name: str) -> int:
+        config = Config(chalice_stage=STAGE, function_name=name, config_from_disk=disk)
+        return int(config.lambda_timeout or 60)
+
+    found: dict[str, dict[str, Any]] = {
+        API_HANDLER: {"logical": "APIHandler", "role": "ApiHandlerRole", "queue": None},
+    }
+    for function in shelf.app.pure_lambda_functions:
+        found[function.name] = {"queue": None}
+    for source in shelf.app.event_sources:
+        queue = source.queue if isinstance(source, SQSEventConfig) else None
+        found[source.name] = {"queue": queue}
+    for name, spec in found.items():
+        spec.setdefault("logical", camel(name))
+        spec.setdefault("role", f"{camel(name)}Role")
+        spec["timeout"] = timeout(name)
+    return found
+
+
+# --- queues --------------------------------------------------------------------------------------------
+
+
+def queue_logical(short: str) -> str:
+    return f"{camel(short)}Queue"
+
+
+def queues(consumers: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Every declared queue (``consumers``: deployed queue name -> the consuming function's timeout),
+    each consumed queue with its dead-letter queue."""
+    from chalicelib import queues as q
+
+    declared_dlqs = set(q.DEAD_LETTER_QUEUES.values())
+    resources: dict[str, dict[str, Any]] = {}
+
+    def queue(short: str, **properties: Any) -> None:
+        resources[queue_logical(short)] = {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": PROD_PREFIX + short,
+                "KmsMasterKeyId": ref("DataKey"),
+                **properties,
+            },
+        }
+
+    for short in q.ALL_QUEUES:
+        if short in declared_dlqs:
+            queue(short, MessageRetentionPeriod=DLQ_RETENTION_SECONDS)
+            continue
+        dlq = q.DEAD_LETTER_QUEUES.get(short) or f"{short}-dlq"
+        if dlq not in declared_dlqs:
+            queue(dlq, MessageRetentionPeriod=DLQ_RETENTION_SECONDS)
+        # AWS: at least the consumer's timeout; six times it leaves room for retries within a batch.
+        visibility = min(43200, max(30, 6 * consumers.get(PROD_PREFIX + short, 5)))
+        queue(
+            short,
+            VisibilityTimeout=visibility,
+            RedrivePolicy={"deadLetterTargetArn": arn(queue_logical(dlq)), "maxReceiveCount": q.MAX_RECEIVES},
+        )
+    return resources
+
+
+# --- buckets ---------------------------------------------------------------------------------------------
+
+#: A per-stack suffix: the stack id's UUID (lowercase, unique; bucket names must be both).
+STACK_SUFFIX = {"Fn::Select": [2, {"Fn::Split": ["/", ref("AWS::StackId")]}]}
+
+
+def bucket_name(kind: str) -> dict[str, Any]:
+    return {"Fn::Join": ["-", ["shelf", kind, STACK_SUFFIX]]}
+
+
+def bucket_arn(kind: str, path: str = "") -> dict[str, Any]:
+    """The ARN of bucket ``kind`` built from its name (no Ref: the queue policy must exist before the
+    bucket's notification, so it cannot refer to the bucket)."""
+    return {"Fn::Join": ["", [sub("arn:${AWS::Partition}:s3:::"), bucket_name(kind), path]]}
+
+
+def bucket_logical(kind: str) -> str:
+    return f"{camel(kind)}Bucket"
+
+
+def _hardened_bucket(kind: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::S3::Bucket",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": {
+            "BucketName": bucket_name(kind),
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
+                ]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        },
+    }
+
+
+def buckets() -> dict[str, dict[str, Any]]:
+    """One hardened bucket per ``config.BUCKET_VARIABLES`` entry; the content bucket also expires staged
+    uploads and incomplete multipart uploads and reports staged uploads to the ``upload-events`` queue;
+    the log bucket takes CloudFront's standard logs (which need ACLs) and expires them."""
+    from chalicelib import queues as q
+    from chalicelib import storage
+    from chalicelib.config import BUCKET_VARIABLES
+
+    resources = {bucket_logical(kind): _hardened_bucket(kind) for kind in BUCKET_VARIABLES}
+    content = resources[bucket_logical("content")]
+    content["DependsOn"] = ["UploadEventsQueuePolicy"]
+    content["Properties"]["LifecycleConfiguration"] = {
+        "Rules": [
+            {
+                "Id": "staged-uploads",
+                "Status": "Enabled",
+                "Prefix": storage.UPLOAD_PREFIX,
+                "ExpirationInDays": STAGED_UPLOAD_DAYS,
+            },
+            {
+                "Id": "incomplete-multipart-uploads",
+                "Status": "Enabled",
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": INCOMPLETE_MULTIPART_DAYS},
+            },
+        ]
+    }
+    content["Properties"]["NotificationConfiguration"] = {
+        "QueueConfigurations": [
+            {
+                "Event": "s3:ObjectCreated:*",
+                "Queue": arn(queue_logical(q.UPLOAD_EVENTS)),
+                "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": storage.UPLOAD_PREFIX}]}},
+            }
+        ]
+    }
+    logs = resources[bucket_logical("logs")]
+    logs["Properties"]["OwnershipControls"] = {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}
+    logs["Properties"]["LifecycleConfiguration"] = {
+        "Rules": [{"Id": "expire-logs", "Status": "Enabled", "ExpirationInDays": LOG_DAYS}]
+    }
+    deny_plain_http = {
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    for kind in BUCKET_VARIABLES:
+        logical = bucket_logical(kind)
+        statements: list[dict[str, Any]] = [
+            {**deny_plain_http, "Resource": [arn(logical), {"Fn::Sub": f"${{{logical}.Arn}}/*"}]}
+        ]
+        if kind == "content":
+            statements.append(
+                {
+                    "Sid": "CdnReadsPublicCopies",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudfront.amazonaws.com"},
+                    "Action": "s3:GetObject",
+                    "Resource": {"Fn::Sub": f"${{{logical}.Arn}}/{CDN_PREFIX}*"},
+                    "Condition": {
+                        "StringEquals": {
+                            "AWS:SourceArn": sub(
+                                "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Cdn}"
+                            )
+                        }
+                    },
+                }
+            )
+        resources[f"{logical}Policy"] = {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": ref(logical),
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+            },
+        }
+    resources["UploadEventsQueuePolicy"] = {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [ref(queue_logical(q.UPLOAD_EVENTS))],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "ContentBucketNotifies",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "s3.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": arn(queue_logical(q.UPLOAD_EVENTS)),
+                        "Condition": {
+                            "ArnLike": {"aws:SourceArn": bucket_arn("content")},
+                            "StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")},
+                        },
+                    }
+                ],
+            },
+        },
+    }
+    return resources
+
+
+# --- the KMS key ------------------------------------------------------------------------------------------
+
+
+def keys() -> dict[str, dict[str, Any]]:
+    """The stack's data key: it encrypts the queues (S3 may use it to notify the upload queue)."""
+    return {
+        "DataKey": {
+            "Type": "AWS::KMS::Key",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "Description": sub("Shelf ${AWS::StackName}: queue encryption"),
+                "EnableKeyRotation": True,
+                "PendingWindowInDays": 7,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministers",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "S3NotifiesEncryptedQueue",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}},
+                        },
+                    ],
+                },
+            },
+        },
+        "DataKeyAlias": {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {"AliasName": sub("alias/${AWS::StackName}-data"), "TargetKeyId": ref("DataKey")},
+        },
+    }
+
+
+# --- the CDN -----------------------------------------------------------------------------------------------
+
+
+def upload_front_code() -> str:
+    """The Lambda@Edge source with the app's inline-upload limit."""
+    from chalicelib.content.large import MAX_INLINE_UPLOAD
+
+    source = (Path(__file__).parent / "edge" / "upload_front.py").read_text()
+    return re.sub(
+        r"^MAX_INLINE_UPLOAD = \d+$", f"MAX_INLINE_UPLOAD = {MAX_INLINE_UPLOAD}", source, flags=re.M
+    )
+
+
+def cdn() -> dict[str, dict[str, Any]]:
+    """CloudFront: everything to the API (no caching; the upload front on every request), ``/dl/*``
+    from the bucket's copies first and from the API when there is none (private, restricted, unknown)."""
+    retain = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Condition": "UploadFrontHere"}
+    all_methods = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
+    edge = {
+        "Fn::If": [
+            "UploadFrontHere",
+            [
+                {
+                    "EventType": "origin-request",
+                    "IncludeBody": True,
+                    "LambdaFunctionARN": ref("UploadFrontVersion"),
+                }
+            ],
+            ref("AWS::NoValue"),
+        ]
+    }
+    return {
+        "CdnOriginAccessControl": {
+            "Type": "AWS::CloudFront::OriginAccessControl",
+            "Properties": {
+                "OriginAccessControlConfig": {
+                    "Name": sub("${AWS::StackName}-content"),
+                    "OriginAccessControlOriginType": "s3",
+                    "SigningBehavior": "always",
+                    "SigningProtocol": "sigv4",
+                }
+            },
+        },
+        "ApiCachePolicy": {
+            "Type": "AWS::CloudFront::CachePolicy",
+            "Properties": {
+                "CachePolicyConfig": {
+                    # TTLs 0 unless the answer says otherwise (the API sends no Cache-Control): nothing is
+                    # cached; a cache policy that names Authorization is what makes CloudFront forward it.
+                    "Name": sub("${AWS::StackName}-api"),
+                    "MinTTL": 0,
+                    "DefaultTTL": 0,
+                    "MaxTTL": 1,
+                    "ParametersInCacheKeyAndForwardedToOrigin": {
+                        "EnableAcceptEncodingGzip": False,
+                        "EnableAcceptEncodingBrotli": False,
+                        "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]},
+                        "CookiesConfig": {"CookieBehavior": "none"},
+                        "QueryStringsConfig": {"QueryStringBehavior": "all"},
+                    },
+                }
+            },
+        },
+        "DownloadsCachePolicy": {
+            "Type": "AWS::CloudFront::CachePolicy",
+            "Properties": {
+                "CachePolicyConfig": {
+                    # Copies carry Cache-Control (chalicelib/cdn); the API's answers carry none: not cached.
+                    "Name": sub("${AWS::StackName}-downloads"),
+                    "MinTTL": 0,
+                    "DefaultTTL": 0,
+                    "MaxTTL": 31536000,
+                    "ParametersInCacheKeyAndForwardedToOrigin": {
+                        "EnableAcceptEncodingGzip": False,
+                        "EnableAcceptEncodingBrotli": False,
+                        "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]},
+                        "CookiesConfig": {"CookieBehavior": "none"},
+                        "QueryStringsConfig": {"QueryStringBehavior": "all"},
+                    },
+                }
+            },
+        },
+        "UploadFrontRole": {
+            "Type": "AWS::IAM::Role",
+            **retain,
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": [
+                    sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
+                ],
+            },
+        },
+        "UploadFrontFunction": {
+            "Type": "AWS::Lambda::Function",
+            **retain,
+            "Properties": {
+                "Description": "Shelf: large uploads reach the API without their body (307 to S3)",
+                "Runtime": "python3.12",
+                "Handler": "index.handler",
+                "MemorySize": 128,
+                "Timeout": 5,
+                "Role": arn("UploadFrontRole"),
+                "Code": {"ZipFile": upload_front_code()},
+            },
+        },
+        "UploadFrontVersion": {
+            "Type": "AWS::Lambda::Version",
+            **retain,
+            "Properties": {"FunctionName": ref("UploadFrontFunction")},
+        },
+        "Cdn": {
+            "Type": "AWS::CloudFront::Distribution",
+            "Properties": {
+                "DistributionConfig": {
+                    "Comment": sub("Shelf ${AWS::StackName}"),
+                    "Enabled": True,
+                    "HttpVersion": "http2and3",
+                    "IPV6Enabled": True,
+                    "PriceClass": "PriceClass_100",
+                    "Origins": [
+                        {
+                            "Id": "content",
+                            "DomainName": {"Fn::GetAtt": ["ContentBucket", "RegionalDomainName"]},
+                            "S3OriginConfig": {"OriginAccessIdentity": ""},
+                            "OriginAccessControlId": {"Fn::GetAtt": ["CdnOriginAccessControl", "Id"]},
+                        },
+                        {
+                            "Id": "api",
+                            "DomainName": sub("${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
+                            "OriginPath": "/api",
+                            "CustomOriginConfig": {
+                                "OriginProtocolPolicy": "https-only",
+                                "OriginSSLProtocols": ["TLSv1.2"],
+                                "OriginReadTimeout": 30,
+                            },
+                        },
+                    ],
+                    "OriginGroups": {
+                        "Quantity": 1,
+                        "Items": [
+                            {
+                                "Id": "downloads",
+                                "FailoverCriteria": {"StatusCodes": {"Quantity": 2, "Items": [403, 404]}},
+                                "Members": {
+                                    "Quantity": 2,
+                                    "Items": [{"OriginId": "content"}, {"OriginId": "api"}],
+                                },
+                            }
+                        ],
+                    },
+                    "DefaultCacheBehavior": {
+                        "TargetOriginId": "api",
+                        "ViewerProtocolPolicy": "https-only",
+                        "AllowedMethods": all_methods,
+                        "CachedMethods": ["GET", "HEAD"],
+                        "CachePolicyId": ref("ApiCachePolicy"),
+                        "OriginRequestPolicyId": ORIGIN_REQUEST_ALL_VIEWER_EXCEPT_HOST,
+                        "Compress": False,
+                        "LambdaFunctionAssociations": edge,
+                    },
+                    "CacheBehaviors": [
+                        {
+                            "PathPattern": f"{CDN_PREFIX}*",
+                            "TargetOriginId": "downloads",
+                            "ViewerProtocolPolicy": "redirect-to-https",
+                            "AllowedMethods": ["GET", "HEAD"],
+                            "CachedMethods": ["GET", "HEAD"],
+                            "CachePolicyId": ref("DownloadsCachePolicy"),
+                            "Compress": False,
+                        }
+                    ],
+                    "CustomErrorResponses": [
+                        {"ErrorCode": code, "ErrorCachingMinTTL": 0} for code in (400, 403, 404, 405, 500)
+                    ],
+                    "Logging": {
+                        "Bucket": {"Fn::GetAtt": ["LogsBucket", "DomainName"]},
+                        "Prefix": CDN_LOG_PREFIX,
+                        "IncludeCookies": False,
+                    },
+                }
+            },
+        },
+    }
+
+
+# --- what the functions get: environment and least-privilege policies ------------------------------------
+
+
+def environment(name: str) -> dict[str, Any]:
+    """The variables the stack adds to function ``name`` (the API handler gets no CDN id: the
+    distribution refers to the API, which refers to the handler)."""
+    from chalicelib.config import BUCKET_VARIABLES
+
+    variables: dict[str, Any] = {
+        variable: ref(bucket_logical(kind)) for kind, variable in BUCKET_VARIABLES.items()
+    }
+    if name != API_HANDLER:
+        variables["SHELF_CDN_DISTRIBUTION_ID"] = ref("Cdn")
+        variables["SHELF_CDN_LOG_PREFIX"] = CDN_LOG_PREFIX
+    return variables
+
+
+def policy(name: str, spec: dict[str, Any], table_names: list[str], queue_names: list[str]) -> dict[str, Any]:
+    """The IAM policy of function ``name``: this stack's tables, bucket, queues and key, and its own
+    consumed queue; the CDN (invalidations, logs) for the background functions."""
+    table_arns = [arn(t) for t in table_names] + [{"Fn::Sub": f"${{{t}.Arn}}/index/*"} for t in table_names]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "Tables",
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:Query",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:DescribeTable",
+            ],
+            "Resource": table_arns,
+        },
+        {
+            "Sid": "Content",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            "Resource": {"Fn::Sub": "${ContentBucket.Arn}/*"},
+        },
+        {
+            "Sid": "ContentListing",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": arn("ContentBucket"),
+        },
+        {
+            "Sid": "SendToQueues",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
+            "Resource": [arn(queue) for queue in queue_names],
+        },
+        {
+            "Sid": "QueueEncryption",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": arn("DataKey"),
+        },
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": sub(
+                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/${AWS::StackName}-*"
+            ),
+        },
+        {
+            "Sid": "Tracing",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": "*",
+        },
+    ]
+    if spec["queue"]:
+        short = spec["queue"][len(PROD_PREFIX) :]
+        statements.append(
+            {
+                "Sid": "ConsumeOwnQueue",
+                "Effect": "Allow",
+                "Action": [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                ],
+                "Resource": arn(queue_logical(short)),
+            }
+        )
+    if name != API_HANDLER:
+        statements += [
+            {
+                "Sid": "CdnInvalidations",
+                "Effect": "Allow",
+                "Action": "cloudfront:CreateInvalidation",
+                "Resource": sub("arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${Cdn}"),
+            },
+            {
+                "Sid": "CdnLogs",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:DeleteObject"],
+                "Resource": {"Fn::Sub": f"${{LogsBucket.Arn}}/{CDN_LOG_PREFIX}*"},
+            },
+            {
+                "Sid": "CdnLogListing",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": arn("LogsBucket"),
+            },
+        ]
+    return {
+        "PolicyName": f"{spec['role']}Policy",
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+    }
+
+
+def function_overrides(
+    specs: dict[str, dict[str, Any]], table_names: list[str], queue_names: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Partial resources merged into Chalice's: each function's environment, each role's policy."""
+    resources: dict[str, dict[str, Any]] = {}
+    for name, spec in specs.items():
+        resources[spec["logical"]] = {"Properties": {"Environment": {"Variables": environment(name)}}}
+        resources[spec["role"]] = {"Properties": {"Policies": [policy(name, spec, table_names, queue_names)]}}
+    # Every body reaches the function base64-encoded whatever its Content-Type (or none): see
+    # chalicelib/web/routing.py API_BINARY_MEDIA_TYPES.
+    from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
+
+    resources["RestAPI"] = {
+        "Properties": {"DefinitionBody": {"x-amazon-apigateway-binary-media-types": API_BINARY_MEDIA_TYPES}}
+    }
+    return resources
+
+
+def outputs() -> dict[str, Any]:
+    return {
+        "ApiUrl": {
+            "Description": "The API (API Gateway)",
+            "Value": sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"),
+        },
+        "CdnUrl": {
+            "Description": "The API and public downloads through CloudFront",
+            "Value": sub("https://${Cdn.DomainName}"),
+        },
+        "CdnDistributionId": {"Value": ref("Cdn")},
+        "BootstrapFunctionName": {
+            "Description": "Invoke once to create the system administrator",
+            "Value": ref("BootstrapAdmin"),
+        },
+        "ContentBucketName": {"Value": ref("ContentBucket")},
+        "LogsBucketName": {"Value": ref("LogsBucket")},
+    }
 
 
 def template() -> dict[str, Any]:
-    """The whole merge template (tables named with the prod prefix)."""
+    """The whole merge template (names under the prod prefix)."""
     os.environ["SHELF_TABLE_PREFIX"] = PROD_PREFIX
     from chalicelib.config import settings
 
     settings.cache_clear()
-    from chalicelib.db import all_models
-
-    resources = {}
-    for model in all_models():
-        logical = "".join(
-            part.capitalize() for part in re.split(r"[-_]", model.Meta.table_name[len(PROD_PREFIX) :])
-        )
-        resources[f"{logical}Table"] = table_resource(model)
-    return {"Resources": resources}
+    specs = functions()
+    consumers = {spec["queue"]: spec["timeout"] for spec in specs.values() if spec["queue"]}
+    table_resources = tables()
+    queue_resources = queues(consumers)
+    resources: dict[str, dict[str, Any]] = {
+        **table_resources,
+        **keys(),
+        **queue_resources,
+        **buckets(),
+        **cdn(),
+        **function_overrides(specs, sorted(table_resources), sorted(queue_resources)),
+    }
+    return {
+        "Conditions": {"UploadFrontHere": {"Fn::Equals": [ref("AWS::Region"), "us-east-1"]}},
+        "Resources": resources,
+        "Outputs": outputs(),
+    }
 
 
 def main() -> None:
-    RESOURCES.write_text(json.dumps(template(), indent=2) + "\n")
-    print(f"wrote {RESOURCES}")
+    """Write the merge template to ``infra/resources.json`` (or the path given)."""
+    import sys
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else RESOURCES
+    target.write_text(json.dumps(template(), indent=2) + "\n")
+    print(f"wrote {target}")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ log = logging.getLogger("shelf")
 
 #: Uploads above this size never carry their body through Lambda (6 MB payload, base64: 4.5 MiB of file).
 MAX_INLINE_UPLOAD = 4 * 1024 * 1024 + 512 * 1024
+#: The header carrying the Content-Length of a body the deployed front withheld (infra/edge/upload_front.py).
+WITHHELD_LENGTH = "x-shelf-content-length"
 #: The largest object one S3 PUT may create.
 MAX_UPLOAD = 5 * 1024**3
 #: How long the presigned PUT of a large upload stays valid.
@@ -76,8 +78,10 @@ class UploadInProgress(Exception):
 
 
 def content_length(headers: Mapping[str, str]) -> int | None:
-    """The request's Content-Length, or None when absent or not a plain (ASCII) number."""
-    value = (headers.get("content-length") or "").strip()
+    """The request's Content-Length, or None when absent or not a plain (ASCII) number. Behind the
+    deployed CDN front (infra/edge/upload_front.py) a body too large for the API arrives removed, its
+    length in ``X-Shelf-Content-Length``."""
+    value = (headers.get(WITHHELD_LENGTH) or headers.get("content-length") or "").strip()
     return int(value) if ASCII_DIGITS.fullmatch(value) else None
 
 

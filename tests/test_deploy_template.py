@@ -1,0 +1,289 @@
+"""The deployable template (infra/cloudformation.py -> infra/resources.json, merged into `chalice package`
+by `make package`): its non-Lambda resources created in moto's CloudFormation and their settings checked,
+the CDN and IAM wiring checked on the template, and the upload front (Lambda@Edge) run on CloudFront's
+event shape against the app.
+
+What only AWS can prove: CloudFront itself (moto has no CloudFormation support for it: OAC, the origin
+group's failover, the edge function's body replacement on a real 5 GiB PUT), the S3 settings moto's
+CloudFormation ignores (they are applied here through the S3 API, which validates them), API Gateway's
+binary media types. `make test` runs cfn-lint on the whole packaged template.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+from urllib.parse import unquote
+
+import boto3
+import pytest
+
+from chalicelib import queues
+from chalicelib.content.large import MAX_INLINE_UPLOAD
+from chalicelib.db import all_models
+from infra.edge import upload_front
+from tests.conftest import AWS_ENDPOINT
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = json.loads((ROOT / "infra" / "resources.json").read_text())
+RESOURCES = TEMPLATE["Resources"]
+REGION = "us-west-2"  # away from the suite's us-east-1 resources
+#: What moto's CloudFormation creates (CloudFront, Lambda and Chalice's partial resources are left out).
+MOTO_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::KMS::Key")
+
+
+def client(service: str):
+    return boto3.client(service, region_name=REGION, endpoint_url=AWS_ENDPOINT)
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict[str, str]:
+    """The template's tables, buckets, queues and key created in moto's CloudFormation; returns
+    {logical id: physical id}."""
+    body = {"Resources": {k: v for k, v in copy.deepcopy(RESOURCES).items() if v.get("Type") in MOTO_TYPES}}
+    cfn = client("cloudformation")
+    name = f"shelf-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(body))
+    described = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE", described
+    created = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in created}
+
+
+def _queue_url(short: str) -> str:
+    return client("sqs").get_queue_url(QueueName=f"shelf-prod-{short}")["QueueUrl"]
+
+
+def _queue_attributes(short: str) -> dict[str, str]:
+    return client("sqs").get_queue_attributes(QueueUrl=_queue_url(short), AttributeNames=["All"])[
+        "Attributes"
+    ]
+
+
+def test_every_model_has_its_on_demand_table(stack):
+    names = {m.Meta.table_name.split("-", 2)[-1] for m in all_models()}
+    tables = client("dynamodb").list_tables()["TableNames"]
+    assert {f"shelf-prod-{n}" for n in names} <= set(tables)
+    described = client("dynamodb").describe_table(TableName=tables[0])["Table"]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+
+
+def test_buckets_have_per_stack_names_and_encryption(stack):
+    content, logs = stack["ContentBucket"], stack["LogsBucket"]
+    assert content.startswith("shelf-content-") and logs.startswith("shelf-logs-")
+    assert content.split("-", 2)[2] == logs.split("-", 2)[2] and len(content) <= 63  # the stack's UUID
+    rules = client("s3").get_bucket_encryption(Bucket=content)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_every_consumed_queue_has_a_dead_letter_queue_and_the_key(stack):
+    key_id = stack["DataKey"]
+    # (describe_key fails in moto for keys made by its CloudFormation: their policy is kept as a dict)
+    assert key_id in {k["KeyId"] for k in client("kms").list_keys()["Keys"]}
+    for short in queues.ALL_QUEUES:
+        if short in queues.DEAD_LETTER_QUEUES.values():
+            continue
+        attributes = _queue_attributes(short)
+        redrive = json.loads(attributes["RedrivePolicy"])
+        dlq = queues.DEAD_LETTER_QUEUES.get(short, f"{short}-dlq")
+        assert redrive["deadLetterTargetArn"] == _queue_attributes(dlq)["QueueArn"]
+        assert int(redrive["maxReceiveCount"]) == queues.MAX_RECEIVES
+        assert attributes["KmsMasterKeyId"] == key_id
+    # The large-upload finisher runs up to 900 s: its messages stay invisible at least that long.
+    assert int(_queue_attributes(queues.UPLOAD_EVENTS)["VisibilityTimeout"]) >= 900
+
+
+def _s3_settings(properties: dict) -> dict:
+    """The bucket's template settings as S3 API arguments (moto's CloudFormation ignores them)."""
+    rules = []
+    for rule in properties["LifecycleConfiguration"]["Rules"]:
+        api_rule = {"ID": rule["Id"], "Status": rule["Status"], "Filter": {"Prefix": rule.get("Prefix", "")}}
+        if "ExpirationInDays" in rule:
+            api_rule["Expiration"] = {"Days": rule["ExpirationInDays"]}
+        if "AbortIncompleteMultipartUpload" in rule:
+            api_rule["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+        rules.append(api_rule)
+    return {"public_access_block": properties["PublicAccessBlockConfiguration"], "lifecycle": rules}
+
+
+def test_content_bucket_blocks_public_access_expires_staging_and_notifies_the_upload_queue(stack):
+    s3, bucket = client("s3"), stack["ContentBucket"]
+    properties = RESOURCES["ContentBucket"]["Properties"]
+    settings = _s3_settings(properties)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=settings["public_access_block"])
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket, LifecycleConfiguration={"Rules": settings["lifecycle"]}
+    )
+    (notification,) = properties["NotificationConfiguration"]["QueueConfigurations"]
+    assert notification["Queue"] == {"Fn::GetAtt": ["UploadEventsQueue", "Arn"]}
+    queue_arn = _queue_attributes(queues.UPLOAD_EVENTS)["QueueArn"]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": [notification["Event"]],
+                    "Filter": {"Key": {"FilterRules": notification["Filter"]["S3Key"]["Rules"]}},
+                }
+            ]
+        },
+    )
+
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == dict.fromkeys(
+        ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicPolicy"), True
+    ) or all(block.values())
+    lifecycle = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert lifecycle["staged-uploads"]["Filter"]["Prefix"] == "uploads/"
+    assert lifecycle["staged-uploads"]["Expiration"]["Days"] >= 1
+    assert (
+        lifecycle["incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+        == 1
+    )
+
+    # A staged upload is reported to the queue; a blob or a CDN copy is not.
+    sqs, url = client("sqs"), _queue_url(queues.UPLOAD_EVENTS)
+    s3.put_object(Bucket=bucket, Key="blobs/sha256/ab/abc", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="dl/alice/tools/a.txt", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="uploads/0123", Body=b"x")
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+        "Messages", []
+    )
+    keys = [
+        unquote(r["s3"]["object"]["key"]) for m in messages for r in json.loads(m["Body"]).get("Records", [])
+    ]
+    assert keys == ["uploads/0123"]
+
+
+def test_the_queue_policy_lets_only_this_stacks_bucket_notify():
+    (statement,) = RESOURCES["UploadEventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    source = json.dumps(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert "shelf" in source and "content" in source and "AWS::StackId" in source
+    # The bucket waits for the policy (S3 checks the permission when the notification is set).
+    assert "UploadEventsQueuePolicy" in RESOURCES["ContentBucket"]["DependsOn"]
+
+
+def test_the_api_takes_every_body_as_binary():
+    definition = RESOURCES["RestAPI"]["Properties"]["DefinitionBody"]
+    assert definition["x-amazon-apigateway-binary-media-types"] == ["*/*"]
+
+
+def test_public_downloads_come_from_the_bucket_through_origin_access_control():
+    config = RESOURCES["Cdn"]["Properties"]["DistributionConfig"]
+    origins = {o["Id"]: o for o in config["Origins"]}
+    assert origins["content"]["OriginAccessControlId"] == {"Fn::GetAtt": ["CdnOriginAccessControl", "Id"]}
+    assert origins["api"]["OriginPath"] == "/api"
+    (downloads,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "dl/*"]
+    (group,) = config["OriginGroups"]["Items"]
+    assert downloads["TargetOriginId"] == group["Id"]
+    # The bucket's copy first; when there is none (private, restricted, unpublished) the API decides.
+    assert [m["OriginId"] for m in group["Members"]["Items"]] == ["content", "api"]
+    assert sorted(group["FailoverCriteria"]["StatusCodes"]["Items"]) == [403, 404]
+    assert config["Logging"]["Bucket"] == {"Fn::GetAtt": ["LogsBucket", "DomainName"]}
+    statements = RESOURCES["ContentBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (cdn,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert cdn["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert cdn["Resource"] == {"Fn::Sub": "${ContentBucket.Arn}/dl/*"}  # only the public copies
+    assert "distribution/${Cdn}" in cdn["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    assert any(s["Effect"] == "Deny" and "aws:SecureTransport" in json.dumps(s) for s in statements)
+    # The API behaviour runs the upload front on every request (origin request, with the body).
+    (edge,) = config["DefaultCacheBehavior"]["LambdaFunctionAssociations"]["Fn::If"][1]
+    assert edge == {
+        "EventType": "origin-request",
+        "IncludeBody": True,
+        "LambdaFunctionARN": {"Ref": "UploadFrontVersion"},
+    }
+    assert (
+        f"MAX_INLINE_UPLOAD = {MAX_INLINE_UPLOAD}"
+        in RESOURCES["UploadFrontFunction"]["Properties"]["Code"]["ZipFile"]
+    )
+
+
+def test_every_function_gets_the_stack_bucket_and_a_policy_scoped_to_the_stack():
+    roles = {k: v for k, v in RESOURCES.items() if k.endswith("Role") and "Type" not in v}
+    assert {"ApiHandlerRole", "UploadEventsRole", "LifecycleEventsRole", "BootstrapAdminRole"} <= set(roles)
+    for name, role in roles.items():
+        (policy,) = role["Properties"]["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert "dynamodb:Scan" not in actions
+            assert all(not a.endswith(":*") for a in actions), (name, statement)
+            if statement["Resource"] == "*":
+                assert statement["Sid"] == "Tracing", (name, statement)  # X-Ray takes no resource
+            assert "shelf-content" not in json.dumps(statement)  # no global bucket name
+        function = RESOURCES[name.removesuffix("Role") if name != "ApiHandlerRole" else "APIHandler"]
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["SHELF_BUCKET"] == {"Ref": "ContentBucket"}
+    api = RESOURCES["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert "SHELF_CDN_DISTRIBUTION_ID" not in api  # the distribution refers to the API: no cycle
+    assert RESOURCES["LifecycleEvents"]["Properties"]["Environment"]["Variables"][
+        "SHELF_CDN_DISTRIBUTION_ID"
+    ] == {"Ref": "Cdn"}
+    consume = [
+        s
+        for s in RESOURCES["UploadEventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        if s["Sid"] == "ConsumeOwnQueue"
+    ]
+    assert consume[0]["Resource"] == {"Fn::GetAtt": ["UploadEventsQueue", "Arn"]}
+    assert {"ApiUrl", "CdnUrl", "BootstrapFunctionName"} <= set(TEMPLATE["Outputs"])
+    assert TEMPLATE["Outputs"]["BootstrapFunctionName"]["Value"] == {"Ref": "BootstrapAdmin"}
+
+
+# --- the upload front: CloudFront's origin-request event, then the app ------------------------------
+
+
+def _edge_event(method: str, length: int | None, body: str = "", **headers: str) -> dict:
+    request_headers = {k.lower(): [{"key": k, "value": v}] for k, v in headers.items()}
+    if length is not None:
+        request_headers["content-length"] = [{"key": "Content-Length", "value": str(length)}]
+    request = {
+        "clientIp": "203.0.113.9",
+        "method": method,
+        "uri": "/content/alice/tools/hello/1.0/big.iso",
+        "querystring": "",
+        "headers": request_headers,
+        "body": {
+            "inputTruncated": length is not None and length > 1024**2,
+            "action": "read-only",
+            "encoding": "base64",
+            "data": body,
+        },
+    }
+    return {"Records": [{"cf": {"config": {"eventType": "origin-request"}, "request": request}}]}
+
+
+def test_upload_front_withholds_large_bodies_and_passes_their_length():
+    big = upload_front.handler(_edge_event("PUT", MAX_INLINE_UPLOAD + 1, "eHh4"), None)
+    assert big["body"] == {"action": "replace", "encoding": "text", "data": ""}
+    assert big["headers"]["x-shelf-content-length"] == [
+        {"key": "X-Shelf-Content-Length", "value": str(MAX_INLINE_UPLOAD + 1)}
+    ]
+    small = upload_front.handler(
+        _edge_event("PUT", 3, "eHh4", **{"X-Shelf-Content-Length": "999999999"}), None
+    )
+    assert small["body"]["action"] == "read-only" and "x-shelf-content-length" not in small["headers"]
+    get = upload_front.handler(_edge_event("GET", None), None)
+    assert get["body"]["action"] == "read-only" and "x-shelf-content-length" not in get["headers"]
+
+
+def test_a_withheld_upload_reaches_the_app_as_a_307_to_s3(api, world):
+    user = world.user()
+    repo = world.repo(user.name)
+    package = world.package(user.name, repo)
+    size = MAX_INLINE_UPLOAD + 1
+    forwarded = upload_front.handler(_edge_event("PUT", size, "eHh4"), None)
+    headers = {
+        v[0]["key"]: v[0]["value"] for v in forwarded["headers"].values() if v[0]["key"] != "Content-Length"
+    }
+    response = api.put(
+        f"/content/{user.name}/{repo}/{package}/1.0/big.iso", user.auth, data=b"", headers=headers
+    )
+    assert response.status_code == 307, response.text
+    assert response.headers["Location"].startswith(f"{AWS_ENDPOINT}/")
+    uploads = api.get(f"/packages/{user.name}/{repo}/{package}/versions/1.0/uploads?path=big.iso", user.auth)
+    assert [(u["state"], u.get("size")) for u in uploads.json()][-1][0] == "pending"
