@@ -6,6 +6,7 @@ from chalicelib import eventbus
 from chalicelib.accounts.views import api as accounts
 from chalicelib.attributes.file_views import api as file_attributes
 from chalicelib.attributes.views import api as attributes
+from chalicelib.cdn.functions import functions as cdn_functions
 from chalicelib.content.functions import collect_blobs, upload_events  # noqa: F401  (local pump, tests)
 from chalicelib.content.functions import functions as content_functions
 from chalicelib.content.signing_views import api as signing
@@ -49,6 +50,7 @@ app.register_blueprint(stream.blueprint)
 app.register_blueprint(content_functions)
 app.register_blueprint(stats_functions)
 app.register_blueprint(eventbus.bus)
+app.register_blueprint(cdn_functions)
 eventbus.install()  # queued lifecycle-event subscribers run from the events queue
 
 install_fallbacks(app)

@@ -165,6 +165,28 @@ class RepositoryDeleted(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RepositoryAccessChanged(Event):
+    """Who may download from a repository changed: it turned private or public, or its download
+    restrictions (geo, IP) were set or removed. Subscribers read the repository's current state."""
+
+    owner: str
+    repo: str
+    repo_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DownloadPathChanged(Event):
+    """The object served at ``/dl/<owner>/<repo>/<path>`` that is no file record (a repository index)
+    is now S3 object ``key`` of the content bucket (None: there is none any more)."""
+
+    owner: str
+    repo: str
+    repo_id: str
+    path: str
+    key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class SubjectDeleted(Event):
     """A user or an organisation (``kind_of_subject``: "user" or "org") was deleted."""
 
@@ -245,6 +267,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.entitlements.subscriptions",
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
+    "chalicelib.cdn.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib import db
+from chalicelib import db, events
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.events import RepositoryAccessChanged
 from chalicelib.repositories.models import Repository
 from chalicelib.restrictions.countries import normalise_codes
 from chalicelib.validation import Body
@@ -193,4 +194,5 @@ def _write(repo: Repository, values: dict[str, list[str]], check_rev: bool = Fal
         if check_rev:
             return False  # a concurrent change, or the repository is gone: the caller reloads
         raise NotFound(f"Repo '{repo.name}' was not found") from None
+    events.publish(RepositoryAccessChanged(owner=repo.owner, repo=repo.name, repo_id=repo.id))
     return True
