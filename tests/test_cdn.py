@@ -31,7 +31,11 @@ def cdn():
     """A CloudFront distribution (moto's), the log bucket, and the queued events of the requests:
     ``deliver()`` runs their queued subscribers."""
     cloudfront = boto3.client("cloudfront", region_name="us-east-1", endpoint_url=AWS_ENDPOINT)
-    origin = {"Id": "content", "DomainName": f"{settings().bucket}.s3.amazonaws.com", "S3OriginConfig": {"OriginAccessIdentity": ""}}
+    origin = {
+        "Id": "content",
+        "DomainName": f"{settings().bucket}.s3.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": ""},
+    }
     distribution = cloudfront.create_distribution(
         DistributionConfig={
             "CallerReference": uuid.uuid4().hex,
