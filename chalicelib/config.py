@@ -42,6 +42,9 @@ class Settings:
     #: Where CloudFront writes its standard logs (bucket, key prefix), read by the CDN statistics function.
     cdn_log_bucket: str | None = None
     cdn_log_prefix: str = "cloudfront/"
+    #: The secret the stack's CloudFront sends the API with every request: only then is the client's
+    #: address taken from X-Forwarded-For (chalicelib/web/client.py). None: never.
+    cdn_origin_secret: str | None = None
 
 
 #: The buckets of a deployment, by the environment variable that names them: the CloudFormation template
@@ -80,4 +83,5 @@ def settings() -> Settings:
         cdn_distribution_id=env.get("SHELF_CDN_DISTRIBUTION_ID") or None,
         cdn_log_bucket=env.get("SHELF_CDN_LOG_BUCKET") or None,
         cdn_log_prefix=env.get("SHELF_CDN_LOG_PREFIX", "cloudfront/"),
+        cdn_origin_secret=env.get("SHELF_CDN_ORIGIN_SECRET") or None,
     )

@@ -382,6 +382,11 @@ def upload_front_code() -> str:
     )
 
 
+#: The origin secret, resolved by CloudFormation (never in the template): CloudFront sends it to the API,
+#: and the API handler trusts the viewer address in X-Forwarded-For only with it (chalicelib/web/client.py).
+ORIGIN_SECRET_VALUE = sub("{{resolve:secretsmanager:${OriginSecret}:SecretString}}")
+
+
 def cdn() -> dict[str, dict[str, Any]]:
     """CloudFront: everything to the API (no caching; the upload front on every request), ``/dl/*``
     from the bucket's copies first and from the API when there is none (private, restricted, unknown)."""
@@ -401,6 +406,13 @@ def cdn() -> dict[str, dict[str, Any]]:
         ]
     }
     return {
+        "OriginSecret": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {
+                "Description": sub("Shelf ${AWS::StackName}: CloudFront's origin header to the API"),
+                "GenerateSecretString": {"PasswordLength": 40, "ExcludePunctuation": True},
+            },
+        },
         "CdnOriginAccessControl": {
             "Type": "AWS::CloudFront::OriginAccessControl",
             "Properties": {
@@ -508,6 +520,9 @@ def cdn() -> dict[str, dict[str, Any]]:
                             "Id": "api",
                             "DomainName": sub("${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
                             "OriginPath": "/api",
+                            "OriginCustomHeaders": [
+                                {"HeaderName": "X-Shelf-Origin-Secret", "HeaderValue": ORIGIN_SECRET_VALUE}
+                            ],
                             "CustomOriginConfig": {
                                 "OriginProtocolPolicy": "https-only",
                                 "OriginSSLProtocols": ["TLSv1.2"],
@@ -574,7 +589,9 @@ def environment(name: str) -> dict[str, Any]:
     variables: dict[str, Any] = {
         variable: ref(bucket_logical(kind)) for kind, variable in BUCKET_VARIABLES.items()
     }
-    if name != API_HANDLER:
+    if name == API_HANDLER:
+        variables["SHELF_CDN_ORIGIN_SECRET"] = ORIGIN_SECRET_VALUE
+    else:
         variables["SHELF_CDN_DISTRIBUTION_ID"] = ref("Cdn")
         variables["SHELF_CDN_LOG_PREFIX"] = CDN_LOG_PREFIX
     return variables

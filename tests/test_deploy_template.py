@@ -287,3 +287,81 @@ def test_a_withheld_upload_reaches_the_app_as_a_307_to_s3(api, world):
     assert response.headers["Location"].startswith(f"{AWS_ENDPOINT}/")
     uploads = api.get(f"/packages/{user.name}/{repo}/{package}/versions/1.0/uploads?path=big.iso", user.auth)
     assert [(u["state"], u.get("size")) for u in uploads.json()][-1][0] == "pending"
+
+
+# --- the client's address behind CloudFront ----------------------------------------------------------
+
+
+def test_the_origin_secret_reaches_cloudfront_and_the_api_handler_only_as_a_reference():
+    (api_origin,) = [
+        o for o in RESOURCES["Cdn"]["Properties"]["DistributionConfig"]["Origins"] if o["Id"] == "api"
+    ]
+    (header,) = api_origin["OriginCustomHeaders"]
+    reference = {"Fn::Sub": "{{resolve:secretsmanager:${OriginSecret}:SecretString}}"}
+    assert header == {"HeaderName": "X-Shelf-Origin-Secret", "HeaderValue": reference}
+    assert (
+        RESOURCES["APIHandler"]["Properties"]["Environment"]["Variables"]["SHELF_CDN_ORIGIN_SECRET"]
+        == reference
+    )
+    assert (
+        "SHELF_CDN_ORIGIN_SECRET"
+        not in RESOURCES["LifecycleEvents"]["Properties"]["Environment"]["Variables"]
+    )
+
+
+@pytest.fixture(scope="module")
+def direct_api():
+    """A gateway that, like API Gateway, takes ``sourceIp`` from the connection (127.0.0.1) only."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
+    from infra.local.gateway import LocalGateway
+    from tests.conftest import Api, chalice_app
+
+    server = make_server("127.0.0.1", 0, LocalGateway(chalice_app, binary_media_types=API_BINARY_MEDIA_TYPES))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Api(f"http://127.0.0.1:{server.server_port}")
+    server.shutdown()
+
+
+def test_behind_cloudfront_ip_restrictions_see_the_viewer_only_with_the_origin_secret(
+    api, world, direct_api, monkeypatch
+):
+    import dataclasses
+
+    from chalicelib.config import settings
+    from chalicelib.web import client
+
+    user = world.user(plan="premium")
+    repo = world.repo(user.name)
+    package = world.package(user.name, repo)
+    url = f"/content/{user.name}/{repo}/{package}/1.0/r.txt?publish=1"
+    assert api.put(url, user.auth, data=b"r").status_code == 201
+    body = {"white_cidrs": ["203.0.113.0/24"], "black_cidrs": []}
+    assert api.put(f"/repos/{user.name}/{repo}/ip_restrictions", user.auth, json=body).status_code == 200
+    secret = "s" * 40
+    monkeypatch.setattr(client, "settings", lambda: dataclasses.replace(settings(), cdn_origin_secret=secret))
+
+    def download(**headers: str) -> int:
+        return direct_api.get(f"/dl/{user.name}/{repo}/r.txt", headers=headers).status_code
+
+    # CloudFront appended the viewer's address; API Gateway's sourceIp is CloudFront's (here 127.0.0.1).
+    through_cdn = {"X-Forwarded-For": "10.9.9.9, 203.0.113.5, 127.0.0.1"}
+    assert download(**through_cdn, **{"X-Shelf-Origin-Secret": secret}) == 302
+    assert download(**through_cdn, **{"X-Shelf-Origin-Secret": "guess"}) == 403
+    assert download(**through_cdn) == 403
+    assert (
+        download(
+            **{"X-Forwarded-For": "203.0.113.5, 198.51.100.1, 127.0.0.1", "X-Shelf-Origin-Secret": secret}
+        )
+        == 403
+    )
+    monkeypatch.setattr(client, "settings", settings)  # no secret configured: never trusted
+    assert download(**through_cdn, **{"X-Shelf-Origin-Secret": secret}) == 403
+    # API Gateway not appending: the last hop is the viewer's.
+    monkeypatch.setattr(client, "settings", lambda: dataclasses.replace(settings(), cdn_origin_secret=secret))
+    context = {"identity": {"sourceIp": "130.176.1.1"}}
+    headers = {"x-shelf-origin-secret": secret, "x-forwarded-for": "198.51.100.7"}
+    assert client.client_address(context, headers) == "198.51.100.7"

@@ -27,6 +27,7 @@ from chalicelib.auth.policy import SUBJECT_PARAMS, Need, rate_limit_key, resolve
 from chalicelib.errors import BadRequest, ShelfError, Unauthorized
 from chalicelib.validation import describe_validation_error
 from chalicelib.web import logins
+from chalicelib.web.client import client_address
 from chalicelib.web.context import Ctx
 
 log = logging.getLogger("shelf")
@@ -122,7 +123,7 @@ class Api:
     ) -> Response:
         request = self.blueprint.current_request
         params = dict(request.uri_params or {})
-        source_ip = (request.context.get("identity") or {}).get("sourceIp")
+        source_ip = client_address(request.context, request.headers)
         limit_headers: dict[str, str] = {}
         subject = next((params[p] for p in SUBJECT_PARAMS if p in params), None)  # of login events
         try:
