@@ -27,7 +27,6 @@ serve: install
 test: install tools
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
-	$(MAKE) cfn-lint
 	$(PY) -m pytest -q
 
 ## bench: AWS operations and latency per route, cold import time (figures in docs/performance.md)
@@ -42,7 +41,7 @@ package: install
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage prod \
 	    --merge-template $(OUT)/merge-template.json $(OUT)
 
-## cfn-lint: the packaged template passes cfn-lint
+## cfn-lint: the packaged template passes cfn-lint (make test runs it in tests/test_deploy_template.py)
 cfn-lint: install
 	$(MAKE) package OUT=.package
 	$(VENV)/bin/cfn-lint .package/sam.json

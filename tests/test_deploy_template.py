@@ -365,3 +365,22 @@ def test_behind_cloudfront_ip_restrictions_see_the_viewer_only_with_the_origin_s
     context = {"identity": {"sourceIp": "130.176.1.1"}}
     headers = {"x-shelf-origin-secret": secret, "x-forwarded-for": "198.51.100.7"}
     assert client.client_address(context, headers) == "198.51.100.7"
+
+
+def test_the_packaged_template_passes_cfn_lint(tmp_path):
+    """`make package` (chalice package + the merge template) gives a template cfn-lint accepts; run here
+    rather than as a serial `make test` step, so it overlaps with the other test files."""
+    import os
+    import subprocess
+    import sys
+
+    venv_bin = Path(sys.executable).parent
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    subprocess.run(
+        ["make", "-s", "package", f"OUT={tmp_path}", f"PY={sys.executable}", f"VENV={venv_bin.parent}"],
+        cwd=ROOT, env=env, check=True, capture_output=True, timeout=600,
+    )
+    linted = subprocess.run(
+        [str(venv_bin / "cfn-lint"), str(tmp_path / "sam.json")], capture_output=True, text=True, timeout=600
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
