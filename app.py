@@ -2,7 +2,7 @@
 
 from chalice import Chalice
 
-from chalicelib import eventbus
+from chalicelib import eventbus, telemetry
 from chalicelib.accounts.views import api as accounts
 from chalicelib.attributes.file_views import api as file_attributes
 from chalicelib.attributes.views import api as attributes
@@ -23,9 +23,15 @@ from chalicelib.stats.functions import functions as stats_functions
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
+from chalicelib.web.telemetry import observe
 from chalicelib.webhooks.views import api as webhooks
 
-app = Chalice(app_name="shelf")
+telemetry.install()  # JSON logs (SHELF_LOG_FORMAT) and X-Ray (SHELF_TRACING), if configured
+
+# configure_logs=False: Chalice would give the "shelf" logger its own text handler at level ERROR and
+# stop it propagating, swallowing warnings and bypassing the JSON formatter (chalicelib/telemetry/logs.py).
+app = Chalice(app_name="shelf", configure_logs=False)
+app.register_middleware(observe, "all")  # traces, request ids on log lines, EMF metrics
 app.register_middleware(normalise_errors, "http")
 
 app.register_blueprint(accounts.blueprint)
