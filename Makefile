@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 
-.PHONY: install tools serve test lint bench clean
+.PHONY: install tools serve test lint bench cost clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install tools
 ## bench: AWS operations and latency per route, cold import time (figures in docs/performance.md)
 bench: install
 	$(PY) -m bench
+
+## cost: dollars per million requests at AWS list prices, from measured operations (docs/performance.md)
+cost: install
+	$(PY) -m bench.cost
 
 lint: install
 	$(PY) -m ruff check .
