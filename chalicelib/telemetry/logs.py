@@ -8,8 +8,8 @@ line of the current invocation (``chalicelib.web.telemetry.observe`` binds ``req
 ``subject``, ``repo``).
 
 A stdlib formatter rather than aws-lambda-powertools' Logger: importing ``aws_lambda_powertools.logging``
-costs ~25 ms of a ~200 ms cold import here (measured with ``python -X importtime``), and the few things
-used of it (JSON lines, a request id, keys per invocation) are this module.
+adds 45–85 ms to a cold start on top of ``import app`` here (docs/performance.md, "Cold import"), and
+the few things used of it (JSON lines, a request id, fields per invocation) are this module.
 
 No log line carries a secret: callers never log credentials, and ``redact`` removes what looks like
 one from every message and traceback anyway (HTTP Basic/Bearer credentials, ``api_key``/``password``
