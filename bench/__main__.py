@@ -235,7 +235,9 @@ def main() -> None:
     print("\nCold import (median of 9 fresh interpreters each, interleaved)\n")
     print(f"- `import app`: {app_import * 1000:.0f} ms")
     print(f"- `import chalice, boto3`: {bare_import * 1000:.0f} ms")
-    print(f"- ratio app / (chalice + boto3): {app_import / bare_import:.2f}")
+    ratio = app_import / bare_import
+    verdict = "OK" if ratio <= 1.3 else "OVER"
+    print(f"- ratio app / (chalice + boto3): {ratio:.2f} -> {verdict} (target: ≤ 1.3)")
 
     download = next(r for r in results if r.route.startswith("download"))
     reads = sum(download.dynamodb.values()) / len(download.seconds)

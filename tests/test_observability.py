@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -304,3 +305,19 @@ def test_emf_metrics(run: dict[str, Any]) -> None:
     assert (wrong["Refusals"], wrong["Errors"], wrong["Requests"]) == (1, 0, 1)
     plan = next(d for d in emf if d["route"].startswith("POST /signed_url/") and d.get("PlanRefusals"))
     assert (plan["Refusals"], plan["PlanRefusals"], plan["subject"][:5]) == (1, 1, "free-")
+
+
+def test_tracing_off_imports_no_sdk() -> None:
+    """A cold start without tracing pays nothing for it: ``import app`` imports no X-Ray SDK."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SHELF_TRACING", "SHELF_LOG_FORMAT")}
+    sdk = "{'aws_xray_sdk', 'wrapt'}"
+    code = f"import sys, app; print(sorted({{m.split('.')[0] for m in sys.modules}} & {sdk}))"
+    root = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-c", code]
+    out = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
