@@ -41,6 +41,7 @@ class Daemon:
 
     def __init__(self) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # no drop when busy
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.05)
         self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
