@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 OUT    ?= out
 
-.PHONY: install tools serve test lint bench clean package cfn-lint
+.PHONY: install tools serve test lint bench cost clean package cfn-lint
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ package: install
 cfn-lint: install
 	$(MAKE) package OUT=.package
 	$(VENV)/bin/cfn-lint .package/sam.json
+## cost: dollars per million requests at AWS list prices, from measured operations (docs/performance.md)
+cost: install
+	$(PY) -m bench.cost
 
 lint: install
 	$(PY) -m ruff check .

@@ -1,8 +1,15 @@
+# ruff: noqa: E402  (gc.disable() comes before the imports, see below)
 """Shelf: the Chalice application. A table of contents: the code lives in ``chalicelib/``."""
+
+import gc
+
+# Cold start: the imports below create ~88,000 tracked objects that all survive; collecting while they are
+# made is wasted work. Collection resumes at the end of this module (docs/performance.md, "Cold import").
+gc.disable()
 
 from chalice import Chalice
 
-from chalicelib import eventbus
+from chalicelib import eventbus, telemetry
 from chalicelib.accounts.views import api as accounts
 from chalicelib.attributes.file_views import api as file_attributes
 from chalicelib.attributes.views import api as attributes
@@ -24,9 +31,15 @@ from chalicelib.stats.functions import functions as stats_functions
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
+from chalicelib.web.telemetry import observe
 from chalicelib.webhooks.views import api as webhooks
 
-app = Chalice(app_name="shelf")
+telemetry.install()  # JSON logs (SHELF_LOG_FORMAT) and X-Ray (SHELF_TRACING), if configured
+
+# configure_logs=False: Chalice would give the "shelf" logger its own text handler at level ERROR and
+# stop it propagating, swallowing warnings and bypassing the JSON formatter (chalicelib/telemetry/logs.py).
+app = Chalice(app_name="shelf", configure_logs=False)
+app.register_middleware(observe, "all")  # traces, request ids on log lines, EMF metrics
 app.register_middleware(normalise_errors, "http")
 
 app.register_blueprint(accounts.blueprint)
@@ -66,3 +79,7 @@ def bootstrap_admin(event: dict, context: object) -> dict:
 
     name, generated = bootstrap_from_env()
     return {"name": name, "api_key": generated}
+
+
+gc.enable()
+gc.freeze()  # what start-up created lives as long as the container: later collections skip it

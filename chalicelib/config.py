@@ -36,6 +36,13 @@ class Settings:
     outbound_allow_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     #: The longest a long-poll answer of the event stream waits for events (below API Gateway's 29 s).
     stream_wait_seconds: float = 25.0
+    #: X-Ray tracing through aws-xray-sdk (``SHELF_TRACING=1``; imported only then). Locally a segment
+    #: per request goes to ``AWS_XRAY_DAEMON_ADDRESS`` (127.0.0.1:2000 by default). See chalicelib/telemetry.
+    tracing: bool = False
+    #: ``json``: structured log lines (with the request id) and EMF metric lines on stdout, the default
+    #: in Lambda; ``text``: Python's logging as configured by the host (the default elsewhere).
+    log_format: str = "text"
+    log_level: str = "INFO"
     #: The CloudFront distribution serving public downloads (chalicelib/cdn): invalidated when a copy
     #: goes; None (locally): no invalidation.
     cdn_distribution_id: str | None = None
@@ -84,4 +91,9 @@ def settings() -> Settings:
         cdn_log_bucket=env.get("SHELF_CDN_LOG_BUCKET") or None,
         cdn_log_prefix=env.get("SHELF_CDN_LOG_PREFIX", "cloudfront/"),
         cdn_origin_secret=env.get("SHELF_CDN_ORIGIN_SECRET") or None,
+        tracing=env.get("SHELF_TRACING", "").strip().lower() in ("1", "true", "on", "yes"),
+        log_format=(
+            env.get("SHELF_LOG_FORMAT") or ("json" if env.get("AWS_LAMBDA_FUNCTION_NAME") else "text")
+        ).strip().lower(),
+        log_level=env.get("SHELF_LOG_LEVEL", "INFO").strip().upper(),
     )

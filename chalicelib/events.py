@@ -268,6 +268,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
     "chalicelib.cdn.subscriptions",
+    "chalicelib.telemetry.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

@@ -87,7 +87,9 @@ def refusal(subject: Subject, feature: str, **names: str) -> ShelfError:
     """The error refusing ``feature`` to ``subject`` (``names``: ``repo``, ``package`` of the message)."""
     rule = FEATURES[feature]
     message = rule.message.format(subject=subject.name, **names)
-    return BadRequest(message) if rule.status == 400 else Forbidden(message)
+    error = BadRequest(message) if rule.status == 400 else Forbidden(message)
+    error.plan_refusal = True  # type: ignore[attr-defined]  # counted as a refusal (chalicelib.telemetry)
+    return error
 
 
 def require(subject: Subject, feature: str, exists: Callable[[], object] | None = None, **names: str) -> None:

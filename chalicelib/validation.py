@@ -119,7 +119,7 @@ def version_name(value: str) -> str:
 class Body(BaseModel):
     """Base of request bodies: strict types, unknown fields ignored."""
 
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
 
 
 def _flag(value: Any) -> Any:

@@ -25,10 +25,12 @@ from pydantic import ValidationError
 from chalicelib import ratelimits
 from chalicelib.auth.policy import SUBJECT_PARAMS, Need, rate_limit_key, resolve
 from chalicelib.errors import BadRequest, ShelfError, Unauthorized
+from chalicelib.telemetry import metrics, tracing
 from chalicelib.validation import describe_validation_error
 from chalicelib.web import logins
 from chalicelib.web.client import client_address
 from chalicelib.web.context import Ctx
+from chalicelib.web.telemetry import outcome
 
 log = logging.getLogger("shelf")
 
@@ -85,6 +87,27 @@ def with_headers(response: Response, headers: dict[str, str]) -> Response:
     return response
 
 
+def operation_name(handler: Callable[..., Any]) -> str:
+    """The X-Ray subsegment of a route handler: ``<domain>.<handler>`` (``packages.create_package``)."""
+    module = handler.__module__.split(".")
+    domain = module[1] if len(module) > 2 and module[0] == "chalicelib" else module[-1]
+    return f"{domain}.{handler.__name__}"
+
+
+def annotate_operation(subsegment: Any, path: str, status: int, request: Any) -> None:
+    """Annotations of a route handler's subsegment: route, subject, repo, outcome (tracing on only)."""
+    if subsegment is None:
+        return
+    params = request.uri_params or {}
+    tracing.annotate(
+        subsegment,
+        route=f"{request.method} {path}",
+        subject=next((params[p] for p in SUBJECT_PARAMS if p in params), None),
+        repo=params.get("repo"),
+        outcome=outcome(status),
+    )
+
+
 class Api:
     """A Chalice blueprint whose routes declare a permission need."""
 
@@ -107,8 +130,13 @@ class Api:
         """
 
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            operation = operation_name(handler)
+
             def view(**_: str) -> Response:
-                return self._dispatch(handler, need, creates_repo, key_files)
+                with tracing.operation(operation) as subsegment:
+                    response = self._dispatch(handler, need, creates_repo, key_files)
+                    annotate_operation(subsegment, path, response.status_code, self.blueprint.current_request)
+                    return response
 
             view.__name__ = handler.__name__
             view.__doc__ = handler.__doc__
@@ -148,6 +176,8 @@ class Api:
             limit_headers = charge_query(ctx, need)
             result = handler(ctx, **params)
         except ShelfError as error:
+            if getattr(error, "plan_refusal", False):
+                metrics.add("PlanRefusals", 1)
             if isinstance(error, Unauthorized) and request.headers.get("authorization"):
                 logins.failed(request.headers, subject, source_ip)  # wrong credentials
             return with_headers(error_response(error), limit_headers)

@@ -33,6 +33,7 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request, Response
 
 from chalicelib import waits
+from chalicelib.telemetry import logs
 
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 #: Lambda's request payload limit; binary bodies travel base64-encoded (4 bytes for 3).
@@ -173,8 +174,9 @@ class LocalGateway:
     def __call__(self, environ: dict, start_response: Any) -> Any:
         request = Request(environ)
         response = self.handle(request)
-        if self.access_log:
-            print(f"{request.method} {request.full_path.rstrip('?')} -> {response.status_code}", flush=True)
+        if self.access_log and not logs.installed():  # JSON logs have the app's own access line
+            path = logs.redact(request.full_path.rstrip("?"))  # no signature of a signed URL
+            print(f"{request.method} {path} -> {response.status_code}", flush=True)
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:

@@ -1,0 +1,396 @@
+"""``make cost``: dollars per million requests at AWS list prices (``bench/prices.py``), from the
+operations and durations measured per request against the local AWS, next to CodeArtifact's.
+
+Per route it measures, over real HTTP through the local gateway (as ``make bench`` does):
+
+- DynamoDB request units, from every operation PynamoDB dispatches (``capacity_units``): a read of up
+  to 4 KB is 0.5 unit (eventually consistent) or 1 (consistent), a write of up to 1 KB is 1 unit,
+  transactional ones count twice, item sizes estimated from their JSON;
+- S3 and SQS requests, at the application's boto3 clients;
+- the work the request leaves for later: the queued messages it sent are delivered to their consumers
+  (download events, lifecycle events) in batches of 10 as Lambda's SQS event source does, measuring
+  their DynamoDB units, SQS receive + delete, Lambda invocations and durations;
+- Lambda duration: the mean client-side latency through the gateway (an upper bound: it includes the
+  local AWS and the gateway), billed at the API function's configured memory (``.chalice/config.json``,
+  stage ``prod``, Chalice's default 128 MB when unset).
+
+The public download through the CDN is modelled, not measured: CloudFront answers ``/dl/*`` from the
+S3 copy (one HTTPS request), fetching from S3 on a miss (one GET, no transfer charge from S3 to
+CloudFront), at the stated hit ratio; its download statistics come from CloudFront's logs, which
+publish the same download event the API path does (their recording is measured on the API path).
+
+Run: ``make cost`` (or ``.venv/bin/python -m bench.cost --runs 20 --hit-ratio 0.9``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import prices
+from bench.__main__ import ADMIN, aws_calls, check, start
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Units:
+    """DynamoDB request units."""
+
+    read: float = 0.0
+    write: float = 0.0
+
+
+@dataclass
+class Usage:
+    """What ``runs`` requests of one route used, in total (divide by ``runs`` for one request)."""
+
+    route: str
+    runs: int = 0
+    api_gateway: int = 0  # requests through API Gateway and the API function
+    lambda_seconds: float = 0.0  # billed duration of the API function
+    background_invocations: int = 0  # consumer invocations (batches) the requests caused
+    background_seconds: float = 0.0
+    units: Units = field(default_factory=Units)  # of the requests
+    background_units: Units = field(default_factory=Units)  # of the consumers
+    sqs: int = 0  # requests' sends and the consumers' receive, delete and sends
+    s3_put: int = 0
+    s3_get: float = 0
+    cloudfront: int = 0
+
+
+def _size(value: Any) -> int:
+    """The approximate stored size of a DynamoDB item or key (its JSON)."""
+    return len(json.dumps(value, default=str)) if value else 0
+
+
+def _read_units(size: int, consistent: bool) -> float:
+    return max(1, math.ceil(size / 4096)) * (1.0 if consistent else 0.5)
+
+
+def _write_units(size: int) -> float:
+    return float(max(1, math.ceil(size / 1024)))
+
+
+def units_of(operation: str, kwargs: dict[str, Any], response: dict[str, Any]) -> Units:
+    """The request units of one DynamoDB operation (see the module docstring)."""
+    consistent = bool(kwargs.get("ConsistentRead"))
+    if operation == "GetItem":
+        return Units(read=_read_units(_size(response.get("Item")), consistent))
+    if operation in ("Query", "Scan"):
+        return Units(read=_read_units(sum(_size(i) for i in response.get("Items", [])), consistent))
+    if operation == "BatchGetItem":
+        read = 0.0
+        for table, items in response.get("Responses", {}).items():
+            strong = bool(kwargs.get("RequestItems", {}).get(table, {}).get("ConsistentRead"))
+            read += sum(_read_units(_size(item), strong) for item in items)
+        return Units(read=read)
+    if operation == "PutItem":
+        return Units(write=_write_units(_size(kwargs.get("Item"))))
+    if operation in ("UpdateItem", "DeleteItem"):
+        return Units(write=1.0)
+    if operation == "BatchWriteItem":
+        write = 0.0
+        for requests in kwargs.get("RequestItems", {}).values():
+            for request in requests:
+                write += _write_units(_size(request.get("PutRequest", {}).get("Item")))
+        return Units(write=write)
+    if operation == "TransactWriteItems":
+        units = Units()
+        for item in kwargs.get("TransactItems", []):
+            if "ConditionCheck" in item:
+                units.read += 2.0
+            else:
+                units.write += 2.0 * _write_units(_size(item.get("Put", {}).get("Item")))
+        return units
+    if operation == "TransactGetItems":
+        return Units(read=2.0 * len(kwargs.get("TransactItems", [])))
+    return Units()  # DescribeTable and other control-plane calls: not billed per request
+
+
+@contextmanager
+def capacity_units() -> Iterator[Units]:
+    """Sum the request units of every DynamoDB operation PynamoDB dispatches inside the block."""
+    from pynamodb.connection.base import Connection
+
+    total = Units()
+    original = Connection.dispatch
+
+    def counting(self: Connection, operation_name: str, operation_kwargs: dict[str, Any]) -> dict:
+        response = original(self, operation_name, operation_kwargs)
+        used = units_of(operation_name, operation_kwargs, response or {})
+        total.read += used.read
+        total.write += used.write
+        return response
+
+    Connection.dispatch = counting  # type: ignore[method-assign]
+    try:
+        yield total
+    finally:
+        Connection.dispatch = original  # type: ignore[method-assign]
+
+
+def api_memory_mb() -> int:
+    """The API function's configured memory (stage ``prod`` of ``.chalice/config.json``)."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    prod = config.get("stages", {}).get("prod", {})
+    api = prod.get("lambda_functions", {}).get("api_handler", {})
+    return int(api.get("lambda_memory_size") or prod.get("lambda_memory_size") or 128)
+
+
+def deliver_queued(usage: Usage, clients: dict[str, Any]) -> None:
+    """Deliver every queued message to its consumer in batches of 10, adding what that used."""
+    import app as app_module
+    from chalicelib import eventbus, queues
+    from infra.local.gateway import LambdaContext
+
+    consumers = {
+        queues.DOWNLOAD_EVENTS: app_module.download_events,
+        queues.EVENTS: eventbus.lifecycle_events,
+        queues.UPLOAD_EVENTS: app_module.upload_events,
+    }
+    sqs = queues.sqs()
+    delivered = True
+    while delivered:
+        delivered = False
+        for short, consumer in consumers.items():
+            url = queues.queue_url(short)
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                continue
+            delivered = True
+            event = {
+                "Records": [
+                    {
+                        "messageId": m["MessageId"],
+                        "receiptHandle": m["ReceiptHandle"],
+                        "body": m["Body"],
+                        "attributes": {},
+                        "messageAttributes": {},
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{queues.queue_name(short)}",
+                        "awsRegion": "us-east-1",
+                    }
+                    for m in messages
+                ]
+            }
+            with capacity_units() as units, aws_calls(clients) as calls:
+                started = time.perf_counter()
+                consumer(event, LambdaContext())
+                usage.background_seconds += _billed(time.perf_counter() - started)
+            usage.background_invocations += 1
+            usage.background_units.read += units.read
+            usage.background_units.write += units.write
+            usage.sqs += 2 + sum(calls["sqs"].values())  # the event source's receive and delete
+            usage.s3_put += sum(n for op, n in calls["s3"].items() if op.startswith(("Put", "Copy")))
+            usage.s3_get += sum(n for op, n in calls["s3"].items() if not op.startswith(("Put", "Copy")))
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+
+
+def _billed(seconds: float) -> float:
+    """Lambda bills duration per millisecond, rounded up."""
+    return math.ceil(seconds * 1000) / 1000
+
+
+def measure(base: str, runs: int) -> list[Usage]:
+    """Run each route ``runs`` times and deliver what it queued; the usage of each."""
+    import requests
+
+    from chalicelib import queues, storage
+
+    http = requests.Session()
+    user = f"cost-{uuid.uuid4().hex[:8]}"
+    body = {"email": f"{user}@example.com", "plan": "premium"}
+    key = check(http.put(f"{base}/api/security/users/{user}", auth=ADMIN, json=body), 201).json()["api_key"]
+    auth = (user, key)
+    for repo, private in (("public", False), ("private", True)):
+        settings = {"type": "generic", "private": private}
+        check(http.post(f"{base}/repos/{user}/{repo}", auth=auth, json=settings), 201)
+        package = {"name": "tool", "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}
+        check(http.post(f"{base}/packages/{user}/{repo}", auth=auth, json=package), 201)
+        url = f"{base}/content/{user}/{repo}/tool/1.0/tool-1.0.bin;publish=1"
+        check(http.put(url, auth=auth, data=os.urandom(1024)), 201)
+    listed = {"name": "listed", "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}
+    check(http.post(f"{base}/packages/{user}/public", auth=auth, json=listed), 201)
+    for i in range(10):
+        url = f"{base}/content/{user}/public/listed/1.0/f{i}.bin;publish=1"
+        check(http.put(url, auth=auth, data=os.urandom(1024)), 201)
+    clients = {"s3": storage.s3(), "sqs": queues.sqs()}
+    for short in (queues.DOWNLOAD_EVENTS, queues.EVENTS, queues.UPLOAD_EVENTS):
+        queues.queue_url(short)  # resolved once per container, like the deployed code
+    content = f"{base}/content/{user}/public"
+
+    def upload(i: int) -> Callable[[], Any]:
+        data = os.urandom(1024)
+        return lambda: check(http.put(f"{content}/tool/1.0/small-{i}.bin", auth=auth, data=data), 201)
+
+    def publish(i: int) -> Callable[[], Any]:
+        check(http.put(f"{content}/tool/p{i}/p{i}.bin", auth=auth, data=os.urandom(1024)), 201)
+        return lambda: check(http.post(f"{content}/tool/p{i}/publish", auth=auth, json={}), 200)
+
+    def private_download(i: int) -> Callable[[], Any]:
+        url = f"{base}/content/{user}/private/tool-1.0.bin"
+        return lambda: check(http.get(url, auth=auth, allow_redirects=False), 302)
+
+    def public_download_api(i: int) -> Callable[[], Any]:
+        url = f"{base}/dl/{user}/public/tool-1.0.bin"
+        return lambda: check(http.get(url, allow_redirects=False), 302)
+
+    def listing(i: int) -> Callable[[], Any]:
+        return lambda: check(http.get(f"{base}/packages/{user}/public/listed/files"), 200)
+
+    scenarios = [
+        ("upload 1 KiB (PUT /content)", upload),
+        ("publish 1 file (POST .../publish)", publish),
+        ("private download (GET /content, authenticated, 302 to S3)", private_download),
+        ("public download through the API (GET /dl, anonymous, 302 to S3)", public_download_api),
+        ("package files listing (GET /packages/.../files, 10 files, anonymous)", listing),
+    ]
+    deliver_queued(Usage("set-up"), clients)  # what the set-up queued is not the routes'
+    results = []
+    for route, prepare in scenarios:
+        usage = Usage(route, runs=runs)
+        requests_ = [prepare(i) for i in range(runs)]
+        deliver_queued(Usage("preparation"), clients)
+        seconds = []
+        for request in requests_:
+            with capacity_units() as units, aws_calls(clients) as calls:
+                started = time.perf_counter()
+                request()
+                seconds.append(time.perf_counter() - started)
+            usage.units.read += units.read
+            usage.units.write += units.write
+            usage.sqs += sum(calls["sqs"].values())
+            usage.s3_put += sum(n for op, n in calls["s3"].items() if op.startswith(("Put", "Copy")))
+            usage.s3_get += sum(n for op, n in calls["s3"].items() if not op.startswith(("Put", "Copy")))
+        # Consumers get the messages in batches of up to 10, as Lambda's SQS event source sends them
+        # under a steady load.
+        deliver_queued(usage, clients)
+        usage.api_gateway = runs
+        usage.lambda_seconds = sum(_billed(s) for s in seconds)
+        if route.startswith(("private download", "public download")):
+            usage.s3_get += runs  # the client then fetches the object from S3 (the presigned GET)
+        results.append(usage)
+    return results
+
+
+def serving_only(usage: Usage) -> Usage:
+    """``usage`` without what its consumers used (the SQS messages sent by the request remain)."""
+    sent = usage.sqs - 2 * usage.background_invocations  # each consumer batch: receive + delete
+    return Usage(
+        usage.route,
+        runs=usage.runs,
+        api_gateway=usage.api_gateway,
+        lambda_seconds=usage.lambda_seconds,
+        units=usage.units,
+        sqs=max(0, sent),
+        s3_put=usage.s3_put,
+        s3_get=usage.s3_get,
+        cloudfront=usage.cloudfront,
+    )
+
+
+def dollars(usage: Usage, memory_mb: int) -> dict[str, float]:
+    """Cost of one million requests of ``usage``, by part."""
+    per = prices.MILLION / usage.runs
+    gb = memory_mb / 1024
+    invocations = usage.api_gateway + usage.background_invocations
+    return {
+        "API Gateway": usage.api_gateway * per * prices.API_GATEWAY_REST_PER_MILLION / prices.MILLION,
+        "Lambda": (
+            invocations * per * prices.LAMBDA_PER_MILLION_REQUESTS / prices.MILLION
+            + (usage.lambda_seconds + usage.background_seconds) * per * gb * prices.LAMBDA_PER_GB_SECOND
+        ),
+        "DynamoDB": (
+            (usage.units.read + usage.background_units.read) * per * prices.DYNAMODB_PER_MILLION_RRU
+            + (usage.units.write + usage.background_units.write) * per * prices.DYNAMODB_PER_MILLION_WRU
+        )
+        / prices.MILLION,
+        "SQS": usage.sqs * per * prices.SQS_PER_MILLION_REQUESTS / prices.MILLION,
+        "S3": (usage.s3_put * prices.S3_PUT_PER_MILLION + usage.s3_get * prices.S3_GET_PER_MILLION)
+        * per
+        / prices.MILLION,
+        "CloudFront": usage.cloudfront * per * prices.CLOUDFRONT_HTTPS_PER_MILLION / prices.MILLION,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="requests per route (default 20)")
+    parser.add_argument("--hit-ratio", type=float, default=0.9, help="CDN cache hit ratio (default 0.9)")
+    args = parser.parse_args()
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    base = start()
+    measured = measure(base, args.runs)
+    api_path = next(u for u in measured if u.route.startswith("public download through the API"))
+    memory = api_memory_mb()
+    cdn = cdn_download(api_path, args.hit_ratio)
+    rows = [cdn, *measured]
+
+    print(f"\nDollars per million requests, AWS list prices {prices.REGION} as of {prices.PRICES_AS_OF}")
+    print(f"(API function {memory} MB; {args.runs} requests per route; CDN hit ratio {args.hit_ratio:.0%})\n")
+    parts = ["API Gateway", "Lambda", "DynamoDB", "SQS", "S3", "CloudFront"]
+    print("| route | " + " | ".join(parts) + " | total | of which consumers | CodeArtifact | target |")
+    print("|---|" + "---|" * (len(parts) + 4))
+    for usage in rows:
+        cost = dollars(usage, memory)
+        total = sum(cost.values())
+        consumers = total - sum(dollars(serving_only(usage), memory).values())
+        target = 1.2 if usage is cdn else 4.0
+        verdict = "OK" if total <= target else f"over by ${total - target:.2f}"
+        cells = " | ".join(f"${cost[p]:.3f}" for p in parts)
+        print(
+            f"| {usage.route} | {cells} | **${total:.2f}** | ${consumers:.2f} | "
+            f"${prices.CODEARTIFACT_PER_MILLION_REQUESTS:.2f} | ≤ ${target:.1f}: {verdict} |"
+        )
+    print("\nPer request (mean):\n")
+    print(
+        "| route | DynamoDB RRU (request + consumers) | DynamoDB WRU (request + consumers) | SQS requests "
+        "| S3 PUT | S3 GET | API function ms | consumer invocations | consumer ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for u in rows:
+        n = u.runs
+        print(
+            f"| {u.route} | {u.units.read / n:.3g} + {u.background_units.read / n:.3g} | "
+            f"{u.units.write / n:.3g} + {u.background_units.write / n:.3g} | {u.sqs / n:.3g} | "
+            f"{u.s3_put / n:.3g} | {u.s3_get / n:.3g} | {u.lambda_seconds / n * 1000:.1f} | "
+            f"{u.background_invocations / n:.3g} | {u.background_seconds / n * 1000:.1f} |"
+        )
+    print(
+        f"\nTransfer out per GB: CloudFront ${prices.CLOUDFRONT_TRANSFER_PER_GB}, S3 (redirect downloads) "
+        f"${prices.S3_TRANSFER_PER_GB}, CodeArtifact ${prices.CODEARTIFACT_TRANSFER_PER_GB}."
+    )
+
+
+def cdn_download(api_path: Usage, hit_ratio: float) -> Usage:
+    """The public download through CloudFront: one HTTPS request, an S3 GET on a miss (no Lambda, no
+    API Gateway), and the recording of its download event as measured on the API path (CloudFront's
+    logs publish the same event: one message sent, then the consumers' work)."""
+    runs = api_path.runs
+    usage = Usage(f"public download through the CDN (CloudFront, {hit_ratio:.0%} hits)", runs=runs)
+    usage.cloudfront = runs
+    usage.s3_get = runs * (1 - hit_ratio)  # type: ignore[assignment]
+    usage.background_invocations = api_path.background_invocations
+    usage.background_seconds = api_path.background_seconds
+    usage.background_units = api_path.background_units
+    usage.sqs = api_path.sqs
+    return usage
+
+
+if __name__ == "__main__":
+    main()
