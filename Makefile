@@ -27,7 +27,7 @@ serve: install
 test: install tools
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile  # two workers (CI has 2 cores), a test file per worker
 
 ## bench: AWS operations and latency per route, cold import time (figures in docs/performance.md)
 bench: install
