@@ -40,6 +40,7 @@ MODEL_MODULES = (
     "chalicelib.webhooks.models",
     "chalicelib.stream.models",
     "chalicelib.indexes.models",
+    "chalicelib.gpg.models",
 )
 
 

@@ -103,6 +103,8 @@ class VersionPublished(Event):
     package: str
     version: str
     files: tuple[str, ...] = ()
+    #: The repository signs published files (gpg_sign_files or gpg_use_owner_key): chalicelib/gpg.
+    sign_files: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,6 +247,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.entitlements.subscriptions",
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
+    "chalicelib.gpg.subscriptions",
     "chalicelib.indexes.subscriptions",
 ]
 

@@ -293,6 +293,7 @@ def publish_files(
                 package=package.name,
                 version=version.name,
                 files=tuple(published),
+                sign_files=bool(repo.gpg_sign_files or repo.gpg_use_owner_key),
             )
         )
     return done
