@@ -251,8 +251,12 @@ def _job(repo: Repository, claim: Claim, generation: int) -> Job:
         key = _committed(item, generation)[0]
         return storage.get_object(key) if key else None
 
+    def paths() -> list[str]:
+        return [i.path for i in IndexFile.query(repo.id) if _committed(i, generation)[0]]
+
     return Job(
         repo=repo,
+        paths=paths,
         changed=None if claim.full else claim.changed,
         scopes=claim.scopes,
         signer=metadata_signer(repo),
