@@ -59,6 +59,8 @@ def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 # --- Debian ------------------------------------------------------------------------------------------
 
+COORDINATES = "deb_distribution=stable;deb_component=main;deb_architecture=amd64"
+
 
 def build_deb(work: Path, name: str, version: str, arch: str) -> Path:
     root = work / f"{name}-{version}"
@@ -123,7 +125,7 @@ def debian(api, background, tmp_path_factory):
     # An empty repository is usable at once: its default distribution is there, signed.
     assert api.get(f"/dl/{owner.name}/{repo}/dists/stable/InRelease").status_code == 302
     for name, deb in debs.items():
-        path = f"pool/main/{name[0]}/{deb.name};deb_distribution=stable;deb_component=main;deb_architecture=amd64"
+        path = f"pool/main/{name[0]}/{deb.name};{COORDINATES}"
         response = api.put(
             f"/content/{owner.name}/{repo}/{package}/1.0/{path}?publish=1", owner.auth, data=deb.read_bytes()
         )
@@ -193,7 +195,7 @@ def test_apt_follows_a_delete_and_a_republish(api, debian):
     assert apt("update").returncode == 0
     assert apt("download", "tool").returncode != 0
     newer = build_deb(debian["work"], "tool", "1.1", "amd64")
-    path = f"pool/main/t/{newer.name};deb_distribution=stable;deb_component=main;deb_architecture=amd64"
+    path = f"pool/main/t/{newer.name};{COORDINATES}"
     response = api.put(
         f"/content/{owner.name}/{repo}/{debian['package']}/1.1/{path}?publish=1",
         owner.auth,
