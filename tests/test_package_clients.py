@@ -207,3 +207,154 @@ def test_apt_follows_a_delete_and_a_republish(api, debian):
     download = apt("download", "tool")
     assert download.returncode == 0, download.stdout + download.stderr
     assert (apt.home / "dl" / newer.name).read_bytes() == newer.read_bytes()
+
+
+# --- RPM ---------------------------------------------------------------------------------------------
+
+
+def build_rpm(work: Path, name: str, version: str) -> Path:
+    top = work / "rpmbuild"
+    (top / "SPECS").mkdir(parents=True, exist_ok=True)
+    spec = top / "SPECS" / f"{name}.spec"
+    spec.write_text(
+        textwrap.dedent(f"""\
+            Name: {name}
+            Version: {version}
+            Release: 1
+            Summary: {name} for the dnf test
+            License: MIT
+            BuildArch: noarch
+            %description
+            {name} for the dnf test
+            %install
+            mkdir -p %{{buildroot}}/usr/share/{name}
+            echo {version} > %{{buildroot}}/usr/share/{name}/VERSION
+            %files
+            /usr/share/{name}/VERSION
+        """)
+    )
+    defines = [
+        "--define",
+        f"_topdir {top}",
+        "--define",
+        f"_dbpath {top}/rpmdb",
+        "--define",
+        "_build_id_links none",
+    ]
+    run(["rpmbuild", *defines, "-bb", str(spec)]).check_returncode()
+    return top / "RPMS" / "noarch" / f"{name}-{version}-1.noarch.rpm"
+
+
+class Dnf:
+    """dnf with a private configuration, cache and install root in ``home``."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        (home / "repos.d").mkdir(parents=True)
+        (home / "dl").mkdir()
+        (home / "dnf.conf").write_text(
+            f"[main]\nreposdir={home}/repos.d\ncachedir={home}/cache\nlogdir={home}\npersistdir={home}/persist\n"
+            "gpgcheck=0\nmetadata_expire=0\n"
+        )
+
+    def repo(self, baseurl: str, key_url: str, auth: tuple[str, str] | None = None) -> None:
+        lines = [
+            "[shelf]",
+            "name=shelf",
+            f"baseurl={baseurl}",
+            "enabled=1",
+            "gpgcheck=0",
+            "repo_gpgcheck=1",
+            f"gpgkey={key_url}",
+        ]
+        if auth:
+            lines += [f"username={auth[0]}", f"password={auth[1]}"]
+        (self.home / "repos.d" / "shelf.repo").write_text("\n".join(lines) + "\n")
+        shutil.rmtree(self.home / "cache", ignore_errors=True)
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess:
+        base = [
+            "dnf",
+            "-y",
+            "-q",
+            "-c",
+            str(self.home / "dnf.conf"),
+            f"--installroot={self.home}/root",
+            "--releasever=1",
+            "--disableplugin=*",
+            "--enableplugin=download",
+        ]
+        return run([*base, *args], env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(self.home)})
+
+
+@pytest.fixture(scope="module")
+def rpm(api, background, tmp_path_factory):
+    if shutil.which("dnf") is None or shutil.which("rpmbuild") is None:
+        pytest.skip("dnf and rpmbuild are installed by `make test` (Makefile: tools)")
+    world = World(api)
+    owner = world.user()
+    work = tmp_path_factory.mktemp("rpm")
+    rpms = {"hello": build_rpm(work, "hello", "1.0"), "tool": build_rpm(work, "tool", "1.0")}
+    repos = {}
+    for private in (False, True):
+        repo = world.repo(owner.name, type="rpm", private=private, gpg_sign_metadata=True)
+        package = world.package(owner.name, repo, name="hello")
+        for deb in rpms.values():
+            response = api.put(
+                f"/content/{owner.name}/{repo}/{package}/1.0/{deb.name}?publish=1",
+                owner.auth,
+                data=deb.read_bytes(),
+            )
+            assert response.status_code == 201, response.text
+        repos[private] = (repo, package, Repository.get(owner.name, repo).id)
+    for _, _, repo_id in repos.values():
+        settle(repo_id)
+    return {
+        "owner": owner,
+        "repos": repos,
+        "rpms": rpms,
+        "work": work,
+        "key": f"{api.base_url}/keys/gpg/public.key",
+        "dnf": Dnf(tmp_path_factory.mktemp("dnf")),
+    }
+
+
+def test_dnf_makes_its_cache_and_downloads_from_a_signed_public_repository(api, rpm):
+    dnf, owner = rpm["dnf"], rpm["owner"]
+    repo, package, repo_id = rpm["repos"][False]
+    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"])
+    made = dnf("makecache")
+    assert made.returncode == 0, made.stdout + made.stderr
+    got = dnf("download", f"--destdir={dnf.home}/dl", "hello")
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert (dnf.home / "dl" / rpm["rpms"]["hello"].name).read_bytes() == rpm["rpms"]["hello"].read_bytes()
+    # A delete and a republish: the index follows.
+    tool = rpm["rpms"]["tool"]
+    assert api.delete(f"/content/{owner.name}/{repo}/{tool.name}", owner.auth).status_code == 200
+    settle(repo_id)
+    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"])
+    assert dnf("download", f"--destdir={dnf.home}/dl", "tool").returncode != 0
+    newer = build_rpm(rpm["work"], "tool", "1.1")
+    response = api.put(
+        f"/content/{owner.name}/{repo}/{package}/1.1/{newer.name}?publish=1",
+        owner.auth,
+        data=newer.read_bytes(),
+    )
+    assert response.status_code == 201
+    settle(repo_id)
+    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"])
+    got = dnf("download", f"--destdir={dnf.home}/dl", "tool")
+    assert got.returncode == 0, got.stdout + got.stderr
+    assert (dnf.home / "dl" / newer.name).read_bytes() == newer.read_bytes()
+
+
+def test_dnf_reads_a_private_repository_with_credentials_only(api, rpm):
+    dnf, owner = rpm["dnf"], rpm["owner"]
+    repo, _, _ = rpm["repos"][True]
+    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"])
+    assert dnf("makecache").returncode != 0  # 401 without credentials
+    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"], auth=owner.auth)
+    made = dnf("makecache")
+    assert made.returncode == 0, made.stdout + made.stderr
+    got = dnf("download", f"--destdir={dnf.home}/dl", "hello")
+    assert got.returncode == 0, got.stdout + got.stderr
