@@ -231,6 +231,10 @@ def main() -> None:
     print(f"- `import chalice, boto3`: {bare_import * 1000:.0f} ms")
     print(f"- ratio app / (chalice + boto3): {app_import / bare_import:.2f}")
 
+    from bench import indexes
+
+    indexes.report(base, ADMIN, aws_calls)
+
     download = next(r for r in results if r.route.startswith("download"))
     reads = sum(download.dynamodb.values()) / len(download.seconds)
     s3_calls = sum(download.s3.values())

@@ -28,10 +28,11 @@ pytestmark = pytest.mark.skipif(shutil.which("apt-get") is None, reason="apt-get
 
 @pytest.fixture(scope="module")
 def background(api):
-    """Queued events and index calculations, delivered in the background (debounce 1 s)."""
+    """Queued events and index calculations, delivered in the background, without a debounce delay
+    (tests/test_indexes.py shows the debounce)."""
     real = indexes.settings()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(indexes, "settings", lambda: dataclasses.replace(real, index_debounce_seconds=1))
+        patch.setattr(indexes, "settings", lambda: dataclasses.replace(real, index_debounce_seconds=0))
         pump = EventPump(
             {queues.EVENTS: eventbus.lifecycle_events, queues.INDEXES: app_module.index_calculations}
         )
@@ -44,7 +45,7 @@ def background(api):
 def settle(repo_id: str, timeout: float = 20) -> None:
     """Wait until the repository's index has nothing pending (the debounce, then the calculation)."""
     deadline = time.monotonic() + timeout
-    time.sleep(0.3)  # the events queue first
+    time.sleep(0.25)  # the events queue first
     while time.monotonic() < deadline:
         state = indexes.state_of(repo_id)
         if state is not None and not state.schedule and not state.lease_until and not state.changed:
@@ -120,6 +121,7 @@ def debian(api, background, tmp_path_factory):
     package = world.package(owner.name, repo, name="hello")
     work = tmp_path_factory.mktemp("deb")
     debs = {"hello": build_deb(work, "hello", "1.0", "all"), "tool": build_deb(work, "tool", "1.0", "amd64")}
+    newer = build_deb(work, "tool", "1.1", "amd64")
     repo_id = Repository.get(owner.name, repo).id
     base = f"{api.base_url}/dl/{owner.name}/{repo}"
     # An empty repository is usable at once: its default distribution is there, signed.
@@ -143,6 +145,7 @@ def debian(api, background, tmp_path_factory):
         "debs": debs,
         "apt": apt,
         "key": key,
+        "newer": newer,
         "base": base,
         "work": work,
     }
@@ -191,10 +194,7 @@ def test_apt_follows_a_delete_and_a_republish(api, debian):
     tool = debian["debs"]["tool"]
     response = api.delete(f"/content/{owner.name}/{repo}/pool/main/t/{tool.name}", owner.auth)
     assert response.status_code == 200, response.text
-    settle(debian["repo_id"])
-    assert apt("update").returncode == 0
-    assert apt("download", "tool").returncode != 0
-    newer = build_deb(debian["work"], "tool", "1.1", "amd64")
+    newer = debian["newer"]
     path = f"pool/main/t/{newer.name};{COORDINATES}"
     response = api.put(
         f"/content/{owner.name}/{repo}/{debian['package']}/1.1/{path}?publish=1",
@@ -204,6 +204,7 @@ def test_apt_follows_a_delete_and_a_republish(api, debian):
     assert response.status_code == 201, response.text
     settle(debian["repo_id"])
     assert apt("update").returncode == 0
+    assert apt("download", "tool=1.0").returncode != 0  # deleted: no longer in the index
     download = apt("download", "tool")
     assert download.returncode == 0, download.stdout + download.stderr
     assert (apt.home / "dl" / newer.name).read_bytes() == newer.read_bytes()
@@ -212,37 +213,43 @@ def test_apt_follows_a_delete_and_a_republish(api, debian):
 # --- RPM ---------------------------------------------------------------------------------------------
 
 
-def build_rpm(work: Path, name: str, version: str) -> Path:
-    top = work / "rpmbuild"
-    (top / "SPECS").mkdir(parents=True, exist_ok=True)
-    spec = top / "SPECS" / f"{name}.spec"
-    spec.write_text(
-        textwrap.dedent(f"""\
-            Name: {name}
-            Version: {version}
-            Release: 1
-            Summary: {name} for the dnf test
-            License: MIT
-            BuildArch: noarch
-            %description
-            {name} for the dnf test
-            %install
-            mkdir -p %{{buildroot}}/usr/share/{name}
-            echo {version} > %{{buildroot}}/usr/share/{name}/VERSION
-            %files
-            /usr/share/{name}/VERSION
-        """)
-    )
-    defines = [
-        "--define",
-        f"_topdir {top}",
-        "--define",
-        f"_dbpath {top}/rpmdb",
-        "--define",
-        "_build_id_links none",
-    ]
-    run(["rpmbuild", *defines, "-bb", str(spec)]).check_returncode()
-    return top / "RPMS" / "noarch" / f"{name}-{version}-1.noarch.rpm"
+def build_rpms(work: Path, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Path]:
+    """Noarch rpms (name, version), built by rpmbuild runs in parallel (one top dir each)."""
+    runs = {}
+    for name, version in wanted:
+        top = work / f"rpmbuild-{name}-{version}"
+        (top / "SPECS").mkdir(parents=True)
+        spec = top / "SPECS" / f"{name}.spec"
+        spec.write_text(
+            textwrap.dedent(f"""\
+                Name: {name}
+                Version: {version}
+                Release: 1
+                Summary: {name} for the dnf test
+                License: MIT
+                BuildArch: noarch
+                %description
+                {name} for the dnf test
+                %install
+                mkdir -p %{{buildroot}}/usr/share/{name}
+                echo {version} > %{{buildroot}}/usr/share/{name}/VERSION
+                %files
+                /usr/share/{name}/VERSION
+            """)
+        )
+        defines = ["--define", f"_topdir {top}", "--define", f"_dbpath {top}/rpmdb"]
+        defines += ["--define", "_build_id_links none"]
+        command = ["rpmbuild", "--quiet", *defines, "-bb", str(spec)]
+        runs[(name, version)] = (
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT),
+            top,
+        )
+    built = {}
+    for key, (process, top) in runs.items():
+        output = process.communicate(timeout=120)[0]
+        assert process.returncode == 0, output
+        built[key] = top / "RPMS" / "noarch" / f"{key[0]}-{key[1]}-1.noarch.rpm"
+    return built
 
 
 class Dnf:
@@ -294,7 +301,8 @@ def rpm(api, background, tmp_path_factory):
     world = World(api)
     owner = world.user()
     work = tmp_path_factory.mktemp("rpm")
-    rpms = {"hello": build_rpm(work, "hello", "1.0"), "tool": build_rpm(work, "tool", "1.0")}
+    built = build_rpms(work, [("hello", "1.0"), ("tool", "1.0"), ("tool", "1.1")])
+    rpms = {"hello": built[("hello", "1.0")], "tool": built[("tool", "1.0")]}
     repos = {}
     for private in (False, True):
         repo = world.repo(owner.name, type="rpm", private=private, gpg_sign_metadata=True)
@@ -313,7 +321,7 @@ def rpm(api, background, tmp_path_factory):
         "owner": owner,
         "repos": repos,
         "rpms": rpms,
-        "work": work,
+        "newer": built[("tool", "1.1")],
         "key": f"{api.base_url}/keys/gpg/public.key",
         "dnf": Dnf(tmp_path_factory.mktemp("dnf")),
     }
@@ -329,12 +337,8 @@ def test_dnf_makes_its_cache_and_downloads_from_a_signed_public_repository(api, 
     assert got.returncode == 0, got.stdout + got.stderr
     assert (dnf.home / "dl" / rpm["rpms"]["hello"].name).read_bytes() == rpm["rpms"]["hello"].read_bytes()
     # A delete and a republish: the index follows.
-    tool = rpm["rpms"]["tool"]
+    tool, newer = rpm["rpms"]["tool"], rpm["newer"]
     assert api.delete(f"/content/{owner.name}/{repo}/{tool.name}", owner.auth).status_code == 200
-    settle(repo_id)
-    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"])
-    assert dnf("download", f"--destdir={dnf.home}/dl", "tool").returncode != 0
-    newer = build_rpm(rpm["work"], "tool", "1.1")
     response = api.put(
         f"/content/{owner.name}/{repo}/{package}/1.1/{newer.name}?publish=1",
         owner.auth,
@@ -342,7 +346,8 @@ def test_dnf_makes_its_cache_and_downloads_from_a_signed_public_repository(api, 
     )
     assert response.status_code == 201
     settle(repo_id)
-    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"])
+    got = dnf("download", "--refresh", f"--destdir={dnf.home}/dl", "tool-1.0", "tool-1.1")
+    assert got.returncode != 0 and "tool-1.0" in got.stdout + got.stderr  # deleted: no longer in the index
     got = dnf("download", f"--destdir={dnf.home}/dl", "tool")
     assert got.returncode == 0, got.stdout + got.stderr
     assert (dnf.home / "dl" / newer.name).read_bytes() == newer.read_bytes()
@@ -351,10 +356,14 @@ def test_dnf_makes_its_cache_and_downloads_from_a_signed_public_repository(api, 
 def test_dnf_reads_a_private_repository_with_credentials_only(api, rpm):
     dnf, owner = rpm["dnf"], rpm["owner"]
     repo, _, _ = rpm["repos"][True]
-    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"])
+    base = f"{api.base_url}/dl/{owner.name}/{repo}"
+    dnf.repo(base, rpm["key"])
     assert dnf("makecache").returncode != 0  # 401 without credentials
-    dnf.repo(f"{api.base_url}/dl/{owner.name}/{repo}", rpm["key"], auth=owner.auth)
-    made = dnf("makecache")
-    assert made.returncode == 0, made.stdout + made.stderr
+    # Another key than the one that signed repomd.xml: repo_gpgcheck refuses the repository.
+    api.post(f"/users/{owner.name}/keys/gpg", owner.auth)
+    dnf.repo(base, f"{api.base_url}/users/{owner.name}/keys/gpg/public.key", auth=owner.auth)
+    refused = dnf("makecache")
+    assert refused.returncode != 0, refused.stdout
+    dnf.repo(base, rpm["key"], auth=owner.auth)
     got = dnf("download", f"--destdir={dnf.home}/dl", "hello")
     assert got.returncode == 0, got.stdout + got.stderr
