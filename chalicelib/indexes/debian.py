@@ -154,12 +154,15 @@ def calculate(job: Job) -> Output:
             for group in _groups(record):
                 groups[group][path] = _stanza(record, control)
                 touched.add(group)
+    for group in [g for g in touched if not groups.get(g)]:
+        del groups[group]  # lost its last .deb (the default coordinates come back below)
     _defaults(repo, groups, touched)
     dists: dict[str, dict[Group, dict[str, str]]] = defaultdict(dict)
     for group, stanzas in groups.items():
         dists[group[0]][group] = stanzas
+    touched_dists = {g[0] for g in touched}
     for dist, members in dists.items():
-        if not (touched & set(members)) and not job.full:
+        if dist not in touched_dists and not job.full:
             continue
         files: dict[str, bytes] = {}
         for group in sorted(members):

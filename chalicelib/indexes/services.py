@@ -161,7 +161,8 @@ def run(repo_id: str) -> bool:
     generation was switched to; a held lease sends the message again, delayed."""
     claim = _claim(repo_id)
     if claim is None:
-        queues.send(queues.INDEXES, {"repo_id": repo_id}, delay_seconds=settings().index_debounce_seconds)
+        if _state(repo_id) is not None:  # held by a running calculation: later (gone: nothing to do)
+            queues.send(queues.INDEXES, {"repo_id": repo_id}, delay_seconds=settings().index_debounce_seconds)
         return False
     state = claim.state
     repo = _repository(state)
@@ -385,7 +386,10 @@ def lookup(repo: Repository, path: str) -> str | None:
     state = _state(repo.id)
     if state is None or not int(state.generation or 0):
         request(repo.id, repo.owner, repo.name, full=True, send=False)
-        run(repo.id)
+        try:
+            run(repo.id)
+        except Exception:  # the queued calculation will try again; this reader gets a 404
+            log.exception("first index calculation of %s/%s failed", repo.owner, repo.name)
         state = _state(repo.id)
         if state is None:
             return None
