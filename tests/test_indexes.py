@@ -45,6 +45,7 @@ def fake_calculator(monkeypatch):
     monkeypatch.setattr(services, "settings", lambda: dataclasses.replace(real, index_debounce_seconds=0))
     fake_index.RUNS.clear()
     fake_index.FAIL.clear()
+    fake_index.DURING.clear()
 
 
 def settle(pump: EventPump, repo_id: str, timeout: float = 10) -> IndexState:
@@ -180,6 +181,20 @@ def test_a_failing_calculation_frees_the_lease_and_is_retried(api, scene, pump):
     services.request(repo_id, owner.name, repo, ["h.txt"])
     settle(pump, repo_id)
     assert "h.txt" in index_text(api, owner.name, repo)
+
+
+def test_a_change_noted_during_a_calculation_is_not_lost(api, scene, pump):
+    owner, repo, package, repo_id = scene
+    upload(api, owner, repo, package, "1.3", "i.txt")
+    settle(pump, repo_id)
+    # The same path changes again while the next calculation runs (after it may have read it).
+    services.request(repo_id, owner.name, repo, ["i.txt"], send=False)
+    fake_index.DURING.append(lambda: services.request(repo_id, owner.name, repo, ["i.txt"], send=False))
+    assert services.run(repo_id)
+    state = services.state_of(repo_id)
+    assert state.changed == {"i.txt"} and state.schedule  # still pending, and scheduled
+    assert services.run(repo_id)
+    assert not services.state_of(repo_id).changed
 
 
 def test_a_private_repository_index_needs_credentials(api, world, pump):

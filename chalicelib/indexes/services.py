@@ -79,6 +79,7 @@ def request(
     actions = [
         IndexState.owner.set(owner),
         IndexState.repo.set(repo),
+        IndexState.requests.add(1),
         IndexState.schedule.set(IndexState.schedule | f"{token}:{at}"),
     ]
     if len(changed) > MAX_CHANGED:
@@ -120,6 +121,8 @@ class Claim:
     full: bool
     changed: frozenset[str]
     scopes: frozenset[str]
+    #: ``requests`` when claimed: a request noted during the calculation keeps its changes pending.
+    requests: int = 0
 
 
 def _claim(repo_id: str) -> Claim | None:
@@ -153,6 +156,7 @@ def _claim(repo_id: str) -> Claim | None:
         full=bool(state.full) or crashed or generation == 0 or len(changed) > MAX_CHANGED,
         changed=changed,
         scopes=frozenset(state.scopes or ()),
+        requests=int(state.requests or 0),
     )
 
 
@@ -194,28 +198,36 @@ def _repository(state: IndexState) -> Repository | None:
 
 
 def _release(claim: Claim, flipped: bool, file_count: int | None = None) -> None:
-    """End the lease; ``flipped``: readers switch to the attempt's generation, and the changes it
-    covered are cleared (changes noted meanwhile stay for the next calculation)."""
+    """End the lease; ``flipped``: readers switch to the attempt's generation. The changes it covered
+    are cleared only when no request came meanwhile (a path noted again during the calculation may
+    have been read before its change: it stays pending, and the next calculation reads it again)."""
     actions = [IndexState.lease_until.remove()]
-    if claim.changed:
-        actions.append(IndexState.changed.delete(set(claim.changed)))
-    if claim.scopes:
-        actions.append(IndexState.scopes.delete(set(claim.scopes)))
     if flipped:
-        actions += [
-            IndexState.generation.set(claim.attempt),
-            IndexState.calculated_at.set(now_ms()),
-            IndexState.full.remove(),
-        ]
+        actions += [IndexState.generation.set(claim.attempt), IndexState.calculated_at.set(now_ms())]
         if file_count is not None:
             actions.append(IndexState.file_count.set(file_count))
     else:
         # Nothing written: the attempt does not count as a crashed one.
         actions.append(IndexState.attempt.add(-1))
+    covered = []
+    if claim.changed:
+        covered.append(IndexState.changed.delete(set(claim.changed)))
+    if claim.scopes:
+        covered.append(IndexState.scopes.delete(set(claim.scopes)))
+    if claim.full:
+        covered.append(IndexState.full.remove())
+    mine = IndexState.lease_until == claim.lease
     try:
-        IndexState(claim.state.repo_id).update(
-            actions=actions, condition=IndexState.lease_until == claim.lease
-        )
+        if covered:
+            try:
+                IndexState(claim.state.repo_id).update(
+                    actions=actions + covered, condition=mine & (IndexState.requests == claim.requests)
+                )
+                return
+            except UpdateError as error:
+                if not db.condition_failed(error):
+                    raise
+        IndexState(claim.state.repo_id).update(actions=actions, condition=mine)
     except UpdateError as error:
         if not db.condition_failed(error):
             raise
