@@ -239,6 +239,10 @@ def main() -> None:
     verdict = "OK" if ratio <= 1.3 else "OVER"
     print(f"- ratio app / (chalice + boto3): {ratio:.2f} -> {verdict} (target: ≤ 1.3)")
 
+    from bench import indexes
+
+    indexes.report(base, ADMIN, aws_calls)
+
     download = next(r for r in results if r.route.startswith("download"))
     reads = sum(download.dynamodb.values()) / len(download.seconds)
     s3_calls = sum(download.s3.values())

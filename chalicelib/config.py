@@ -52,6 +52,8 @@ class Settings:
     #: The secret the stack's CloudFront sends the API with every request: only then is the client's
     #: address taken from X-Forwarded-For (chalicelib/web/client.py). None: never.
     cdn_origin_secret: str | None = None
+    #: How long a metadata-index calculation waits after the first change (a burst of uploads: one run).
+    index_debounce_seconds: int = 5
 
 
 #: The buckets of a deployment, by the environment variable that names them: the CloudFormation template
@@ -96,4 +98,5 @@ def settings() -> Settings:
             env.get("SHELF_LOG_FORMAT") or ("json" if env.get("AWS_LAMBDA_FUNCTION_NAME") else "text")
         ).strip().lower(),
         log_level=env.get("SHELF_LOG_LEVEL", "INFO").strip().upper(),
+        index_debounce_seconds=int(env.get("SHELF_INDEX_DEBOUNCE_SECONDS", "5")),
     )

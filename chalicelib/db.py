@@ -40,6 +40,8 @@ MODEL_MODULES = (
     "chalicelib.products.models",
     "chalicelib.webhooks.models",
     "chalicelib.stream.models",
+    "chalicelib.indexes.models",
+    "chalicelib.gpg.models",
 )
 
 

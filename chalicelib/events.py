@@ -103,6 +103,8 @@ class VersionPublished(Event):
     package: str
     version: str
     files: tuple[str, ...] = ()
+    #: The repository signs published files (gpg_sign_files or gpg_use_owner_key): chalicelib/gpg.
+    sign_files: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,6 +271,8 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.stream.subscriptions",
     "chalicelib.cdn.subscriptions",
     "chalicelib.telemetry.subscriptions",
+    "chalicelib.gpg.subscriptions",
+    "chalicelib.indexes.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

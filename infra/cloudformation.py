@@ -637,10 +637,10 @@ def policy(name: str, spec: dict[str, Any], table_names: list[str], queue_names:
             "Resource": [arn(queue) for queue in queue_names],
         },
         {
-            "Sid": "QueueEncryption",
+            "Sid": "QueueAndGpgKeyEncryption",
             "Effect": "Allow",
             "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-            "Resource": arn("DataKey"),
+            "Resource": [arn("DataKey"), arn("GpgKmsKey")],
         },
         {
             "Sid": "Logs",
@@ -750,6 +750,7 @@ def template() -> dict[str, Any]:
     resources: dict[str, dict[str, Any]] = {
         **table_resources,
         **keys(),
+        **kms_resources(),
         **queue_resources,
         **buckets(),
         **cdn(),
@@ -759,6 +760,35 @@ def template() -> dict[str, Any]:
         "Conditions": {"UploadFrontHere": {"Fn::Equals": [ref("AWS::Region"), "us-east-1"]}},
         "Resources": resources,
         "Outputs": outputs(),
+    }
+
+
+def kms_resources() -> dict[str, Any]:
+    """The KMS key that seals GPG secret keys at rest (chalicelib/gpg/keystore.py), and its alias."""
+    return {
+        "GpgKmsKey": {
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "Description": "Shelf: GPG secret keys at rest",
+                "EnableKeyRotation": True,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministers",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ],
+                },
+            },
+        },
+        "GpgKmsKeyAlias": {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {"AliasName": f"alias/{PROD_PREFIX}gpg", "TargetKeyId": {"Ref": "GpgKmsKey"}},
+        },
     }
 
 

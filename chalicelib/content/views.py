@@ -24,6 +24,8 @@ from chalicelib.content.paths import (
 )
 from chalicelib.content.services import Upload
 from chalicelib.errors import BadRequest, NotFound
+from chalicelib.gpg import services as gpg
+from chalicelib.indexes import services as indexes
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.storage import presign_get
@@ -95,10 +97,11 @@ def upload_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> Respons
         if explode_archive:
             raise BadRequest(f"X-Bintray-Explode takes archives of at most {large.MAX_INLINE_UPLOAD} bytes")
         return _redirect_upload(ctx, request)
-    if explode_archive:
-        explode_zip(ctx.principal, ctx.repo, request, _raw_body(ctx))
-    else:
-        services.upload_bytes(ctx.principal, ctx.repo, request, _raw_body(ctx))
+    with gpg.request_passphrase(ctx.headers.get("x-gpg-passphrase")):
+        if explode_archive:
+            explode_zip(ctx.principal, ctx.repo, request, _raw_body(ctx))
+        else:
+            services.upload_bytes(ctx.principal, ctx.repo, request, _raw_body(ctx))
     return created(SUCCESS)
 
 
@@ -134,9 +137,10 @@ def publish_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     body = parse_body(ctx.raw_body, PublishBody)
     package = packages.get_package(ctx.repo, parts[0])
     version = versions.get_version(package, parts[1])
-    count = services.publish_version(
-        ctx.repo, package, version, discard=body.discard, wait_seconds=body.publish_wait_for_secs
-    )
+    with gpg.request_passphrase(ctx.headers.get("x-gpg-passphrase")):
+        count = services.publish_version(
+            ctx.repo, package, version, discard=body.discard, wait_seconds=body.publish_wait_for_secs
+        )
     return {"files": count}
 
 
@@ -152,8 +156,20 @@ def _check_eula(ctx: Ctx, record: File) -> None:
     check_download(ctx.principal, record, base)
 
 
+def _index_download(ctx: Ctx, path: str) -> Response:
+    """An index file (Debian dists/, RPM repodata/ ...): 302 to the generation readers see now."""
+    assert ctx.repo is not None
+    key = indexes.lookup(ctx.repo, path)
+    if key is None:
+        raise NotFound(f"File '{path}' was not found")
+    return Response(body="", status_code=302, headers={"Location": indexes.download_url(key, path)})
+
+
 def _download(ctx: Ctx, file_path: str) -> Response:
     path = split_matrix(file_path).path
+    assert ctx.repo is not None
+    if ctx.repo.type != "generic" and indexes.claims(ctx.repo, path):
+        return _index_download(ctx, path)
     try:
         record = services.visible_file(ctx, path)
     except NotFound as missing:
