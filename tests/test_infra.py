@@ -21,7 +21,7 @@ def test_cloudformation_tables_match_the_models():
     tables = [r for r in committed["Resources"].values() if r.get("Type") == "AWS::DynamoDB::Table"]
     assert tables and all(t["Properties"]["BillingMode"] == "PAY_PER_REQUEST" for t in tables)
     kms = [r for r in committed["Resources"].values() if r.get("Type") == "AWS::KMS::Alias"]
-    assert [k["Properties"]["AliasName"] for k in kms] == ["alias/shelf-prod-gpg"]  # gpg/keystore.py
+    assert "alias/shelf-prod-gpg" in [k["Properties"]["AliasName"] for k in kms]  # gpg/keystore.py
 
 
 def test_chalice_config_has_local_and_prod_stages():
