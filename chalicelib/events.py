@@ -245,6 +245,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.entitlements.subscriptions",
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
+    "chalicelib.npm.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None
