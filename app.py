@@ -14,6 +14,7 @@ from chalicelib.docs_meta.views import api as docs_meta
 from chalicelib.entitlements.views import api as entitlements
 from chalicelib.licenses.views import api as licenses
 from chalicelib.links.views import api as links
+from chalicelib.maven.views import api as maven
 from chalicelib.npm.views import api as npm
 from chalicelib.packages.views import api as packages
 from chalicelib.products.views import api as products
@@ -46,6 +47,7 @@ app.register_blueprint(teams.blueprint)
 app.register_blueprint(webhooks.blueprint)
 app.register_blueprint(stream.blueprint)
 app.register_blueprint(npm.blueprint)
+app.register_blueprint(maven.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)
