@@ -12,6 +12,9 @@ from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
 from chalicelib.docs_meta.views import api as docs_meta
 from chalicelib.entitlements.views import api as entitlements
+from chalicelib.indexes.functions import functions as index_functions
+from chalicelib.indexes.functions import index_calculations  # noqa: F401  (local pump, tests)
+from chalicelib.indexes.views import api as indexes
 from chalicelib.licenses.views import api as licenses
 from chalicelib.links.views import api as links
 from chalicelib.maven.views import api as maven
@@ -48,10 +51,12 @@ app.register_blueprint(webhooks.blueprint)
 app.register_blueprint(stream.blueprint)
 app.register_blueprint(npm.blueprint)
 app.register_blueprint(maven.blueprint)
+app.register_blueprint(indexes.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)
 app.register_blueprint(stats_functions)
+app.register_blueprint(index_functions)
 app.register_blueprint(eventbus.bus)
 eventbus.install()  # queued lifecycle-event subscribers run from the events queue
 

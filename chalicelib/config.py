@@ -36,6 +36,8 @@ class Settings:
     outbound_allow_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     #: The longest a long-poll answer of the event stream waits for events (below API Gateway's 29 s).
     stream_wait_seconds: float = 25.0
+    #: How long a metadata-index calculation waits after the first change (a burst of uploads: one run).
+    index_debounce_seconds: int = 5
 
 
 def _networks(value: str, variable: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -66,4 +68,5 @@ def settings() -> Settings:
             env.get("SHELF_OUTBOUND_ALLOW_CIDRS", ""), "SHELF_OUTBOUND_ALLOW_CIDRS"
         ),
         stream_wait_seconds=float(env.get("SHELF_STREAM_WAIT_SECONDS", "25")),
+        index_debounce_seconds=int(env.get("SHELF_INDEX_DEBOUNCE_SECONDS", "5")),
     )

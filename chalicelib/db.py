@@ -40,6 +40,7 @@ MODEL_MODULES = (
     "chalicelib.webhooks.models",
     "chalicelib.stream.models",
     "chalicelib.npm.models",
+    "chalicelib.indexes.models",
 )
 
 

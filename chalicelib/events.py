@@ -246,6 +246,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
     "chalicelib.npm.subscriptions",
+    "chalicelib.indexes.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

@@ -22,7 +22,9 @@ DOWNLOAD_EVENTS = "download-events"
 EVENTS = "events"
 #: Where SQS moves an ``events`` message after ``MAX_RECEIVES`` failed deliveries (kept for inspection).
 EVENTS_DEAD_LETTERS = "events-dlq"
-ALL_QUEUES = (UPLOAD_EVENTS, DOWNLOAD_EVENTS, EVENTS_DEAD_LETTERS, EVENTS)
+#: One message per scheduled metadata-index calculation of a repository (chalicelib/indexes), delayed.
+INDEXES = "indexes"
+ALL_QUEUES = (UPLOAD_EVENTS, DOWNLOAD_EVENTS, EVENTS_DEAD_LETTERS, EVENTS, INDEXES)
 #: Queues with a dead-letter queue: ``{queue: its dead-letter queue}``.
 DEAD_LETTER_QUEUES = {EVENTS: EVENTS_DEAD_LETTERS}
 #: Deliveries of a message before SQS gives up on it and moves it to the dead-letter queue.
@@ -47,14 +49,15 @@ def queue_url(short: str) -> str:
     return sqs().get_queue_url(QueueName=queue_name(short))["QueueUrl"]
 
 
-def send(short: str, body: dict[str, Any]) -> None:
-    """Send one JSON message to queue ``short``."""
-    send_text(short, json.dumps(body))
+def send(short: str, body: dict[str, Any], delay_seconds: int = 0) -> None:
+    """Send one JSON message to queue ``short`` (delivered no sooner than ``delay_seconds``, at most 900)."""
+    send_text(short, json.dumps(body), delay_seconds)
 
 
-def send_text(short: str, text: str) -> None:
+def send_text(short: str, text: str, delay_seconds: int = 0) -> None:
     """Send one message ``text`` (already encoded) to queue ``short``."""
-    sqs().send_message(QueueUrl=queue_url(short), MessageBody=text)
+    extra = {"DelaySeconds": min(900, delay_seconds)} if delay_seconds > 0 else {}
+    sqs().send_message(QueueUrl=queue_url(short), MessageBody=text, **extra)
 
 
 def create_queues() -> None:

@@ -167,3 +167,26 @@ def notify_uploads(queue_arn: str) -> None:
             ]
         },
     )
+
+
+# --- objects by key (metadata indexes: chalicelib/indexes) --------------------------------------
+
+
+def put_object(key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    s3().put_object(Bucket=settings().bucket, Key=key, Body=data, ContentType=content_type)
+
+
+def get_object(key: str) -> bytes:
+    return s3().get_object(Bucket=settings().bucket, Key=key)["Body"].read()
+
+
+def presign_key(key: str, filename: str, seconds: int, content_type: str | None = None) -> str:
+    """A URL that downloads object ``key`` as ``filename`` for ``seconds`` (signed locally)."""
+    params = {
+        "Bucket": settings().bucket,
+        "Key": key,
+        "ResponseContentDisposition": content_disposition(filename),
+    }
+    if content_type:
+        params["ResponseContentType"] = content_type
+    return s3().generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)

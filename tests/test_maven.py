@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from tests.conftest import ADMIN, World, assert_message, unique
+from tests.conftest import World, unique
 
 GROUP = "com.acme"
 PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.5.0:get"
@@ -39,6 +39,7 @@ def upload(api, auth, subject: str, repo: str, package: str, artifact: str, vers
 def settings_xml(path: Path, local: Path, repos: dict[str, str], servers: dict[str, tuple[str, str]]) -> Path:
     """A private settings.xml: Debian's Maven repository as a file:// central, the repositories under
     test with checksumPolicy fail."""
+
     def repository(name: str, url: str, policy: str) -> str:
         return (
             f"<repository><id>{name}</id><url>{escape(url)}</url>"
@@ -47,7 +48,9 @@ def settings_xml(path: Path, local: Path, repos: dict[str, str], servers: dict[s
         )
 
     central = "file:///usr/share/maven-repo/"
-    listed = repository("central", central, "ignore") + "".join(repository(n, u, "fail") for n, u in repos.items())
+    listed = repository("central", central, "ignore") + "".join(
+        repository(n, u, "fail") for n, u in repos.items()
+    )
     plugin = f"<pluginRepository><id>central</id><url>{central}</url></pluginRepository>"
     server = "".join(
         f"<server><id>{n}</id><username>{escape(u)}</username><password>{escape(p)}</password></server>"
@@ -63,7 +66,16 @@ def settings_xml(path: Path, local: Path, repos: dict[str, str], servers: dict[s
 
 
 def mvn_get(settings: Path, coordinates: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = ["mvn", "-B", "-q", "-s", str(settings), PLUGIN, f"-Dartifact={coordinates}", "-Dtransitive=false"]
+    command = [
+        "mvn",
+        "-B",
+        "-q",
+        "-s",
+        str(settings),
+        PLUGIN,
+        f"-Dartifact={coordinates}",
+        "-Dtransitive=false",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=MVN_ENV)
     if check:
         assert done.returncode == 0, (coordinates, done.stdout[-3000:], done.stderr[-2000:])
@@ -86,8 +98,16 @@ def maven(api, tmp_path_factory):
     for version in ("1.0", "1.5", "2.0"):
         upload(api, owner.auth, owner.name, private, secret, secret, version)
     work = tmp_path_factory.mktemp("maven")
-    return {"api": api, "world": world, "owner": owner, "public": public, "private": private, "lib": lib,
-            "secret": secret, "work": work}
+    return {
+        "api": api,
+        "world": world,
+        "owner": owner,
+        "public": public,
+        "private": private,
+        "lib": lib,
+        "secret": secret,
+        "work": work,
+    }
 
 
 def repo_url(api, subject: str, repo: str) -> str:
@@ -100,7 +120,10 @@ def test_mvn_resolves_fixed_latest_and_range_with_checksums_and_credentials(api,
     settings = settings_xml(
         work / "settings.xml",
         local,
-        {"shelf": repo_url(api, owner.name, maven["public"]), "shelf-private": repo_url(api, owner.name, maven["private"])},
+        {
+            "shelf": repo_url(api, owner.name, maven["public"]),
+            "shelf-private": repo_url(api, owner.name, maven["private"]),
+        },
         {"shelf-private": owner.auth},
     )
     lib, secret = maven["lib"], maven["secret"]

@@ -24,6 +24,7 @@ from chalicelib.content.paths import (
 )
 from chalicelib.content.services import Upload
 from chalicelib.errors import BadRequest, NotFound
+from chalicelib.indexes import services as indexes
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.storage import presign_get
@@ -152,8 +153,20 @@ def _check_eula(ctx: Ctx, record: File) -> None:
     check_download(ctx.principal, record, base)
 
 
+def _index_download(ctx: Ctx, path: str) -> Response:
+    """An index file (Debian dists/, RPM repodata/ ...): 302 to the generation readers see now."""
+    assert ctx.repo is not None
+    key = indexes.lookup(ctx.repo, path)
+    if key is None:
+        raise NotFound(f"File '{path}' was not found")
+    return Response(body="", status_code=302, headers={"Location": indexes.download_url(key, path)})
+
+
 def _download(ctx: Ctx, file_path: str) -> Response:
     path = split_matrix(file_path).path
+    assert ctx.repo is not None
+    if ctx.repo.type != "generic" and indexes.claims(ctx.repo, path):
+        return _index_download(ctx, path)
     try:
         record = services.visible_file(ctx, path)
     except NotFound as missing:

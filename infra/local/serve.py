@@ -41,6 +41,7 @@ def main() -> None:
             queues.UPLOAD_EVENTS: app_module.upload_events,
             queues.DOWNLOAD_EVENTS: app_module.download_events,
             queues.EVENTS: eventbus.lifecycle_events,
+            queues.INDEXES: app_module.index_calculations,
         }
     ).start()
     print(f"Local AWS (moto) on {endpoint}")

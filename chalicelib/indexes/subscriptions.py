@@ -1,0 +1,13 @@
+"""What the indexes domain reacts to: changed files of a repository schedule its index calculation;
+a deleted repository's index goes with it. All queued (off the request)."""
+
+from chalicelib.events import FileDeleted, FileStored, RepositoryDeleted, Subscription, VersionPublished
+
+CHANGED = "chalicelib.indexes.subscribers:files_changed"
+
+SUBSCRIPTIONS = [
+    Subscription(VersionPublished, CHANGED, queued=True),
+    Subscription(FileDeleted, CHANGED, queued=True),
+    Subscription(FileStored, CHANGED, queued=True),
+    Subscription(RepositoryDeleted, "chalicelib.indexes.subscribers:repository_deleted", queued=True),
+]
