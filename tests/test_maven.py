@@ -6,13 +6,20 @@ Central sync is validated and refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
+import time
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
 
+import app as app_module
+from chalicelib import eventbus, queues
+from chalicelib.indexes import services as indexes
+from chalicelib.repositories.models import Repository
+from infra.local.events import EventPump
 from tests.conftest import World, unique
 
 GROUP = "com.acme"
@@ -30,7 +37,8 @@ def pom(artifact: str, version: str) -> bytes:
 
 
 def upload(api, auth, subject: str, repo: str, package: str, artifact: str, version: str) -> None:
-    base = f"/maven/{subject}/{repo}/{package}/{GROUP.replace('.', '/')}/{artifact}/{version}/{artifact}-{version}"
+    directory = f"{GROUP.replace('.', '/')}/{artifact}/{version}"
+    base = f"/maven/{subject}/{repo}/{package}/{directory}/{artifact}-{version}"
     for suffix, data in ((".pom", pom(artifact, version)), (".jar", f"jar of {artifact} {version}".encode())):
         response = api.put(f"{base}{suffix};publish=1", auth, data=data)
         assert response.status_code == 201, response.text
@@ -65,7 +73,8 @@ def settings_xml(path: Path, local: Path, repos: dict[str, str], servers: dict[s
     return path
 
 
-def mvn_get(settings: Path, coordinates: str, check: bool = True) -> subprocess.CompletedProcess:
+def mvn_get(settings: Path, coordinates: str, transitive: bool = False) -> subprocess.CompletedProcess:
+    """``dependency:get``; ranges are resolved only when collecting dependencies (``transitive``)."""
     command = [
         "mvn",
         "-B",
@@ -74,16 +83,42 @@ def mvn_get(settings: Path, coordinates: str, check: bool = True) -> subprocess.
         str(settings),
         PLUGIN,
         f"-Dartifact={coordinates}",
-        "-Dtransitive=false",
+        f"-Dtransitive={str(transitive).lower()}",
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=MVN_ENV)
-    if check:
-        assert done.returncode == 0, (coordinates, done.stdout[-3000:], done.stderr[-2000:])
+    errors = [line for line in done.stdout.splitlines() if "ERROR" in line][:1]
+    assert done.returncode == 0, (coordinates, *errors)
     return done
 
 
 @pytest.fixture(scope="module")
-def maven(api, tmp_path_factory):
+def pump():
+    """Queued events and index calculations, delivered on demand (no debounce delay)."""
+    with pytest.MonkeyPatch.context() as patch:
+        real = indexes.settings()
+        patch.setattr(indexes, "settings", lambda: dataclasses.replace(real, index_debounce_seconds=0))
+        pump = EventPump(
+            {queues.EVENTS: eventbus.lifecycle_events, queues.INDEXES: app_module.index_calculations}
+        )
+        pump.drain()
+        yield pump
+
+
+def settle(pump: EventPump, *repos: tuple[str, str], timeout: float = 15) -> None:
+    """Deliver events and calculations until the repositories' indexes have nothing pending."""
+    ids = [Repository.get(owner, name).id for owner, name in repos]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pump.drain()
+        states = [indexes.state_of(repo_id) for repo_id in ids]
+        if all(s is not None and not s.schedule and not s.lease_until and not s.changed for s in states):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the Maven metadata did not settle")
+
+
+@pytest.fixture(scope="module")
+def maven(api, pump, tmp_path_factory):
     """A public Maven repository with lib 1.0 and a private one with secret 1.0, 1.5 and 2.0, published,
     metadata calculated."""
     world = World(api)
@@ -97,6 +132,7 @@ def maven(api, tmp_path_factory):
     world.package(owner.name, private, name=secret)
     for version in ("1.0", "1.5", "2.0"):
         upload(api, owner.auth, owner.name, private, secret, secret, version)
+    settle(pump, (owner.name, public), (owner.name, private))
     work = tmp_path_factory.mktemp("maven")
     return {
         "api": api,
@@ -136,6 +172,6 @@ def test_mvn_resolves_fixed_latest_and_range_with_checksums_and_credentials(api,
     secret_dir = local / GROUP.replace(".", "/") / secret
     mvn_get(settings, f"{GROUP}:{secret}:LATEST")
     assert (secret_dir / "2.0" / f"{secret}-2.0.jar").read_bytes() == f"jar of {secret} 2.0".encode()
-    mvn_get(settings, f"{GROUP}:{secret}:[1.0,2.0)")
+    mvn_get(settings, f"{GROUP}:{secret}:[1.0,2.0)", transitive=True)
     assert (secret_dir / "1.5" / f"{secret}-1.5.jar").exists()
     assert not (secret_dir / "1.0" / f"{secret}-1.0.jar").exists()
