@@ -1,26 +1,29 @@
 """Maven repositories (issue #13): the real mvn resolves from ``/dl/:subject/:repo`` a fixed version,
 ``LATEST`` and a version range through maven-metadata.xml, with checksumPolicy fail (the .sha1 beside
 every file and metadata file), and a private repository with credentials in settings.xml after the
-401 challenge; a wrong checksum fails the build. Metadata follows publishes and deletions; Maven
-Central sync is validated and refused."""
+401 challenge. Metadata (artifact and SNAPSHOT levels) follows publishes and deletions, checksums
+sit beside files and metadata files; Maven Central sync is validated and refused."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
+import requests
 
 import app as app_module
 from chalicelib import eventbus, queues
 from chalicelib.indexes import services as indexes
 from chalicelib.repositories.models import Repository
 from infra.local.events import EventPump
-from tests.conftest import World, unique
+from tests.conftest import World, assert_message, unique
 
 GROUP = "com.acme"
 PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.5.0:get"
@@ -175,3 +178,92 @@ def test_mvn_resolves_fixed_latest_and_range_with_checksums_and_credentials(api,
     mvn_get(settings, f"{GROUP}:{secret}:[1.0,2.0)", transitive=True)
     assert (secret_dir / "1.5" / f"{secret}-1.5.jar").exists()
     assert not (secret_dir / "1.0" / f"{secret}-1.0.jar").exists()
+
+
+def fetch(api, path: str, auth=None) -> bytes:
+    response = api.get(path, auth)
+    if response.status_code == 302:
+        return requests.get(response.headers["Location"], timeout=10).content
+    assert response.status_code == 200, (path, response.status_code, response.text)
+    return response.content
+
+
+def test_metadata_and_checksums_beside_files_and_metadata(api, maven):
+    owner, secret = maven["owner"], maven["secret"]
+    base = f"/dl/{owner.name}/{maven['private']}/{GROUP.replace('.', '/')}/{secret}"
+    metadata = fetch(api, f"{base}/maven-metadata.xml", owner.auth).decode()
+    assert f"<groupId>{GROUP}</groupId>" in metadata and f"<artifactId>{secret}</artifactId>" in metadata
+    assert "<latest>2.0</latest>" in metadata and "<release>2.0</release>" in metadata
+    assert metadata.index("<version>1.0</version>") < metadata.index("<version>1.5</version>")
+    assert re.search(r"<lastUpdated>\d{14}</lastUpdated>", metadata)
+    jar = fetch(api, f"{base}/1.5/{secret}-1.5.jar", owner.auth)
+    for algorithm in ("md5", "sha1", "sha256", "sha512"):
+        digest = getattr(hashlib, algorithm)
+        assert (
+            fetch(api, f"{base}/maven-metadata.xml.{algorithm}", owner.auth).decode()
+            == digest(metadata.encode()).hexdigest()
+        )
+        assert (
+            fetch(api, f"{base}/1.5/{secret}-1.5.jar.{algorithm}", owner.auth).decode()
+            == digest(jar).hexdigest()
+        )
+    # Private: anonymous callers are challenged, for metadata and checksums alike.
+    for path in (f"{base}/maven-metadata.xml", f"{base}/1.5/{secret}-1.5.jar.sha1"):
+        refused = api.get(path)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Basic")
+    assert api.get(f"{base}/1.5/{secret}-1.5.war.sha1", owner.auth).status_code == 404
+
+
+def test_metadata_follows_deletions_snapshots_and_calc_metadata(api, maven, pump):
+    owner, world = maven["owner"], maven["world"]
+    repo = world.repo(owner.name, type="maven")
+    artifact = unique("snap")
+    world.package(owner.name, repo, name=artifact)
+    for version in ("1.0", "1.1"):
+        upload(api, owner.auth, owner.name, repo, artifact, artifact, version)
+    directory = f"{GROUP.replace('.', '/')}/{artifact}/2.0-SNAPSHOT"
+    for stamp, build in (("20261201.101500", 1), ("20261202.093000", 2)):
+        for suffix in (".jar", ".pom", "-sources.jar"):
+            name = f"{artifact}-2.0-{stamp}-{build}{suffix}"
+            response = api.put(
+                f"/maven/{owner.name}/{repo}/{artifact}/{directory}/{name};publish=1", owner.auth, data=b"x"
+            )
+            assert response.status_code == 201, response.text
+    settle(pump, (owner.name, repo))
+    base = f"/dl/{owner.name}/{repo}/{GROUP.replace('.', '/')}/{artifact}"
+    metadata = fetch(api, f"{base}/maven-metadata.xml").decode()
+    assert "<latest>2.0-SNAPSHOT</latest>" in metadata and "<release>1.1</release>" in metadata
+    snapshot = fetch(api, f"{base}/2.0-SNAPSHOT/maven-metadata.xml").decode()
+    assert "<timestamp>20261202.093000</timestamp>" in snapshot and "<buildNumber>2</buildNumber>" in snapshot
+    assert "<classifier>sources</classifier>" in snapshot
+    assert snapshot.count("<value>2.0-20261202.093000-2</value>") == 3
+    assert "20261201.101500" not in snapshot
+    # Deleting a version recomputes the artifact's metadata.
+    assert api.delete(f"/packages/{owner.name}/{repo}/{artifact}/versions/1.1", owner.auth).status_code == 200
+    settle(pump, (owner.name, repo))
+    metadata = fetch(api, f"{base}/maven-metadata.xml").decode()
+    assert "<version>1.1</version>" not in metadata and "<release>1.0</release>" in metadata
+    # calc_metadata with a path: scheduled (202), and the result is the same.
+    response = api.post(
+        f"/calc_metadata/{owner.name}/{repo}/{GROUP.replace('.', '/')}/{artifact}", owner.auth
+    )
+    assert response.status_code == 202, response.text
+    settle(pump, (owner.name, repo))
+    assert fetch(api, f"{base}/maven-metadata.xml").decode() == metadata
+
+
+def test_maven_central_sync_is_validated_then_refused(api, maven):
+    owner, secret = maven["owner"], maven["secret"]
+    url = f"/maven_central_sync/{owner.name}/{maven['private']}/{secret}/versions/1.0"
+    credentials = {"username": "token", "password": "secret", "close": "1"}
+    assert api.post(url, json=credentials).status_code == 401
+    assert api.post(url, maven["world"].user().auth, json=credentials).status_code == 404  # private
+    response = api.post(url, owner.auth, json={"close": "1"})
+    assert response.status_code == 400
+    assert_message(response, "Sonatype OSS credentials")
+    assert_message(api.post(url, owner.auth, json={**credentials, "close": "2"}), "close")
+    missing = api.post(url.replace("/1.0", "/9.9"), owner.auth, json=credentials)
+    assert missing.status_code == 404
+    response = api.post(url, owner.auth, json=credentials)
+    assert response.status_code == 403
+    assert_message(response, "In order to sync to Maven Central your package must be included in JCenter")
