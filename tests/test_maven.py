@@ -219,16 +219,15 @@ def test_metadata_follows_deletions_snapshots_and_calc_metadata(api, maven, pump
     repo = world.repo(owner.name, type="maven")
     artifact = unique("snap")
     world.package(owner.name, repo, name=artifact)
-    for version in ("1.0", "1.1"):
-        upload(api, owner.auth, owner.name, repo, artifact, artifact, version)
-    directory = f"{GROUP.replace('.', '/')}/{artifact}/2.0-SNAPSHOT"
-    for stamp, build in (("20261201.101500", 1), ("20261202.093000", 2)):
-        for suffix in (".jar", ".pom", "-sources.jar"):
-            name = f"{artifact}-2.0-{stamp}-{build}{suffix}"
-            response = api.put(
-                f"/maven/{owner.name}/{repo}/{artifact}/{directory}/{name};publish=1", owner.auth, data=b"x"
-            )
-            assert response.status_code == 201, response.text
+    group_dir = f"{GROUP.replace('.', '/')}/{artifact}"
+    files = [f"1.0/{artifact}-1.0.jar", f"1.1/{artifact}-1.1.jar"]
+    files += [f"2.0-SNAPSHOT/{artifact}-2.0-20261201.101500-1.jar"]
+    files += [f"2.0-SNAPSHOT/{artifact}-2.0-20261202.093000-2{suffix}" for suffix in (".jar", "-sources.jar")]
+    for path in files:
+        response = api.put(
+            f"/maven/{owner.name}/{repo}/{artifact}/{group_dir}/{path};publish=1", owner.auth, data=b"x"
+        )
+        assert response.status_code == 201, response.text
     settle(pump, (owner.name, repo))
     base = f"/dl/{owner.name}/{repo}/{GROUP.replace('.', '/')}/{artifact}"
     metadata = fetch(api, f"{base}/maven-metadata.xml").decode()
@@ -236,7 +235,7 @@ def test_metadata_follows_deletions_snapshots_and_calc_metadata(api, maven, pump
     snapshot = fetch(api, f"{base}/2.0-SNAPSHOT/maven-metadata.xml").decode()
     assert "<timestamp>20261202.093000</timestamp>" in snapshot and "<buildNumber>2</buildNumber>" in snapshot
     assert "<classifier>sources</classifier>" in snapshot
-    assert snapshot.count("<value>2.0-20261202.093000-2</value>") == 3
+    assert snapshot.count("<value>2.0-20261202.093000-2</value>") == 2
     assert "20261201.101500" not in snapshot
     # Deleting a version recomputes the artifact's metadata.
     assert api.delete(f"/packages/{owner.name}/{repo}/{artifact}/versions/1.1", owner.auth).status_code == 200
