@@ -1,7 +1,8 @@
 """The Maven index calculator (registered for repository type ``maven`` with the index machinery of
 ``chalicelib/indexes``): ``maven-metadata.xml`` per artifact and per SNAPSHOT version, each with its
 ``.md5``/``.sha1``/``.sha256``/``.sha512``, recomputed for the artifacts whose files were published
-or deleted (one Query of the artifact's files each), or for every artifact from scratch
+or deleted (from the served metadata and one Query per changed version), or for every artifact from
+scratch
 (``POST /calc_metadata``). Checksums of the files themselves are recorded at upload and answered by
 ``/dl`` (``content.services.checksum_file``).
 
@@ -15,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from xml.etree import ElementTree
 
 from chalicelib.content.models import File
 from chalicelib.content.paths import maven_coordinates
@@ -27,6 +29,7 @@ from chalicelib.maven.metadata import (
     snapshot_metadata,
     with_checksums,
 )
+from chalicelib.timefmt import now
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -89,6 +92,56 @@ def artifact_outputs(
     return out
 
 
+def previous_versions(text: bytes | None) -> tuple[set[str], datetime] | None:
+    """The versions and lastUpdated of a served artifact-level maven-metadata.xml (None: none, or
+    unreadable: recompute the artifact from its files)."""
+    if not text:
+        return None
+    try:
+        root = ElementTree.fromstring(text)
+        stamp = root.findtext("versioning/lastUpdated") or "19700101000000"
+        updated = datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except (ElementTree.ParseError, ValueError):
+        return None
+    return {v.text for v in root.iterfind("versioning/versions/version") if v.text}, updated
+
+
+def _version_files(repo_id: str, directory: str, version: str) -> list[File]:
+    """Published files of one version directory (one Query of a few items)."""
+    return _artifact_files(repo_id, f"{directory}/{version}")
+
+
+def incremental_outputs(job: Any, directory: str, paths: list[str]) -> dict[str, bytes | None]:
+    """An artifact's metadata from the served one and the changed versions: one Query per changed
+    version (its few files), so the cost does not grow with the artifact's number of versions."""
+    known = previous_versions(job.previous(f"{directory}/{METADATA}"))
+    if known is None:
+        return artifact_outputs(directory, _artifact_files(job.repo.id, directory), paths)
+    versions, updated = known
+    group_path, _, artifact_id = directory.rpartition("/")
+    group_id = group_path.replace("/", ".")
+    out: dict[str, bytes | None] = {}
+    for version in sorted({path[len(directory) + 1 :].split("/", 1)[0] for path in paths}):
+        files = [
+            f for f in _version_files(job.repo.id, directory, version) if artifact_dir(f.path) == directory
+        ]
+        if files:
+            versions.add(version)
+            updated = max(updated, _updated(files))
+        elif version in versions:
+            versions.discard(version)
+            updated = max(updated, now())
+        if is_snapshot(version):
+            parsed = [snapshot_file(artifact_id, version, f.name) for f in files]
+            content = snapshot_metadata(
+                group_id, artifact_id, version, [p for p in parsed if p], _updated(files)
+            )
+            out.update(with_checksums(f"{directory}/{version}/{METADATA}", content if files else None))
+    document = artifact_metadata(group_id, artifact_id, versions, updated) if versions else None
+    out.update(with_checksums(f"{directory}/{METADATA}", document))
+    return out
+
+
 def calculate(job: Any) -> dict[str, bytes | None]:
     """The metadata files to write (and to remove) for ``job``."""
     out: dict[str, bytes | None] = {}
@@ -108,6 +161,6 @@ def calculate(job: Any) -> dict[str, bytes | None]:
         if directory is not None:
             touched[directory].append(path)
     for directory, paths in touched.items():
-        out.update(artifact_outputs(directory, _artifact_files(job.repo.id, directory), paths))
+        out.update(incremental_outputs(job, directory, paths))
     job.stats["artifacts"] = len(touched)
     return out

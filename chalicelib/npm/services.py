@@ -71,9 +71,9 @@ def get(repo: Repository, name: str) -> NpmPackage:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def packument(repo: Repository, name: str, abbreviated: bool, base: str) -> str:
-    """The packument of ``name`` as JSON text, tarball URLs under ``base`` (the registry's URL)."""
-    item = get(repo, check_name(name))
+def packument(repo: Repository, item: NpmPackage, abbreviated: bool, base: str) -> str:
+    """The packument of ``item`` as JSON text, tarball URLs under ``base`` (the registry's URL): one
+    GetObject of the stored document."""
     kind = documents.ABBREVIATED if abbreviated else documents.FULL
     text = documents.get(repo.id, item.package_id, kind)
     if text is None:  # never built (e.g. a crash right after the first publish): build it now
@@ -230,17 +230,9 @@ def publish(principal: Principal, repo: Repository, name: str, body: Any) -> Non
     upload_bytes(
         principal, repo, Upload(path=path, package=package.name, version=version, publish=True), data
     )
-    manifest = {**manifest, "_id": f"{name}@{version}"}
-    manifest["dist"] = {
-        **dist,
-        "shasum": shasum,
-        "integrity": integrity,
-        "tarball": f"{documents.BASE}/{path}",
-    }
     at = now()
-    NpmManifest(package.id, version, manifest=json.dumps(manifest), path=path, published=at).save()
     item = find(repo, name)
-    if item is None:
+    if item is None:  # before the first manifest: a package's manifests exist only under its item
         item = NpmPackage(
             repo.id,
             name,
@@ -259,6 +251,10 @@ def publish(principal: Principal, repo: Repository, name: str, body: Any) -> Non
             if not db.condition_failed(error):
                 raise
             item = get(repo, name)  # a concurrent first publish created it
+    manifest = {**manifest, "_id": f"{name}@{version}"}
+    tarball_url = f"{documents.BASE}/{path}"
+    manifest["dist"] = {**dist, "shasum": shasum, "integrity": integrity, "tarball": tarball_url}
+    NpmManifest(package.id, version, manifest=json.dumps(manifest), path=path, published=at).save()
     new_tags = {**item.dist_tags.as_dict(), **{t: v for t, v in tags.items() if v == version}}
     if not new_tags:
         new_tags = {"latest": version}
@@ -359,13 +355,15 @@ def version_gone(repo_id: str, package: str, package_id: str, version: str) -> N
 
 
 def package_gone(repo_id: str, package: str, package_id: str) -> None:
-    """A package was deleted: its registry items and documents go (idempotent)."""
+    """A package was deleted: its registry items and documents go (idempotent; one GetItem for a
+    package that never was an npm one: manifests are written only under an item)."""
+    item = _item_of(repo_id, package, package_id)
+    if item is None:
+        return
     for row in NpmManifest.query(package_id):
         row.delete()
-    item = _item_of(repo_id, package, package_id)
-    if item is not None:
-        item.delete()
-        documents.delete(repo_id, package_id)
+    documents.delete(repo_id, package_id)
+    item.delete()
 
 
 # --- login -------------------------------------------------------------------------------------

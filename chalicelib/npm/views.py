@@ -65,10 +65,11 @@ def npm_read(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response | di
     if target.kind == "dist_tags" and not target.tag:
         _entitled(ctx, Right.READ, target.name)
         return services.dist_tags(ctx.repo, target.name)
-    if target.kind == "packument" and services.find(ctx.repo, target.name) is not None:
+    item = services.find(ctx.repo, target.name) if target.kind == "packument" else None
+    if item is not None:
         _entitled(ctx, Right.READ, target.name)
         abbreviated = ABBREVIATED in (ctx.headers.get("accept") or "")
-        text = services.packument(ctx.repo, target.name, abbreviated, _registry(ctx))
+        text = services.packument(ctx.repo, item, abbreviated, _registry(ctx))
         kind = ABBREVIATED if abbreviated else "application/json"
         return Response(body=text, status_code=200, headers={"Content-Type": kind})
     if target.kind in ("tarball", "file", "packument"):
