@@ -248,7 +248,9 @@ def test_metadata_follows_deletions_snapshots_and_calc_metadata(api, maven, pump
     )
     assert response.status_code == 202, response.text
     settle(pump, (owner.name, repo))
-    assert fetch(api, f"{base}/maven-metadata.xml").decode() == metadata
+    recalculated = fetch(api, f"{base}/maven-metadata.xml").decode()
+    stamp = re.compile(r"<lastUpdated>\d{14}</lastUpdated>")  # from scratch: the newest publish
+    assert stamp.sub("", recalculated) == stamp.sub("", metadata)
 
 
 def test_maven_central_sync_is_validated_then_refused(api, maven):
