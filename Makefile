@@ -17,6 +17,9 @@ install: $(VENV)/.installed
 ## tools: the command-line clients the tests run (curl for the README walkthrough, downloads, 307 uploads)
 tools:
 	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+	@# mvn and npm for the Maven and npm registry tests; Maven runs Debian's dependency plugin from a file:// central
+	@command -v mvn >/dev/null && command -v npm >/dev/null && [ -d /usr/share/maven-repo/org/apache/maven/plugins/maven-dependency-plugin ] && [ -e /usr/share/java/junit4.jar ] || \
+	  (apt-get update -qq && apt-get install -y -qq maven npm libmaven-dependency-plugin-java junit4)
 
 ## serve: embedded local AWS (moto server) + the API on http://127.0.0.1:$(PORT)
 serve: install
