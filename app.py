@@ -12,6 +12,7 @@ from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
 from chalicelib.docs_meta.views import api as docs_meta
 from chalicelib.entitlements.views import api as entitlements
+from chalicelib.gpg.views import api as gpg
 from chalicelib.indexes.functions import functions as index_functions
 from chalicelib.indexes.functions import index_calculations  # noqa: F401  (local pump, tests)
 from chalicelib.indexes.views import api as indexes
@@ -52,6 +53,7 @@ app.register_blueprint(stream.blueprint)
 app.register_blueprint(npm.blueprint)
 app.register_blueprint(maven.blueprint)
 app.register_blueprint(indexes.blueprint)
+app.register_blueprint(gpg.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)

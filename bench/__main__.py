@@ -245,6 +245,10 @@ def main() -> None:
     print(f"- `import chalice, boto3`: {bare_import * 1000:.0f} ms")
     print(f"- ratio app / (chalice + boto3): {app_import / bare_import:.2f}")
 
+    from bench import indexes
+
+    indexes.report(base, ADMIN, aws_calls)
+
     from bench.registries import report
 
     report(registries)

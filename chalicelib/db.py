@@ -41,6 +41,7 @@ MODEL_MODULES = (
     "chalicelib.stream.models",
     "chalicelib.npm.models",
     "chalicelib.indexes.models",
+    "chalicelib.gpg.models",
 )
 
 

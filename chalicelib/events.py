@@ -103,6 +103,8 @@ class VersionPublished(Event):
     package: str
     version: str
     files: tuple[str, ...] = ()
+    #: The repository signs published files (gpg_sign_files or gpg_use_owner_key): chalicelib/gpg.
+    sign_files: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -246,6 +248,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
     "chalicelib.npm.subscriptions",
+    "chalicelib.gpg.subscriptions",
     "chalicelib.indexes.subscriptions",
 ]
 

@@ -65,7 +65,37 @@ def template() -> dict[str, Any]:
             part.capitalize() for part in re.split(r"[-_]", model.Meta.table_name[len(PROD_PREFIX) :])
         )
         resources[f"{logical}Table"] = table_resource(model)
+    resources.update(kms_resources())
     return {"Resources": resources}
+
+
+def kms_resources() -> dict[str, Any]:
+    """The KMS key that seals GPG secret keys at rest (chalicelib/gpg/keystore.py), and its alias."""
+    return {
+        "GpgKmsKey": {
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "Description": "Shelf: GPG secret keys at rest",
+                "EnableKeyRotation": True,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministers",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}},
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ],
+                },
+            },
+        },
+        "GpgKmsKeyAlias": {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {"AliasName": f"alias/{PROD_PREFIX}gpg", "TargetKeyId": {"Ref": "GpgKmsKey"}},
+        },
+    }
 
 
 def main() -> None:

@@ -8,6 +8,8 @@ from chalicelib.indexes.registry import Job, Output
 #: Raised in ``calculate`` when set (a crashing calculation).
 FAIL: list[Exception] = []
 RUNS: list[bool] = []
+#: Called at the start of ``calculate`` (a change that arrives while a calculation runs).
+DURING: list = []
 
 
 def claims(repo, path: str) -> bool:
@@ -18,6 +20,8 @@ def calculate(job: Job) -> Output:
     RUNS.append(job.full)
     if FAIL:
         raise FAIL.pop()
+    while DURING:
+        DURING.pop()()
     if job.full:
         paths = {f.path for f in job.files()}
     else:

@@ -26,7 +26,7 @@ BUDGETS = {"npm_write": 24, "delete_repository": 24}
 #: A small file (binary, with a NUL) uploaded by the walkthrough.
 CONTENT = b"walk\x00through"
 #: Answers a step may give: created, ok, or the download redirect.
-SUCCESS = (200, 201, 302)
+SUCCESS = (200, 201, 202, 302)
 #: Routes whose every answer is a refusal (Maven Central sync: no sync target; the walkthrough's
 #: repository is not even a Maven one), and those refusals.
 REFUSING = {"maven_central_sync": (400, 403)}
@@ -259,6 +259,19 @@ def walkthrough(
             {"username": "u", "password": "p"},
             None,
         ),
+        # GPG keys and signing (chalicelib/gpg), metadata calculation (chalicelib/indexes).
+        ("system_public_key", "GET", "/keys/gpg/public.key", None, None),
+        ("set_org_key", "POST", f"/orgs/{org}/keys/gpg", {}, None),
+        ("org_public_key", "GET", f"/orgs/{org}/keys/gpg/public.key", None, None),
+        ("set_user_key", "POST", f"/users/{owner.name}/keys/gpg", {}, None),
+        ("user_public_key", "GET", f"/users/{owner.name}/keys/gpg/public.key", None, None),
+        ("gpg_sign", "POST", f"/gpg/{org}/{repo}/f.bin", {}, None),
+        ("gpg_sign", "POST", f"/gpg/{org}/{repo}/{pkg}/versions/1.0", {}, None),
+        ("delete_user_key", "DELETE", f"/users/{owner.name}/keys/gpg", None, None),
+        ("delete_org_key", "DELETE", f"/orgs/{org}/keys/gpg", None, None),
+        ("create_repository", "POST", f"/repos/{org}/{repo}-deb", {"type": "debian"}, None),
+        ("calc_metadata", "POST", f"/calc_metadata/{org}/{repo}-deb", None, None),
+        ("calc_metadata_path", "POST", f"/calc_metadata/{org}/{repo}-deb/dists", None, None),
         # Webhooks (after the publish: the target, a public address, is called by the test only).
         (
             "register_webhook",

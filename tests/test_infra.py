@@ -18,8 +18,10 @@ def test_cloudformation_tables_match_the_models():
     ).stdout
     committed = json.loads((ROOT / "infra" / "resources.json").read_text())
     assert json.loads(generated) == committed, "run `python -m infra.cloudformation` and commit the result"
-    tables = committed["Resources"]
-    assert all(t["Properties"]["BillingMode"] == "PAY_PER_REQUEST" for t in tables.values())
+    tables = [r for r in committed["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert tables and all(t["Properties"]["BillingMode"] == "PAY_PER_REQUEST" for t in tables)
+    kms = [r for r in committed["Resources"].values() if r["Type"] == "AWS::KMS::Alias"]
+    assert [k["Properties"]["AliasName"] for k in kms] == ["alias/shelf-prod-gpg"]  # gpg/keystore.py
 
 
 def test_chalice_config_has_local_and_prod_stages():

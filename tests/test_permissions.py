@@ -174,6 +174,10 @@ def scene(api, world):
             assert response.status_code == 201, response.text
     response = api.post(f"/products/{org}/prod/versions/1.0/accept_eula", key_auth, json={})
     assert response.status_code in (200, 201), response.text
+    # GPG key pairs of the org and the target user (their public.key routes).
+    for path in (f"/orgs/{org}", f"/users/{target.name}"):
+        response = api.post(f"{path}/keys/gpg", ADMIN, json={})
+        assert response.status_code == 201, response.text
     auth = {
         "access_key": key_auth,
         "anonymous": None,

@@ -14,6 +14,7 @@ Access patterns (see docs/data-model.md):
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
@@ -101,6 +102,10 @@ class File(Model):
     deb_distribution = ListAttribute(of=UnicodeAttribute, null=True)
     deb_component = ListAttribute(of=UnicodeAttribute, null=True)
     deb_architecture = ListAttribute(of=UnicodeAttribute, null=True)
+    #: Package metadata read at upload for the repository's index (chalicelib/indexes): a .deb's
+    #: control paragraph; an .rpm's primary, filelists and other XML (gzipped JSON).
+    deb_control = UnicodeAttribute(null=True)
+    rpm_xml = BinaryAttribute(null=True, legacy_encoding=False)
     #: ``public`` while the file is published in a public repository, else absent.
     search_shard = UnicodeAttribute(null=True)
 

@@ -22,6 +22,7 @@ from chalicelib.content.models import DONE, FAILED, PENDING, PROCESSING, File, P
 from chalicelib.content.paths import DebianCoordinates, check_file_path, storable
 from chalicelib.errors import BadRequest, Conflict, NotFound, RequestTimeout
 from chalicelib.events import FileDeleted, FileStored, VersionPublished
+from chalicelib.indexes.registry import metadata as index_metadata
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import CreateVersionBody, create_version, get_version
@@ -153,6 +154,7 @@ def store(
     request: Upload,
     data: Digest,
     replaced: File | None,
+    metadata: dict[str, Any] | None = None,
 ) -> File:
     """Record a file whose bytes are already in S3 under ``data.sha256`` (unpublished, unless it
     overrides a published file; callers publish with ``publish_after_upload``).
@@ -189,6 +191,8 @@ def store(
         record.published = True
         record.published_at = replaced.published_at
         record.search_shard = replaced.search_shard
+    for name, value in (metadata or {}).items():
+        setattr(record, name, value)  # read from the package for the index (indexes.registry.metadata)
     if request.debian is not None:
         record.deb_distribution = request.debian.distributions
         record.deb_component = request.debian.components
@@ -262,7 +266,8 @@ def upload_bytes(principal: Principal, repo: Repository, request: Upload, body: 
         )
     replaced = check_upload(principal.name, principal.is_admin, repo, package, request)
     storage.put_blob(body, data.sha256)
-    record = store(principal.name, repo, package, request, data, replaced)
+    metadata = index_metadata(repo.type, request.path, body)
+    record = store(principal.name, repo, package, request, data, replaced, metadata)
     if request.publish:
         publish_after_upload(repo, package, record.version, [record])
     return record
@@ -306,6 +311,7 @@ def publish_files(
                 package=package.name,
                 version=version.name,
                 files=tuple(published),
+                sign_files=bool(repo.gpg_sign_files or repo.gpg_use_owner_key),
             )
         )
     return done

@@ -24,6 +24,7 @@ from chalicelib.content.paths import (
 )
 from chalicelib.content.services import Upload
 from chalicelib.errors import BadRequest, NotFound
+from chalicelib.gpg import services as gpg
 from chalicelib.indexes import services as indexes
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
@@ -96,10 +97,11 @@ def upload_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> Respons
         if explode_archive:
             raise BadRequest(f"X-Bintray-Explode takes archives of at most {large.MAX_INLINE_UPLOAD} bytes")
         return _redirect_upload(ctx, request)
-    if explode_archive:
-        explode_zip(ctx.principal, ctx.repo, request, _raw_body(ctx))
-    else:
-        services.upload_bytes(ctx.principal, ctx.repo, request, _raw_body(ctx))
+    with gpg.request_passphrase(ctx.headers.get("x-gpg-passphrase")):
+        if explode_archive:
+            explode_zip(ctx.principal, ctx.repo, request, _raw_body(ctx))
+        else:
+            services.upload_bytes(ctx.principal, ctx.repo, request, _raw_body(ctx))
     return created(SUCCESS)
 
 
@@ -135,9 +137,10 @@ def publish_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     body = parse_body(ctx.raw_body, PublishBody)
     package = packages.get_package(ctx.repo, parts[0])
     version = versions.get_version(package, parts[1])
-    count = services.publish_version(
-        ctx.repo, package, version, discard=body.discard, wait_seconds=body.publish_wait_for_secs
-    )
+    with gpg.request_passphrase(ctx.headers.get("x-gpg-passphrase")):
+        count = services.publish_version(
+            ctx.repo, package, version, discard=body.discard, wait_seconds=body.publish_wait_for_secs
+        )
     return {"files": count}
 
 

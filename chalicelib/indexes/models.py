@@ -37,6 +37,9 @@ class IndexState(Model):
     changed = UnicodeSetAttribute(null=True)
     #: The next calculation starts from scratch (calc_metadata, too many changes, a crashed attempt).
     full = BooleanAttribute(null=True)
+    #: Requests noted so far (each ``request`` adds 1): a calculation clears the changes it covered only
+    #: when no request came while it ran.
+    requests = NumberAttribute(null=True)
     #: Paths asked for with calc_metadata (Maven: the artifact's directory).
     scopes = UnicodeSetAttribute(null=True)
     #: ``<token>:<epoch ms>`` of the change that sent the pending calculation's message (absent: none

@@ -10,6 +10,9 @@ A calculator is a module with two functions (heavy imports inside them, so servi
         '''The index files to write (path -> content) and to remove (path -> None). Paths not named
         keep their content, unless ``job.changed`` is None (from scratch): then they are removed.'''
 
+Optionally ``metadata(path, data) -> dict | None`` reads an upload's bytes once (attribute name of the
+``File`` item -> value, e.g. ``{"deb_control": ...}``), so calculations need not read packages again.
+
 Register it by repository type in ``CALCULATOR_MODULES`` (``"maven": "chalicelib.maven.index"``).
 """
 
@@ -19,7 +22,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Protocol
+from typing import Any, Protocol
 
 from chalicelib.content.models import File
 from chalicelib.repositories.models import Repository
@@ -61,6 +64,8 @@ class Job:
     file: Callable[[str], File | None]
     #: The content of index file ``path`` in the generation being replaced (None: absent).
     previous: Callable[[str], bytes | None]
+    #: The paths of every index file of that generation (one Query).
+    paths: Callable[[], list[str]]
     #: The bytes of a stored file by SHA-256 (reads S3).
     blob: Callable[[str], bytes]
     #: Numbers for the calculator to report (e.g. ``{"parsed": 3}``), logged and kept by bench.
@@ -75,6 +80,14 @@ def calculator(repo_type: str) -> ModuleType | None:
     """The calculator module of a repository type (None: the type has no index)."""
     module = CALCULATOR_MODULES.get(repo_type)
     return importlib.import_module(module) if module else None
+
+
+def metadata(repo_type: str, path: str, data: bytes) -> dict[str, Any] | None:
+    """What the calculator of ``repo_type`` keeps on the file item of an upload (its optional
+    ``metadata(path, data)``: attribute name -> value, e.g. a .deb's control paragraph), or None."""
+    module = calculator(repo_type)
+    reader = getattr(module, "metadata", None) if module else None
+    return reader(path, data) if reader else None
 
 
 def claims(repo: Repository, path: str) -> bool:

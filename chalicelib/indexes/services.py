@@ -79,6 +79,7 @@ def request(
     actions = [
         IndexState.owner.set(owner),
         IndexState.repo.set(repo),
+        IndexState.requests.add(1),
         IndexState.schedule.set(IndexState.schedule | f"{token}:{at}"),
     ]
     if len(changed) > MAX_CHANGED:
@@ -120,6 +121,8 @@ class Claim:
     full: bool
     changed: frozenset[str]
     scopes: frozenset[str]
+    #: ``requests`` when claimed: a request noted during the calculation keeps its changes pending.
+    requests: int = 0
 
 
 def _claim(repo_id: str) -> Claim | None:
@@ -153,6 +156,7 @@ def _claim(repo_id: str) -> Claim | None:
         full=bool(state.full) or crashed or generation == 0 or len(changed) > MAX_CHANGED,
         changed=changed,
         scopes=frozenset(state.scopes or ()),
+        requests=int(state.requests or 0),
     )
 
 
@@ -161,7 +165,8 @@ def run(repo_id: str) -> bool:
     generation was switched to; a held lease sends the message again, delayed."""
     claim = _claim(repo_id)
     if claim is None:
-        queues.send(queues.INDEXES, {"repo_id": repo_id}, delay_seconds=settings().index_debounce_seconds)
+        if _state(repo_id) is not None:  # held by a running calculation: later (gone: nothing to do)
+            queues.send(queues.INDEXES, {"repo_id": repo_id}, delay_seconds=settings().index_debounce_seconds)
         return False
     state = claim.state
     repo = _repository(state)
@@ -193,28 +198,36 @@ def _repository(state: IndexState) -> Repository | None:
 
 
 def _release(claim: Claim, flipped: bool, file_count: int | None = None) -> None:
-    """End the lease; ``flipped``: readers switch to the attempt's generation, and the changes it
-    covered are cleared (changes noted meanwhile stay for the next calculation)."""
+    """End the lease; ``flipped``: readers switch to the attempt's generation. The changes it covered
+    are cleared only when no request came meanwhile (a path noted again during the calculation may
+    have been read before its change: it stays pending, and the next calculation reads it again)."""
     actions = [IndexState.lease_until.remove()]
-    if claim.changed:
-        actions.append(IndexState.changed.delete(set(claim.changed)))
-    if claim.scopes:
-        actions.append(IndexState.scopes.delete(set(claim.scopes)))
     if flipped:
-        actions += [
-            IndexState.generation.set(claim.attempt),
-            IndexState.calculated_at.set(now_ms()),
-            IndexState.full.remove(),
-        ]
+        actions += [IndexState.generation.set(claim.attempt), IndexState.calculated_at.set(now_ms())]
         if file_count is not None:
             actions.append(IndexState.file_count.set(file_count))
     else:
         # Nothing written: the attempt does not count as a crashed one.
         actions.append(IndexState.attempt.add(-1))
+    covered = []
+    if claim.changed:
+        covered.append(IndexState.changed.delete(set(claim.changed)))
+    if claim.scopes:
+        covered.append(IndexState.scopes.delete(set(claim.scopes)))
+    if claim.full:
+        covered.append(IndexState.full.remove())
+    mine = IndexState.lease_until == claim.lease
     try:
-        IndexState(claim.state.repo_id).update(
-            actions=actions, condition=IndexState.lease_until == claim.lease
-        )
+        if covered:
+            try:
+                IndexState(claim.state.repo_id).update(
+                    actions=actions + covered, condition=mine & (IndexState.requests == claim.requests)
+                )
+                return
+            except UpdateError as error:
+                if not db.condition_failed(error):
+                    raise
+        IndexState(claim.state.repo_id).update(actions=actions, condition=mine)
     except UpdateError as error:
         if not db.condition_failed(error):
             raise
@@ -251,8 +264,12 @@ def _job(repo: Repository, claim: Claim, generation: int) -> Job:
         key = _committed(item, generation)[0]
         return storage.get_object(key) if key else None
 
+    def paths() -> list[str]:
+        return [i.path for i in IndexFile.query(repo.id) if _committed(i, generation)[0]]
+
     return Job(
         repo=repo,
+        paths=paths,
         changed=None if claim.full else claim.changed,
         scopes=claim.scopes,
         signer=metadata_signer(repo),
@@ -381,7 +398,10 @@ def lookup(repo: Repository, path: str) -> str | None:
     state = _state(repo.id)
     if state is None or not int(state.generation or 0):
         request(repo.id, repo.owner, repo.name, full=True, send=False)
-        run(repo.id)
+        try:
+            run(repo.id)
+        except Exception:  # the queued calculation will try again; this reader gets a 404
+            log.exception("first index calculation of %s/%s failed", repo.owner, repo.name)
         state = _state(repo.id)
         if state is None:
             return None

@@ -20,8 +20,8 @@ def calc_metadata(ctx: Ctx, subject: str, repo: str) -> Response:
     return json_response(services.calc_message(ctx.repo.owner, ctx.repo.name), 202)
 
 
-@api.route("/calc_metadata/{subject}/{repo}/{path+}", ["POST"], Need.PUBLISH)
-def calc_metadata_path(ctx: Ctx, subject: str, repo: str, path: str) -> Response:
+@api.route("/calc_metadata/{subject}/{repo}/{file_path+}", ["POST"], Need.PUBLISH)
+def calc_metadata_path(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     assert ctx.repo is not None
-    services.schedule_calculation(ctx.repo, path.strip("/"))
+    services.schedule_calculation(ctx.repo, file_path.strip("/"))
     return json_response(services.calc_message(ctx.repo.owner, ctx.repo.name), 202)

@@ -6,7 +6,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
 from chalicelib import db, events, plans
 from chalicelib.accounts.models import Subject
@@ -64,6 +64,16 @@ DEBIAN_FIELDS = ("default_debian_architecture", "default_debian_distribution", "
 RPM_FIELDS = ("yum_metadata_depth", "yum_groups_file")
 
 
+def _has_gpg_key(subject: str) -> bool:
+    from chalicelib.gpg.models import GpgKey
+
+    try:
+        GpgKey.get(subject)
+    except DoesNotExist:
+        return False
+    return True
+
+
 def _check_settings(owner: Subject, repo_type: str, body: RepoSettings) -> None:
     given = body.model_fields_set
     if "version_update_max_days" in given and body.version_update_max_days is not None:
@@ -74,8 +84,7 @@ def _check_settings(owner: Subject, repo_type: str, body: RepoSettings) -> None:
             raise BadRequest(
                 f"Invalid value for '{misplaced[0]}': it applies to {only_for} repositories only"
             )
-    if body.gpg_use_owner_key:
-        # Owner GPG keys are not stored by Shelf yet (see docs/compatibility.md).
+    if body.gpg_use_owner_key and not _has_gpg_key(owner.name):
         raise BadRequest("'gpg_use_owner_key' needs a GPG key pair on the owner's profile, and it has none")
     for label in body.labels or []:
         if not isinstance(label, str) or not label.strip() or len(label) > 64:
@@ -106,7 +115,7 @@ def create_repository(owner: Subject, name: str, body: CreateRepoBody) -> Reposi
         package_count=0,
         gpg_sign_metadata=bool(body.gpg_sign_metadata),
         gpg_sign_files=bool(body.gpg_sign_files),
-        gpg_use_owner_key=False,
+        gpg_use_owner_key=bool(body.gpg_use_owner_key),
         version_update_max_days=body.version_update_max_days,
         name_lower=name.lower(),
         search_shard=None if body.private else PUBLIC_SHARD,
@@ -136,6 +145,7 @@ def update_repository(owner: Subject, repo: Repository, body: UpdateRepoBody) ->
         "business_unit",
         "gpg_sign_metadata",
         "gpg_sign_files",
+        "gpg_use_owner_key",
         "version_update_max_days",
         *DEBIAN_FIELDS,
         *RPM_FIELDS,

@@ -79,11 +79,13 @@ def point_at(endpoint: str, table_prefix: str = "shelf-local-") -> None:
 def create_resources() -> None:
     """Create every table, the content bucket and the queues that do not exist yet."""
     from chalicelib.db import create_tables
+    from chalicelib.gpg.keystore import create_key
     from chalicelib.queues import create_queues
     from chalicelib.storage import create_bucket
 
     create_tables()
     create_bucket()
+    create_key()
     create_queues()
     notify_large_uploads()
 
