@@ -19,6 +19,9 @@ install: $(VENV)/.installed
 ## dpkg-deb, apt-get and gpg for the Debian client test; dnf, rpmbuild and the download plugin for the RPM one)
 tools:
 	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
+	@# mvn and npm for the Maven and npm registry tests; Maven runs Debian's dependency plugin from a file:// central
+	@command -v mvn >/dev/null && command -v npm >/dev/null && [ -d /usr/share/maven-repo/org/apache/maven/plugins/maven-dependency-plugin ] && [ -e /usr/share/java/junit4.jar ] || \
+	  (apt-get update -qq && apt-get install -y -qq maven npm libmaven-dependency-plugin-java junit4)
 	@(command -v dnf >/dev/null && command -v rpmbuild >/dev/null && [ -e /usr/lib/python3/dist-packages/dnf-plugins/download.py ]) \
 	  || (apt-get update -qq && apt-get install -y -qq dnf rpm dnf-plugins-core)
 	@command -v gpg >/dev/null || (apt-get update -qq && apt-get install -y -qq gnupg)

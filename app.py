@@ -26,6 +26,8 @@ from chalicelib.indexes.functions import index_calculations  # noqa: F401  (loca
 from chalicelib.indexes.views import api as indexes
 from chalicelib.licenses.views import api as licenses
 from chalicelib.links.views import api as links
+from chalicelib.maven.views import api as maven
+from chalicelib.npm.views import api as npm
 from chalicelib.packages.views import api as packages
 from chalicelib.products.views import api as products
 from chalicelib.repositories.views import api as repositories
@@ -62,6 +64,8 @@ app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
 app.register_blueprint(webhooks.blueprint)
 app.register_blueprint(stream.blueprint)
+app.register_blueprint(npm.blueprint)
+app.register_blueprint(maven.blueprint)
 app.register_blueprint(indexes.blueprint)
 app.register_blueprint(gpg.blueprint)
 

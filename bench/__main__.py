@@ -174,6 +174,19 @@ def measure_routes(base: str, runs: int) -> list[Measure]:
     return results
 
 
+def measure_registries(base: str, runs: int) -> list[Any]:
+    """npm packuments and Maven metadata of 1,000 versions (``bench/registries.py``)."""
+    import requests
+
+    from bench import registries
+
+    http = requests.Session()
+    user = f"bench-{uuid.uuid4().hex[:8]}"
+    body = {"email": f"{user}@example.com"}
+    key = check(http.put(f"{base}/api/security/users/{user}", auth=ADMIN, json=body), 201).json()["api_key"]
+    return registries.measure(base, http, (user, key), user, runs)
+
+
 def populate_attribute_repo(http: Any, base: str, auth: tuple[str, str], user: str) -> str:
     """A repository of 1,000 packages with attributes ``n`` = i and ``s`` = ``v{i % 10}``, created
     through the service layer (not HTTP) for speed; returns its attribute search URL."""
@@ -222,6 +235,7 @@ def main() -> None:
 
     base = start()
     results = measure_routes(base, args.runs)
+    registries = measure_registries(base, args.runs)
 
     print(f"\nAWS operations per request (mean over {args.runs} runs each; local AWS over loopback)\n")
     print("| route | DynamoDB ops | S3 ops | SQS ops | mean latency |")
@@ -242,6 +256,10 @@ def main() -> None:
     from bench import indexes
 
     indexes.report(base, ADMIN, aws_calls)
+
+    from bench.registries import report
+
+    report(registries)
 
     download = next(r for r in results if r.route.startswith("download"))
     reads = sum(download.dynamodb.values()) / len(download.seconds)

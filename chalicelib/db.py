@@ -40,6 +40,7 @@ MODEL_MODULES = (
     "chalicelib.products.models",
     "chalicelib.webhooks.models",
     "chalicelib.stream.models",
+    "chalicelib.npm.models",
     "chalicelib.indexes.models",
     "chalicelib.gpg.models",
 )

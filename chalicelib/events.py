@@ -269,10 +269,11 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.entitlements.subscriptions",
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
-    "chalicelib.cdn.subscriptions",
-    "chalicelib.telemetry.subscriptions",
     "chalicelib.gpg.subscriptions",
     "chalicelib.indexes.subscriptions",
+    "chalicelib.npm.subscriptions",
+    "chalicelib.cdn.subscriptions",
+    "chalicelib.telemetry.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

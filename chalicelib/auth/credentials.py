@@ -1,5 +1,7 @@
 """Authentication: HTTP Basic with a user name and API key, or with an access key (``<key id>@<subject>``
-and its password, ``chalicelib/auth/access_keys.py``)."""
+and its password, ``chalicelib/auth/access_keys.py``). npm's ``_authToken`` arrives as
+``Authorization: Bearer <token>``; the token (what ``npm login`` answers) is the Basic credentials'
+base64 ``name:key``, so both schemes authenticate the same way."""
 
 from __future__ import annotations
 
@@ -17,10 +19,10 @@ from chalicelib.errors import Unauthorized
 
 
 def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
-    """(user name, key) of an HTTP Basic ``Authorization`` header; None when there is none or it is
-    malformed (not Basic, not base64 of UTF-8, no ``name:key``)."""
+    """(user name, key) of an HTTP Basic (or npm's Bearer) ``Authorization`` header; None when there is
+    none or it is malformed (another scheme, not base64 of UTF-8, no ``name:key``)."""
     scheme, _, encoded = (headers.get("authorization") or "").partition(" ")
-    if scheme.lower() != "basic":
+    if scheme.lower() not in ("basic", "bearer"):
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")

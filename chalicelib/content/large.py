@@ -228,13 +228,13 @@ def _publish(pending: PendingUpload, recorded: Recorded, publishes: int | None) 
 
 
 def _digest_object(key: str) -> Digest:
-    """Size, SHA-1 and SHA-256 of an object, streamed in chunks."""
-    sha1, sha256, size = hashlib.sha1(), hashlib.sha256(), 0
+    """Size, SHA-1, SHA-256, MD5 and SHA-512 of an object, streamed in chunks."""
+    sha1, sha256, md5, sha512, size = hashlib.sha1(), hashlib.sha256(), hashlib.md5(), hashlib.sha512(), 0
     for chunk in storage.object_chunks(key):
-        sha1.update(chunk)
-        sha256.update(chunk)
+        for hashed in (sha1, sha256, md5, sha512):
+            hashed.update(chunk)
         size += len(chunk)
-    return Digest(size, sha1.hexdigest(), sha256.hexdigest())
+    return Digest(size, sha1.hexdigest(), sha256.hexdigest(), md5.hexdigest(), sha512.hexdigest())
 
 
 def _mismatch(pending: PendingUpload, data: Digest) -> str | None:

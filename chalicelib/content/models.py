@@ -91,6 +91,9 @@ class File(Model):
     size = NumberAttribute()
     sha1 = UnicodeAttribute()
     sha256 = UnicodeAttribute()
+    #: Computed at upload (absent on files recorded before they were): Maven's ``.md5`` and ``.sha512``.
+    md5 = UnicodeAttribute(null=True)
+    sha512 = UnicodeAttribute(null=True)
     created = UTCDateTimeAttribute()
     uploader = UnicodeAttribute(null=True)
     published = BooleanAttribute(default=False)

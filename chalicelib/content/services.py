@@ -53,13 +53,24 @@ class Upload:
 
 @dataclass(frozen=True)
 class Digest:
+    """Size and checksums of a file's content, computed once at upload (Maven's ``.md5``, ``.sha1``,
+    ``.sha256`` and ``.sha512`` beside a file are answered from them, never from the blob)."""
+
     size: int
     sha1: str
     sha256: str
+    md5: str | None = None
+    sha512: str | None = None
 
 
 def digest(data: bytes) -> Digest:
-    return Digest(len(data), hashlib.sha1(data).hexdigest(), hashlib.sha256(data).hexdigest())
+    return Digest(
+        len(data),
+        hashlib.sha1(data).hexdigest(),
+        hashlib.sha256(data).hexdigest(),
+        hashlib.md5(data).hexdigest(),
+        hashlib.sha512(data).hexdigest(),
+    )
 
 
 def _version_key(package: Package, version: str) -> str:
@@ -168,6 +179,8 @@ def store(
         size=data.size,
         sha1=data.sha1,
         sha256=data.sha256,
+        md5=data.md5,
+        sha512=data.sha512,
         created=created,
         uploader=uploader,
         published=False,
@@ -479,6 +492,25 @@ def visible_file(access: Access, path: str) -> File:
     if record is None or (not record.published and not access.can(Right.PUBLISH)):
         raise NotFound(f"File '{path}' was not found")
     return record
+
+
+#: Checksum files answered beside every file (Maven asks for them), by extension: the record's attribute.
+CHECKSUM_EXTENSIONS = {"md5": "md5", "sha1": "sha1", "sha256": "sha256", "sha512": "sha512"}
+
+
+def checksum_file(access: Access, path: str) -> tuple[File, str] | None:
+    """``<file>.md5`` / ``.sha1`` / ``.sha256`` / ``.sha512`` of a visible file: (the file, its
+    checksum as recorded at upload); None when ``path`` is no such name or the file is not there."""
+    base, dot, extension = path.rpartition(".")
+    attribute = CHECKSUM_EXTENSIONS.get(extension)
+    if not dot or not base or attribute is None:
+        return None
+    try:
+        record = visible_file(access, base)
+    except NotFound:
+        return None
+    value = getattr(record, attribute)
+    return (record, value) if value else None
 
 
 def _delete_record(record: File, by: str | None = None) -> None:

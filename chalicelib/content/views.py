@@ -173,6 +173,11 @@ def _download(ctx: Ctx, file_path: str) -> Response:
     try:
         record = services.visible_file(ctx, path)
     except NotFound as missing:
+        checksum = services.checksum_file(ctx, path)
+        if checksum is not None:  # <file>.sha1 and the like, as recorded at upload
+            found, value = checksum
+            require_file(ctx, Right.READ, found.path, found.package, found.version, found.package_id)
+            return Response(body=value, status_code=200, headers={"Content-Type": "text/plain"})
         from chalicelib.links.services import linked_file  # published files of packages linked in
 
         assert ctx.repo is not None

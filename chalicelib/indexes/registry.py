@@ -31,6 +31,7 @@ from chalicelib.repositories.models import Repository
 CALCULATOR_MODULES: dict[str, str] = {
     "debian": "chalicelib.indexes.debian",
     "rpm": "chalicelib.indexes.rpm",
+    "maven": "chalicelib.maven.index",
 }
 
 Output = dict[str, bytes | None]

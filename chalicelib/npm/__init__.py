@@ -1,0 +1,1 @@
+"""npm registries: one per npm repository, at /npm/:subject/:repo/."""
