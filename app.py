@@ -20,6 +20,7 @@ from chalicelib.repositories.views import api as repositories
 from chalicelib.restrictions.views import api as restrictions
 from chalicelib.stats.functions import functions as stats_functions
 from chalicelib.stats.functions import rollup_downloads  # noqa: F401  (local scheduler, tests)
+from chalicelib.stats.views import api as stats
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
@@ -44,6 +45,7 @@ app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
 app.register_blueprint(webhooks.blueprint)
 app.register_blueprint(stream.blueprint)
+app.register_blueprint(stats.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)

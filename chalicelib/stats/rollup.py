@@ -84,6 +84,7 @@ def aggregate(events: list[DownloadEvent], totals: Totals | None = None) -> Tota
             totals.add(key, f"M#{mo}", size)
         if event.business_unit:
             totals.add(subject_key(event.owner), f"bu#{mo}#{event.business_unit}", size)
+            totals.add(subject_key(event.owner), f"bud#{d}#{event.business_unit}", size)
     return totals
 
 
@@ -124,7 +125,8 @@ def _set_watermark(bucket: str) -> None:
 def pending_buckets(after: str, until: datetime) -> list[str]:
     """Buckets (``<start>``) with a pending mark after ``after`` that closed by ``until``, in order."""
     found: set[str] = set()
-    for mark in Stat.query(PENDING_KEY, Stat.period > (after + "#~" if after else "")):
+    condition = Stat.period > after + "#~" if after else None
+    for mark in Stat.query(PENDING_KEY, condition):
         start = mark.period.split("#")[0]
         if bucket_end(start) <= until:
             found.add(start)
