@@ -36,6 +36,9 @@ class Settings:
     outbound_allow_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     #: The longest a long-poll answer of the event stream waits for events (below API Gateway's 29 s).
     stream_wait_seconds: float = 25.0
+    #: How long after an ingest bucket closes the download rollup reads it (``SHELF_STATS_LAG_SECONDS``;
+    #: covers GSI propagation and recorders' clocks). See chalicelib/stats/rollup.py.
+    stats_lag_seconds: float = 10.0
 
 
 def _networks(value: str, variable: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -66,4 +69,5 @@ def settings() -> Settings:
             env.get("SHELF_OUTBOUND_ALLOW_CIDRS", ""), "SHELF_OUTBOUND_ALLOW_CIDRS"
         ),
         stream_wait_seconds=float(env.get("SHELF_STREAM_WAIT_SECONDS", "25")),
+        stats_lag_seconds=float(env.get("SHELF_STATS_LAG_SECONDS", "10")),
     )

@@ -1,10 +1,11 @@
 """The download rollup: a scheduled job turning recorded download events into aggregate rows.
 
 Incremental: it starts after its watermark (the last ingest bucket done) and reads only the buckets
-with a pending mark, each in order, once the bucket closed ``LAG`` ago. Idempotent and crash-safe:
-each aggregate row is written once per bucket with ``ADD`` conditioned on ``applied < bucket`` (a row
-that already took the bucket is skipped), and the watermark moves only after the bucket's rows are
-written — running it twice, or again after a crash half-way, counts every event exactly once.
+with a pending mark, each in order, once the bucket closed ``SHELF_STATS_LAG_SECONDS`` ago.
+Idempotent and crash-safe: each aggregate row is written once per bucket with ``ADD`` conditioned
+on ``applied < bucket`` (a row that already took the bucket is skipped), and the watermark moves
+only after the bucket's rows are written — running it twice, or again after a crash half-way,
+counts every event exactly once.
 
 Example::
 
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import db
+from chalicelib.config import settings
 from chalicelib.stats.models import (
     MINUTE_RETENTION,
     PENDING_KEY,
@@ -43,8 +45,6 @@ from chalicelib.timefmt import now
 
 log = logging.getLogger("shelf")
 
-#: How long after a bucket closes it is rolled up (GSI propagation, clocks of concurrent recorders).
-LAG = timedelta(seconds=10)
 UNKNOWN_COUNTRY = "--"
 
 
@@ -149,9 +149,10 @@ class Report:
 
 
 def run(until: datetime | None = None, max_buckets: int = 10_000) -> Report:
-    """Roll up the buckets recorded after the watermark that closed by ``until`` (default: ``LAG``
-    ago), at most ``max_buckets`` of them. Returns what it did."""
-    until = until or (now() - LAG)
+    """Roll up the buckets recorded after the watermark that closed by ``until`` (default:
+    ``SHELF_STATS_LAG_SECONDS`` ago: GSI propagation, recorders' clocks), at most ``max_buckets`` of
+    them. Returns what it did."""
+    until = until or (now() - timedelta(seconds=settings().stats_lag_seconds))
     report = Report()
     for bucket in pending_buckets(watermark(), until)[:max_buckets]:
         events = _events_of(bucket)
