@@ -39,6 +39,9 @@ class Settings:
     #: How long after an ingest bucket closes the download rollup reads it (``SHELF_STATS_LAG_SECONDS``;
     #: covers GSI propagation and recorders' clocks). See chalicelib/stats/rollup.py.
     stats_lag_seconds: float = 10.0
+    #: The download rollup's chunk of ingest time (``SHELF_STATS_ROLLUP_SECONDS``): each aggregate row
+    #: is written at most once per chunk; statistics lag by up to a chunk plus the lag.
+    stats_rollup_seconds: int = 60
 
 
 def _networks(value: str, variable: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -70,4 +73,5 @@ def settings() -> Settings:
         ),
         stream_wait_seconds=float(env.get("SHELF_STREAM_WAIT_SECONDS", "25")),
         stats_lag_seconds=float(env.get("SHELF_STATS_LAG_SECONDS", "10")),
+        stats_rollup_seconds=int(env.get("SHELF_STATS_ROLLUP_SECONDS", "60")),
     )

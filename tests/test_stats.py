@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib import events
 from chalicelib.stats import recording, rollup
-from chalicelib.stats.models import BUCKET_SECONDS, ROLLUP_KEY, Stat
+from chalicelib.stats.models import ROLLUP_KEY, Stat
 from chalicelib.timefmt import iso, now
 from tests.conftest import ADMIN, assert_message
 
@@ -27,9 +27,13 @@ def deliver(queued: list[events.Event]) -> None:
     queued.clear()
 
 
+#: The rollup's chunk: everything recorded until now is in a chunk closed by then.
+CHUNK = timedelta(seconds=rollup.chunk_seconds())
+
+
 def roll_up() -> rollup.Report:
-    """Roll up everything recorded so far (the buckets closed, ignoring the lag)."""
-    return rollup.run(until=now() + timedelta(seconds=BUCKET_SECONDS + 1))
+    """Roll up everything recorded so far (the chunks closed, ignoring the lag)."""
+    return rollup.run(until=now() + CHUNK + timedelta(seconds=1))
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +113,7 @@ def today() -> str:
 def test_the_rollup_read_the_events_once(scene):
     first = scene["first"]
     assert first.events == 6 + 0  # the six downloads (uploads are not downloads)
-    assert first.buckets >= 1 and first.writes > 0
+    assert first.chunks >= 1 and first.writes > 0
 
 
 def test_daily_downloads_per_package_and_version(api, scene):
@@ -269,8 +273,8 @@ def test_a_crash_half_way_loses_nothing(api, scene, monkeypatch):
     before = _numbers(api, scene)
     queued: list[events.Event] = []
     monkeypatch.setattr(events, "sender", queued.append)
-    # Recorded in a bucket after the watermark the earlier runs left.
-    later = now() + timedelta(seconds=3 * BUCKET_SECONDS)
+    # Recorded in a chunk after the watermark the earlier runs left.
+    later = now() + CHUNK
     monkeypatch.setattr(recording, "now", lambda: later)
     for _ in range(3):
         response = api.get(f"/dl/{scene['org']}/{scene['repo']}/a.bin", headers={"X-Forwarded-For": GB})
@@ -286,7 +290,7 @@ def test_a_crash_half_way_loses_nothing(api, scene, monkeypatch):
         return real_update(self, *args, **kwargs)
 
     monkeypatch.setattr(Stat, "update", failing_update)
-    until = later + timedelta(seconds=BUCKET_SECONDS + 1)
+    until = later + CHUNK + timedelta(seconds=1)
     with pytest.raises(RuntimeError):
         rollup.run(until=until)
     monkeypatch.setattr(Stat, "update", real_update)

@@ -22,8 +22,10 @@ def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     aws_port = int(os.environ.get("AWS_PORT", "4566"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per API request instead
-    # One process, one local DynamoDB: the download rollup needs no propagation delay (10 s deployed).
+    # One process, one local DynamoDB: the download rollup needs no propagation
+    # delay (10 s deployed) and rolls up every 10 s of downloads (60 s deployed).
     os.environ.setdefault("SHELF_STATS_LAG_SECONDS", "1")
+    os.environ.setdefault("SHELF_STATS_ROLLUP_SECONDS", "10")
     _, endpoint = start_moto(aws_port)
     point_at(endpoint)
     create_resources()
