@@ -206,23 +206,28 @@ def periods(span: TimeRange) -> list[Period]:
     return out
 
 
-def _download_bytes(
-    key: str, period: Period, month_prefix: str = "M", day_prefix: str = "d", sub: str = ""
-) -> int:
-    """Bytes downloaded under ``key`` in ``period``: the month row, or day rows for a partial month."""
-    suffix = f"#{sub}" if sub else ""
-    if not period.partial:
-        try:
-            return int(Stat.get(key, f"{month_prefix}#{month(period.start)}{suffix}").bytes or 0)
-        except Stat.DoesNotExist:
-            return 0
-    last = period.end - timedelta(microseconds=1)
-    total = 0
-    for row in _rows(key, f"{day_prefix}#{day(period.start)}", f"{day_prefix}#{day(last)}"):
-        if sub and not row.period.endswith(suffix):
+def _monthly_bytes(
+    key: str, spans: list[Period], month_prefix: str = "M", day_prefix: str = "d"
+) -> dict[tuple[int, str], int]:
+    """Bytes downloaded under ``key`` per period: ``{(period index, sub): bytes}`` (``sub``: what
+    follows the time in the row's period, e.g. a business unit, or ""). Month rows for whole months
+    (one Query), day rows for the partial periods (one Query each; only the first and last can be)."""
+    out: dict[tuple[int, str], int] = defaultdict(int)
+    index = {month(p.start): i for i, p in enumerate(spans) if not p.partial}
+    if index:
+        low, high = min(index), max(index)
+        for row in _rows(key, f"{month_prefix}#{low}", f"{month_prefix}#{high}"):
+            _, when, *sub = row.period.split("#", 2)
+            if when in index:
+                out[(index[when], sub[0] if sub else "")] += int(row.bytes or 0)
+    for i, p in enumerate(spans):
+        if not p.partial:
             continue
-        total += int(row.bytes or 0)
-    return total
+        last = p.end - timedelta(microseconds=1)
+        for row in _rows(key, f"{day_prefix}#{day(p.start)}", f"{day_prefix}#{day(last)}"):
+            _, _, *sub = row.period.split("#", 2)
+            out[(i, sub[0] if sub else "")] += int(row.bytes or 0)
+    return out
 
 
 def _percentage(part: int, whole: int) -> float:
@@ -235,36 +240,42 @@ def _period_fields(period: Period) -> dict:
 
 def subject_usage(subject: Subject, span: TimeRange) -> list[dict]:
     """Get Usage Report For Subject: per month, download and storage bytes."""
-    key = subject_key(subject.name)
+    spans = periods(span)
+    downloads = _monthly_bytes(subject_key(subject.name), spans)
+    stored = storage.storage_at(subject.name, ["total"], [p.end for p in spans])
     return [
-        {
-            **_period_fields(p),
-            "download_bytes": _download_bytes(key, p),
-            "storage_bytes": storage.storage_at(subject.name, "total", p.end)[0],
-        }
-        for p in periods(span)
+        {**_period_fields(p), "download_bytes": downloads[(i, "")], "storage_bytes": stored[("total", i)]}
+        for i, p in enumerate(spans)
     ]
+
+
+def _shares(owner: str, spans: list[Period], part: dict, scope: str, sub: str = "") -> list[dict]:
+    """Download and storage bytes of one part of ``owner`` per period, with its shares of the totals."""
+    totals = _monthly_bytes(subject_key(owner), spans)
+    stored = storage.storage_at(owner, [scope, "total"], [p.end for p in spans])
+    out = []
+    for i, p in enumerate(spans):
+        downloads = part[(i, sub)]
+        out.append(
+            {
+                **_period_fields(p),
+                "download_bytes": downloads,
+                "download_percentage": _percentage(downloads, totals[(i, "")]),
+                "storage_bytes": stored[(scope, i)],
+                "storage_percentage": _percentage(stored[(scope, i)], stored[("total", i)]),
+            }
+        )
+    return out
 
 
 def repo_usage(repo: Repository, span: TimeRange) -> list[dict]:
     """Get Usage Report For Repository: per month, with percentages of the subject's totals."""
-    out = []
-    for p in periods(span):
-        downloads = _download_bytes(repo_key(repo.id), p)
-        all_downloads = _download_bytes(subject_key(repo.owner), p)
-        stored = storage.storage_at(repo.owner, f"r#{repo.id}", p.end)[0]
-        all_stored = storage.storage_at(repo.owner, "total", p.end)[0]
-        out.append(
-            {
-                "business_unit": repo.business_unit,
-                **_period_fields(p),
-                "download_bytes": downloads,
-                "download_percentage": _percentage(downloads, all_downloads),
-                "storage_bytes": stored,
-                "storage_percentage": _percentage(stored, all_stored),
-            }
-        )
-    return out
+    spans = periods(span)
+    part = _monthly_bytes(repo_key(repo.id), spans)
+    return [
+        {"business_unit": repo.business_unit, **row}
+        for row in _shares(repo.owner, spans, part, f"r#{repo.id}")
+    ]
 
 
 def business_units(owner: str) -> set[str]:
@@ -282,25 +293,12 @@ def check_business_unit(owner: str, unit: str) -> None:
 def business_unit_usage(subject: Subject, span: TimeRange, unit: str | None = None) -> list[dict]:
     """Get Usage Report Grouped By Business Unit: per unit and month, with percentages."""
     units = [unit] if unit is not None else sorted(business_units(subject.name))
-    key = subject_key(subject.name)
-    out = []
     spans = periods(span)
+    part = _monthly_bytes(subject_key(subject.name), spans, "bu", "bud")
+    out = []
     for name in units:
-        for p in spans:
-            downloads = _download_bytes(key, p, "bu", "bud", sub=name)
-            all_downloads = _download_bytes(key, p)
-            stored = storage.storage_at(subject.name, f"bu#{name}", p.end)[0]
-            all_stored = storage.storage_at(subject.name, "total", p.end)[0]
-            out.append(
-                {
-                    "business_unit": name,
-                    **_period_fields(p),
-                    "download_bytes": downloads,
-                    "download_percentage": _percentage(downloads, all_downloads),
-                    "storage_bytes": stored,
-                    "storage_percentage": _percentage(stored, all_stored),
-                }
-            )
+        for row in _shares(subject.name, spans, part, f"bu#{name}", sub=name):
+            out.append({"business_unit": name, **row})
     return out
 
 
