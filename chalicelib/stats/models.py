@@ -95,10 +95,6 @@ ROLLUP_KEY = "job#rollup"
 PENDING_KEY = "job#pending"
 
 
-def version_key(repo_id: str, package: str, version: str) -> str:
-    return f"v#{repo_id}#{package}#{version}"
-
-
 def package_key(repo_id: str, package: str) -> str:
     return f"p#{repo_id}#{package}"
 

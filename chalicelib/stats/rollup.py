@@ -41,7 +41,6 @@ from chalicelib.stats.models import (
     package_key,
     repo_key,
     subject_key,
-    version_key,
 )
 from chalicelib.stats.recording import bucket_end
 from chalicelib.timefmt import now, read_iso
@@ -74,17 +73,14 @@ def aggregate(events: list[DownloadEvent], totals: Totals | None = None) -> Tota
         m, d, mo = minute(event.at), day(event.at), month(event.at)
         cc = event.country or UNKNOWN_COUNTRY
         expires = event.at + MINUTE_RETENTION
-        version = version_key(event.repo_id, event.package, event.version)
         package = package_key(event.repo_id, event.package)
-        totals.add(version, f"m#{m}", size, expires)
-        totals.add(version, f"d#{d}", size)
-        totals.add(version, f"c#{d}#{cc}", size)
-        totals.add(version, f"cm#{m}#{cc}", size, expires)
-        totals.add(package, f"m#{m}#{event.version}", size, expires)
-        totals.add(package, f"d#{d}#{event.version}", size)
-        totals.add(package, f"c#{d}#{cc}", size)
-        totals.add(package, f"cm#{m}#{cc}", size, expires)
-        for key in (file_key(event.repo_id, event.path), repo_key(event.repo_id), subject_key(event.owner)):
+        version = event.version
+        totals.add(package, f"m#{m}#{version}", size, expires)
+        totals.add(package, f"d#{d}#{version}", size)
+        totals.add(package, f"c#{d}#{cc}#{version}", size)
+        totals.add(package, f"cm#{m}#{cc}#{version}", size, expires)
+        totals.add(file_key(event.repo_id, event.path), f"d#{d}", size)
+        for key in (repo_key(event.repo_id), subject_key(event.owner)):
             totals.add(key, f"d#{d}", size)
             totals.add(key, f"M#{mo}", size)
         if event.business_unit:

@@ -34,7 +34,6 @@ from chalicelib.stats.models import (
     repo_key,
     storage_key,
     subject_key,
-    version_key,
 )
 from chalicelib.stats.rollup import UNKNOWN_COUNTRY
 from chalicelib.teams.models import Team
@@ -91,10 +90,12 @@ def effective(span: TimeRange) -> TimeRange:
     return span
 
 
-def _counts(key: str, span: TimeRange, day_res: str, minute_res: str) -> dict[tuple[str, str], int]:
-    """Downloads of ``key`` in ``span``: ``{(day, sub): count}``, where ``sub`` is what follows the
-    time in the period (a version, a country, or ""). Whole days from day rows; the partial days at
-    the ends from minute rows when they lie in the last 24 hours (else whole days: day resolution)."""
+def _counts(
+    key: str, span: TimeRange, day_res: str, minute_res: str, version: str | None
+) -> dict[tuple[str, str, str], int]:
+    """Downloads of a package (``key``) in ``span``: ``{(day, country or "", version): count}``, of
+    ``version`` only when given. Whole days from day rows; the partial days at the ends from minute
+    rows when they lie in the last 24 hours (else whole days: day resolution)."""
     window = now() - MINUTE_WINDOW
     first, last = _day_start(span.start), _day_start(span.end)
     minute_days: dict[str, tuple[str, str]] = {}
@@ -104,15 +105,21 @@ def _counts(key: str, span: TimeRange, day_res: str, minute_res: str) -> dict[tu
         whole = low == edge and high >= edge + timedelta(days=1) - timedelta(minutes=1)
         if not whole and low >= window.replace(second=0, microsecond=0):
             minute_days[day(edge)] = (minute(low), minute(high))
-    out: dict[tuple[str, str], int] = defaultdict(int)
+    by_country = day_res == "c"
+    out: dict[tuple[str, str, str], int] = defaultdict(int)
+
+    def add(when: str, rest: str, row: Stat) -> None:
+        country, _, name = rest.partition("#") if by_country else ("", "", rest)
+        if version is None or name == version:
+            out[(when, country, name)] += int(row.downloads or 0)
+
     for row in _rows(key, f"{day_res}#{day(first)}", f"{day_res}#{day(last)}"):
-        _, when, *sub = row.period.split("#", 2)
+        _, when, rest = row.period.split("#", 2)
         if when not in minute_days:
-            out[(when, sub[0] if sub else "")] += int(row.downloads or 0)
+            add(when, rest, row)
     for when, (low, high) in minute_days.items():
         for row in _rows(key, f"{minute_res}#{low}", f"{minute_res}#{high}"):
-            _, at, *sub = row.period.split("#", 2)
-            out[(when, sub[0] if sub else "")] += int(row.downloads or 0)
+            add(when, row.period.split("#", 2)[2], row)
     return out
 
 
@@ -125,14 +132,6 @@ def package_of(repo: Repository, name: str) -> Package:
     return db.get_or_404(Package, repo.id, name, missing=f"Package '{name}' was not found")
 
 
-def _range_keys(repo: Repository, package: str, version: str | None) -> tuple[str, str, str]:
-    """The row key and its day/minute resolutions for downloads by version."""
-    if version is None:
-        return package_key(repo.id, package), "d", "m"
-    return version_key(repo.id, package, version), "d", "m"
-
-
-
 def _answer(span: TimeRange, records: list) -> dict:
     return {"from": iso(span.start), "to": iso(span.end), "records": records}
 
@@ -141,11 +140,10 @@ def downloads_by_day(repo: Repository, package: Package, version: str | None, sp
     """Get Daily Downloads: records by date (``yyyy/MM/dd``) with the count per version."""
     _check_version(package, version)
     span = effective(span)
-    key, day_res, minute_res = _range_keys(repo, package.name, version)
-    by_day: dict[str, dict[str, int]] = defaultdict(dict)
-    for (when, sub), count in _counts(key, span, day_res, minute_res).items():
-        name = version if version is not None else sub
-        by_day[when][name] = by_day[when].get(name, 0) + count
+    by_day: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    counts = _counts(package_key(repo.id, package.name), span, "d", "m", version)
+    for (when, _, name), count in counts.items():
+        by_day[when][name] += count
     records = [
         {
             "date": when.replace("-", "/"),
@@ -160,10 +158,10 @@ def total_downloads(repo: Repository, package: Package, version: str | None, spa
     """Get Total Downloads: the count per version in the range."""
     _check_version(package, version)
     span = effective(span)
-    key, day_res, minute_res = _range_keys(repo, package.name, version)
     totals: dict[str, int] = defaultdict(int)
-    for (_, sub), count in _counts(key, span, day_res, minute_res).items():
-        totals[version if version is not None else sub] += count
+    counts = _counts(package_key(repo.id, package.name), span, "d", "m", version)
+    for (_, _, name), count in counts.items():
+        totals[name] += count
     records = [{"version": v, "count": c} for v, c in sorted(totals.items())]
     if version is not None and not records:
         records = [{"version": version, "count": 0}]
@@ -174,9 +172,9 @@ def country_downloads(repo: Repository, package: Package, version: str | None, s
     """Get Downloads by Country: the count per country (ISO 3166-1 alpha-2) in the range, most first."""
     _check_version(package, version)
     span = effective(span)
-    key, _, _ = _range_keys(repo, package.name, version)
     totals: dict[str, int] = defaultdict(int)
-    for (_, country), count in _counts(key, span, "c", "cm").items():
+    counts = _counts(package_key(repo.id, package.name), span, "c", "cm", version)
+    for (_, country, _), count in counts.items():
         totals[UNKNOWN if country == UNKNOWN_COUNTRY else country] += count
     records = [{"country": c, "count": n} for c, n in sorted(totals.items(), key=lambda i: (-i[1], i[0]))]
     return _answer(span, records)
