@@ -308,3 +308,22 @@ def test_a_crash_half_way_loses_nothing(api, scene, monkeypatch):
     ]
     assert countries[0] == {"country": "GB", "count": 5}
     assert (subject_bytes, repo_bytes) == (before[2] + 3000, before[3] + 3000)
+
+
+def test_storage_follows_file_events_once(api, scene, monkeypatch):
+    from chalicelib.events import FileDeleted
+    from chalicelib.stats import storage
+
+    org, repo = scene["org"], scene["repo"]
+    queued: list[events.Event] = []
+    monkeypatch.setattr(events, "sender", queued.append)
+    response = api.delete(f"/content/{org}/{repo}/b.bin", ADMIN)
+    assert response.status_code == 200, response.text
+    [deleted] = [e for e in queued if isinstance(e, FileDeleted)]
+    deliver(queued)
+    assert storage.apply(deleted) is False  # delivered again: counted once
+    expected = [{"package": "pkg", "storage_bytes": 1000, "file_count": 1}]
+    assert usage(api, scene, f"/usage/package_usage/{org}/{repo}") == expected
+    [period] = usage(api, scene, f"/usage/{org}/{repo}", **{"from": month_start()})
+    assert period["storage_bytes"] == 1000
+    assert usage(api, scene, f"/usage/{org}", **{"from": month_start()})[0]["storage_bytes"] == 1200
