@@ -115,3 +115,15 @@ def test_the_callback_of_a_signed_download_is_called_once(published, monkeypatch
     ]
     row = DownloadEvent.get(event.id)
     assert row.callback_id == "cb-7" and row.country is None  # a private address has no country
+
+
+def test_an_event_without_its_repository_id_is_recorded_with_it(published):
+    """Publishers that only know the path (downloads read from CDN logs) leave ``repo_id`` out."""
+    from chalicelib.repositories.models import Repository
+    from chalicelib.stats import recording
+
+    user, repo, package, version, path = published
+    event = Downloaded(owner=user.name, repo=repo, package=package, version=version, path=path, size=1000)
+    gone = Downloaded(owner=user.name, repo="gone", package=package, version=version, path=path, size=1)
+    assert recording.record([event, gone]) == 1
+    assert DownloadEvent.get(event.id).repo_id == Repository.get(user.name, repo).id

@@ -16,12 +16,14 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import db
 from chalicelib.events import Downloaded
+from chalicelib.repositories.models import Repository
 from chalicelib.restrictions.countries import lookup_ip
 from chalicelib.stats.models import (
     BUCKET_SECONDS,
@@ -59,6 +61,29 @@ def _mark(bucket: str) -> None:
     _marked.add(bucket)
 
 
+def _with_repository(events: Iterable[Downloaded]) -> list[Downloaded]:
+    """``events`` with ``repo_id`` (and ``business_unit``) filled in where the publisher left them out
+    (e.g. downloads read from CDN logs): one GetItem per repository of the batch; events of a
+    repository that no longer exists are dropped."""
+    found: dict[tuple[str, str], Repository | None] = {}
+    out = []
+    for event in events:
+        if event.repo_id:
+            out.append(event)
+            continue
+        key = (event.owner, event.repo)
+        if key not in found:
+            try:
+                found[key] = Repository.get(*key)
+            except DoesNotExist:
+                found[key] = None
+        repo = found[key]
+        if repo is not None:
+            unit = event.business_unit or repo.business_unit
+            out.append(replace(event, repo_id=repo.id, business_unit=unit))
+    return out
+
+
 def _row(event: Downloaded, bucket: str, recorded: datetime) -> DownloadEvent:
     country = event.country or (lookup_ip(event.ip) if event.ip else None)
     return DownloadEvent(
@@ -84,7 +109,7 @@ def _row(event: Downloaded, bucket: str, recorded: datetime) -> DownloadEvent:
 
 def record(events: Iterable[Downloaded]) -> int:
     """Record the download events of one SQS batch; returns how many were new. Idempotent."""
-    unique = {event.id: event for event in events if event.repo_id}
+    unique = {event.id: event for event in _with_repository(events)}
     if not unique:
         return 0
     recorded = now()
