@@ -52,6 +52,7 @@ def scene(api, world):
     repo = world.repo(org, business_unit="bu1")
     other = world.repo(org)
     queued: list[events.Event] = []
+    recording._marked.clear()  # marks this process wrote before the local AWS was reset are gone
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(events, "sender", queued.append)
         world.package(org, repo, name="pkg")

@@ -37,7 +37,8 @@ from chalicelib.timefmt import now, read_iso
 
 log = logging.getLogger("shelf")
 
-#: Pending marks this container wrote already (bucket#shard): one mark per container and bucket.
+#: Pending marks this container wrote already (bucket#shard): one mark per container and bucket
+#: (tests that empty the tables clear it too).
 _marked: set[str] = set()
 
 
