@@ -32,8 +32,9 @@ from chalicelib.packages.views import api as packages
 from chalicelib.products.views import api as products
 from chalicelib.repositories.views import api as repositories
 from chalicelib.restrictions.views import api as restrictions
-from chalicelib.stats.functions import download_events  # noqa: F401  (local pump, tests)
 from chalicelib.stats.functions import functions as stats_functions
+from chalicelib.stats.functions import rollup_downloads  # noqa: F401  (local scheduler, tests)
+from chalicelib.stats.views import api as stats
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
@@ -68,6 +69,7 @@ app.register_blueprint(npm.blueprint)
 app.register_blueprint(maven.blueprint)
 app.register_blueprint(indexes.blueprint)
 app.register_blueprint(gpg.blueprint)
+app.register_blueprint(stats.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)

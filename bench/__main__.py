@@ -121,7 +121,7 @@ def measure_routes(base: str, runs: int) -> list[Measure]:
         check(http.put(f"{content}/listed/1.0/f{i}.bin;publish=1", auth=auth, data=os.urandom(1024)), 201)
 
     clients = {"s3": storage.s3(), "sqs": queues.sqs()}
-    queues.queue_url(queues.DOWNLOAD_EVENTS)  # resolved once per container, like the deployed code
+    queues.queue_url(queues.EVENTS)  # resolved once per container, like the deployed code
 
     def upload(i: int) -> Callable[[], Any]:
         data = os.urandom(1024)
@@ -229,7 +229,14 @@ def import_seconds(*statements: str, repeat: int = 9) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50, help="requests per route (default 50)")
+    parser.add_argument("--stats-only", action="store_true", help="only the download statistics section")
     args = parser.parse_args()
+    if args.stats_only:
+        start()
+        from bench import stats
+
+        stats.report()
+        return
 
     app_import, bare_import = import_seconds("import app", "import chalice, boto3")
 
@@ -266,6 +273,10 @@ def main() -> None:
     s3_calls = sum(download.s3.values())
     verdict = "OK" if reads <= 2 and s3_calls == 0 else "OVER BUDGET"
     print(f"\ndownload redirect: {reads:g} DynamoDB reads, {s3_calls} S3 calls -> {verdict} (budget: ≤ 2, 0)")
+
+    from bench import stats
+
+    stats.report()
 
 
 if __name__ == "__main__":

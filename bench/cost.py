@@ -154,7 +154,6 @@ def deliver_queued(usage: Usage, clients: dict[str, Any]) -> None:
     from infra.local.gateway import LambdaContext
 
     consumers = {
-        queues.DOWNLOAD_EVENTS: app_module.download_events,
         queues.EVENTS: eventbus.lifecycle_events,
         queues.UPLOAD_EVENTS: app_module.upload_events,
     }
@@ -228,7 +227,7 @@ def measure(base: str, runs: int) -> list[Usage]:
         url = f"{base}/content/{user}/public/listed/1.0/f{i}.bin;publish=1"
         check(http.put(url, auth=auth, data=os.urandom(1024)), 201)
     clients = {"s3": storage.s3(), "sqs": queues.sqs()}
-    for short in (queues.DOWNLOAD_EVENTS, queues.EVENTS, queues.UPLOAD_EVENTS):
+    for short in (queues.EVENTS, queues.UPLOAD_EVENTS):
         queues.queue_url(short)  # resolved once per container, like the deployed code
     content = f"{base}/content/{user}/public"
 

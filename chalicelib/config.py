@@ -55,6 +55,12 @@ class Settings:
     #: How long a metadata-index calculation waits after the first change (a burst of uploads: one run).
     index_debounce_seconds: int = 5
 
+    #: How long after an ingest bucket closes the download rollup reads it (``SHELF_STATS_LAG_SECONDS``;
+    #: covers GSI propagation and recorders' clocks). See chalicelib/stats/rollup.py.
+    stats_lag_seconds: float = 10.0
+    #: The download rollup's chunk of ingest time (``SHELF_STATS_ROLLUP_SECONDS``): each aggregate row
+    #: is written at most once per chunk; statistics lag by up to a chunk plus the lag.
+    stats_rollup_seconds: int = 60
 
 #: The buckets of a deployment, by the environment variable that names them: the CloudFormation template
 #: (infra/cloudformation.py) creates one per entry, with a per-stack name passed in that variable.
@@ -99,4 +105,6 @@ def settings() -> Settings:
         ).strip().lower(),
         log_level=env.get("SHELF_LOG_LEVEL", "INFO").strip().upper(),
         index_debounce_seconds=int(env.get("SHELF_INDEX_DEBOUNCE_SECONDS", "5")),
+        stats_lag_seconds=float(env.get("SHELF_STATS_LAG_SECONDS", "10")),
+        stats_rollup_seconds=int(env.get("SHELF_STATS_ROLLUP_SECONDS", "60")),
     )

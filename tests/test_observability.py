@@ -103,7 +103,7 @@ def run(api: Api, admin: tuple[str, str]) -> Iterator[dict[str, Any]]:
     try:
         secrets = play(api, admin, f"http://127.0.0.1:{hook.server_port}/hook")
         # A background function (an SQS consumer) invoked as Lambda would, outside any request.
-        app_module.download_events({"Records": []}, LambdaContext())
+        app_module.upload_events({"Records": []}, LambdaContext())
         deadline = time.monotonic() + 2
         while len(daemon.datagrams) < 14 and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -247,6 +247,8 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         # Access keys and entitlements: the scene's key and the scope's entitlement.
         "access_key_id": "key",
         "entitlement_id": f"ent-{_scope_kind(spec.path)}-{private}",
+        # Usage by business unit (allowed calls only go through resolve).
+        "business_unit": "bu",
     }
     if spec.path.startswith("/users/"):
         values["user"] = scene["target"]

@@ -1,0 +1,195 @@
+"""The download rollup: a scheduled job turning recorded download events into aggregate rows.
+
+Incremental: it starts after its watermark (the last ingest bucket done) and reads only the buckets
+with a pending mark, a chunk of them at a time (``SHELF_STATS_ROLLUP_SECONDS`` of ingest time, 60 s;
+aligned, so a chunk is the same set of buckets whichever run reads it), in order, once the chunk
+closed ``SHELF_STATS_LAG_SECONDS`` ago. Idempotent and crash-safe: each aggregate row is written
+once per chunk with ``ADD`` conditioned on ``applied < chunk`` (a row that already took the chunk is
+skipped), and the watermark moves only after the chunk's rows are written — running it twice, or
+again after a crash half-way, counts every event exactly once.
+
+Example::
+
+    run()                     # what a schedule does
+    run(until=now())          # tests: roll up everything recorded until then (ignoring the lag)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib import db
+from chalicelib.config import settings
+from chalicelib.stats.models import (
+    BUCKET_SECONDS,
+    MINUTE_RETENTION,
+    PENDING_KEY,
+    ROLLUP_KEY,
+    DownloadEvent,
+    Stat,
+    day,
+    file_key,
+    minute,
+    month,
+    package_key,
+    repo_key,
+    subject_key,
+)
+from chalicelib.stats.recording import bucket_end
+from chalicelib.timefmt import now, read_iso
+
+log = logging.getLogger("shelf")
+
+UNKNOWN_COUNTRY = "--"
+#: Concurrent UpdateItems of a chunk (each row is independent; the watermark waits for all).
+WRITERS = 16
+
+
+@dataclass
+class Totals:
+    """A bucket's sums per aggregate row: ``{(key, period): [downloads, bytes, expires_at]}``."""
+
+    rows: dict[tuple[str, str], list] = field(default_factory=lambda: defaultdict(lambda: [0, 0, None]))
+
+    def add(self, key: str, period: str, size: int, expires: datetime | None = None) -> None:
+        row = self.rows[(key, period)]
+        row[0] += 1
+        row[1] += size
+        row[2] = expires
+
+
+def aggregate(events: list[DownloadEvent], totals: Totals | None = None) -> Totals:
+    """The aggregate rows of ``events`` (see docs/data-model.md for the key scheme)."""
+    totals = totals or Totals()
+    for event in events:
+        size = int(event.size or 0)
+        m, d, mo = minute(event.at), day(event.at), month(event.at)
+        cc = event.country or UNKNOWN_COUNTRY
+        expires = event.at + MINUTE_RETENTION
+        package = package_key(event.repo_id, event.package)
+        version = event.version
+        totals.add(package, f"m#{m}#{version}", size, expires)
+        totals.add(package, f"d#{d}#{version}", size)
+        totals.add(package, f"c#{d}#{cc}#{version}", size)
+        totals.add(package, f"cm#{m}#{cc}#{version}", size, expires)
+        totals.add(file_key(event.repo_id, event.path), f"d#{d}", size)
+        for key in (repo_key(event.repo_id), subject_key(event.owner)):
+            totals.add(key, f"d#{d}", size)
+            totals.add(key, f"M#{mo}", size)
+        if event.business_unit:
+            totals.add(subject_key(event.owner), f"bu#{mo}#{event.business_unit}", size)
+            totals.add(subject_key(event.owner), f"bud#{d}#{event.business_unit}", size)
+    return totals
+
+
+def _write(bucket: str, key: str, period: str, downloads: int, size: int, expires: datetime | None) -> bool:
+    """Add one row's sums for ``bucket`` unless the row took it already; whether it was written."""
+    actions = [Stat.downloads.add(downloads), Stat.bytes.add(size), Stat.applied.set(bucket)]
+    if expires is not None:
+        actions.append(Stat.expires_at.set(expires))
+    try:
+        Stat(key, period).update(
+            actions=actions, condition=Stat.applied.does_not_exist() | (Stat.applied < bucket)
+        )
+    except UpdateError as error:
+        if db.condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def _write_row(chunk: str, row: tuple[tuple[str, str], list]) -> bool:
+    (key, period), (downloads, size, expires) = row
+    return _write(chunk, key, period, downloads, size, expires)
+
+
+def watermark() -> str:
+    try:
+        return Stat.get(ROLLUP_KEY, "-", consistent_read=True).watermark or ""
+    except DoesNotExist:
+        return ""
+
+
+def _set_watermark(bucket: str) -> None:
+    try:
+        Stat(ROLLUP_KEY, "-").update(
+            actions=[Stat.watermark.set(bucket)],
+            condition=Stat.watermark.does_not_exist() | (Stat.watermark < bucket),
+        )
+    except UpdateError as error:
+        if not db.condition_failed(error):  # another run went further: fine
+            raise
+
+
+def chunk_seconds() -> int:
+    """The rollup's unit of work (``SHELF_STATS_ROLLUP_SECONDS``, a multiple of the bucket)."""
+    seconds = int(settings().stats_rollup_seconds)
+    return max(BUCKET_SECONDS, -(-seconds // BUCKET_SECONDS) * BUCKET_SECONDS)
+
+
+def chunk_of(bucket: str, seconds: int) -> str:
+    """The chunk (``<start>``, ISO second) of ingest bucket ``bucket``: ``seconds``-aligned."""
+    start = int(bucket_end(bucket).timestamp()) - BUCKET_SECONDS
+    return bucket_of_seconds(start // seconds * seconds)
+
+
+def bucket_of_seconds(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def pending_chunks(after: str, until: datetime, seconds: int) -> list[tuple[str, list[str]]]:
+    """The chunks with pending buckets after ``after`` that closed by ``until``, in order:
+    ``[(chunk, [bucket#shard, ...])]``."""
+    found: dict[str, list[str]] = defaultdict(list)
+    condition = Stat.period > after + "#~" if after else None
+    for mark in Stat.query(PENDING_KEY, condition):
+        chunk = chunk_of(mark.period.split("#")[0], seconds)
+        if read_iso(chunk + "Z") + timedelta(seconds=seconds) <= until:
+            found[chunk].append(mark.period)
+    return sorted(found.items())
+
+
+def _events_of(marks: list[str]) -> list[DownloadEvent]:
+    """The events of the pending buckets ``marks`` (``<bucket>#<shard>``: one Query each, paged)."""
+    events: list[DownloadEvent] = []
+    for mark in marks:
+        events.extend(DownloadEvent.bucket_index.query(mark))
+    return events
+
+
+@dataclass
+class Report:
+    chunks: int = 0
+    events: int = 0
+    writes: int = 0
+    skipped: int = 0
+
+
+def run(until: datetime | None = None, max_chunks: int = 10_000) -> Report:
+    """Roll up the chunks of buckets recorded after the watermark that closed by ``until`` (default:
+    ``SHELF_STATS_LAG_SECONDS`` ago: GSI propagation, recorders' clocks), at most ``max_chunks`` of
+    them, each chunk's rows written once. Returns what it did."""
+    until = until or (now() - timedelta(seconds=settings().stats_lag_seconds))
+    seconds = chunk_seconds()
+    report = Report()
+    for chunk, marks in pending_chunks(watermark(), until, seconds)[:max_chunks]:
+        events = _events_of(marks)
+        rows = aggregate(events).rows.items()
+        with ThreadPoolExecutor(WRITERS) as pool:
+            written = list(pool.map(partial(_write_row, chunk), rows))
+        report.writes += sum(written)
+        report.skipped += len(written) - sum(written)
+        last_bucket = read_iso(chunk + "Z") + timedelta(seconds=seconds - BUCKET_SECONDS)
+        _set_watermark(max(last_bucket.strftime("%Y-%m-%dT%H:%M:%S"), max(m.split("#")[0] for m in marks)))
+        report.chunks += 1
+        report.events += len(events)
+    if report.chunks:
+        log.info("download rollup: %s", report)
+    return report
