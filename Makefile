@@ -47,6 +47,7 @@ package: install
 	$(PY) -m infra.cloudformation $(OUT)/merge-template.json
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage prod \
 	    --merge-template $(OUT)/merge-template.json $(OUT)
+	$(PY) -m infra.cloudformation compact $(OUT)/sam.json  # CloudFormation's 1 MB template limit
 
 ## cfn-lint: the packaged template passes cfn-lint (make test runs it in tests/test_deploy_template.py)
 cfn-lint: install

@@ -792,10 +792,20 @@ def kms_resources() -> dict[str, Any]:
     }
 
 
+def compact(path: Path) -> None:
+    """Rewrite the template at ``path`` without whitespace: CloudFormation takes at most 1,000,000 bytes
+    of template, and Chalice's indented ``sam.json`` is over 1 MB (its API definition alone ~420 KB)."""
+    path.write_text(json.dumps(json.loads(path.read_text()), separators=(",", ":")))
+
+
 def main() -> None:
-    """Write the merge template to ``infra/resources.json`` (or the path given)."""
+    """Write the merge template to ``infra/resources.json`` (or the path given);
+    ``compact FILE`` rewrites a packaged template without whitespace."""
     import sys
 
+    if len(sys.argv) == 3 and sys.argv[1] == "compact":
+        compact(Path(sys.argv[2]))
+        return
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else RESOURCES
     target.write_text(json.dumps(template(), indent=2) + "\n")
     print(f"wrote {target}")
