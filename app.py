@@ -22,6 +22,7 @@ from chalicelib.stats.functions import download_events  # noqa: F401  (local pum
 from chalicelib.stats.functions import functions as stats_functions
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
+from chalicelib.thresholds.views import api as thresholds
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
 from chalicelib.webhooks.views import api as webhooks
 
@@ -44,6 +45,7 @@ app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
 app.register_blueprint(webhooks.blueprint)
 app.register_blueprint(stream.blueprint)
+app.register_blueprint(thresholds.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)

@@ -39,6 +39,7 @@ MODEL_MODULES = (
     "chalicelib.products.models",
     "chalicelib.webhooks.models",
     "chalicelib.stream.models",
+    "chalicelib.thresholds.models",
 )
 
 

@@ -61,6 +61,11 @@ def expected(need: Need, role: str, repo_private: bool | None) -> int | str:
 #: handler (``policy.require``), with the observed wording of their refusal (rule 3: the event stream
 #: of another subject is 403 ``Forbidden``).
 ADMIN_IN_HANDLER = {"read_stream": "Forbidden"}
+# The business-unit routes of usage thresholds: the business unit's existence first (404, observed),
+# then 'admin' on the organisation (403 ``forbidden``).
+ADMIN_IN_HANDLER.update(
+    {f"{verb}_business_unit_threshold": "forbidden" for verb in ("get", "create", "update", "delete")}
+)
 
 
 def need_of(spec: RouteSpec) -> Need:
@@ -174,6 +179,21 @@ def scene(api, world):
             assert response.status_code == 201, response.text
     response = api.post(f"/products/{org}/prod/versions/1.0/accept_eula", key_auth, json={})
     assert response.status_code in (200, 201), response.text
+    # Usage thresholds of the organisation, of both repositories and of the business unit "bu" (named
+    # by a team of the organisation), for their GET routes.
+    response = api.post(
+        f"/orgs/{org}/teams",
+        ADMIN,
+        json={"name": "bu-team", "allow_repo_creation": True, "business_unit": "bu"},
+    )
+    assert response.status_code == 201, response.text
+    for path in (
+        f"organization/{org}",
+        f"business_unit/{org}/bu",
+        *(f"repo/{org}/{r}" for r in repos.values()),
+    ):
+        response = api.post(f"/usage_threshold/{path}", ADMIN, json={"daily_download_bytes": 1})
+        assert response.status_code == 201, response.text
     auth = {
         "access_key": key_auth,
         "anonymous": None,
@@ -243,6 +263,8 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         # Access keys and entitlements: the scene's key and the scope's entitlement.
         "access_key_id": "key",
         "entitlement_id": f"ent-{_scope_kind(spec.path)}-{private}",
+        # Usage thresholds of a business unit: the scene's "bu".
+        "business_unit": "bu",
     }
     if spec.path.startswith("/users/"):
         values["user"] = scene["target"]
