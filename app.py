@@ -18,8 +18,8 @@ from chalicelib.packages.views import api as packages
 from chalicelib.products.views import api as products
 from chalicelib.repositories.views import api as repositories
 from chalicelib.restrictions.views import api as restrictions
-from chalicelib.stats.functions import download_events  # noqa: F401  (local pump, tests)
 from chalicelib.stats.functions import functions as stats_functions
+from chalicelib.stats.functions import rollup_downloads  # noqa: F401  (local scheduler, tests)
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.thresholds.views import api as thresholds

@@ -130,6 +130,15 @@ class Downloaded(Event):
     user: str | None = None
     ip: str | None = None
     callback_id: str | None = None
+    repo_id: str | None = None
+    access_key: str | None = None
+    #: The client's country when the request knew it (``SHELF_COUNTRY_SOURCE=cloudfront``).
+    country: str | None = None
+    business_unit: str | None = None
+    #: A signed URL's callback (called once by the statistics recorder).
+    callback_url: str | None = None
+    callback_method: str | None = None
+    callback_email: str | None = None
 
 
 # --- packages, repositories, subjects --------------------------------------------------------------
@@ -222,11 +231,13 @@ class LoginFailed(Event):
 
 @dataclass(frozen=True)
 class Subscription:
-    """``target`` ("package.module:function") reacts to ``event``; ``queued``: later, from SQS."""
+    """``target`` ("package.module:function") reacts to ``event``; ``queued``: later, from SQS;
+    ``batch`` (queued only): ``target`` takes a list, all the events of its kind in one SQS batch."""
 
     event: type[Event]
     target: str
     queued: bool = False
+    batch: bool = False
 
 
 #: The modules whose ``SUBSCRIPTIONS`` lists declare who reacts to what (one per domain). Their order
@@ -245,6 +256,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.entitlements.subscriptions",
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
+    "chalicelib.stats.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None
@@ -262,10 +274,10 @@ def subscriptions(kind: type[Event]) -> list[Subscription]:
     return _table.get(kind, [])
 
 
-def _call(target: str, event: Event) -> None:
+def _call(target: str, event: Event, batch: bool = False) -> None:
     module, _, name = target.partition(":")
-    handler: Callable[[Event], None] = getattr(importlib.import_module(module), name)
-    handler(event)
+    handler: Callable[[Any], None] = getattr(importlib.import_module(module), name)
+    handler([event] if batch else event)
 
 
 #: How queued events leave the process: ``send(event)``; set by the queue layer (``chalicelib.queues``)
@@ -284,7 +296,7 @@ def publish(event: Event) -> None:
         if sender is None:
             for sub in subs:
                 if sub.queued:
-                    _call(sub.target, event)
+                    _call(sub.target, event, sub.batch)
         else:
             sender(event)
 
@@ -294,12 +306,24 @@ def deliver(event: Event) -> None:
     idempotent: SQS may deliver the same event again."""
     for sub in subscriptions(type(event)):
         if sub.queued:
-            _call(sub.target, event)
+            _call(sub.target, event, sub.batch)
 
 
 def consume(sqs_event: Mapping[str, Any]) -> int:
-    """Deliver every event of an SQS batch (Lambda's event dict); returns how many."""
+    """Deliver every event of an SQS batch (Lambda's event dict); returns how many. Batch subscribers
+    get the batch's events of their kind in one call, after the per-event subscribers."""
     records = sqs_event.get("Records") or []
+    batches: dict[str, list[Event]] = {}
     for record in records:
-        deliver(Event.from_json(record["body"]))
+        event = Event.from_json(record["body"])
+        for sub in subscriptions(type(event)):
+            if not sub.queued:
+                continue
+            if sub.batch:
+                batches.setdefault(sub.target, []).append(event)
+            else:
+                _call(sub.target, event)
+    for target, batch in batches.items():
+        module, _, name = target.partition(":")
+        getattr(importlib.import_module(module), name)(batch)
     return len(records)

@@ -1,9 +1,9 @@
-"""SQS queues for the slow work done outside requests (upload completion, download events, the
-queued subscribers of lifecycle events).
+"""SQS queues for the slow work done outside requests (upload completion, the queued subscribers of
+lifecycle events, downloads included).
 
 Example::
 
-    send(DOWNLOAD_EVENTS, {"path": "a/b.jar", ...})
+    send(UPLOAD_EVENTS, {"Records": [...]})
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ from chalicelib.config import settings
 
 #: S3 ``ObjectCreated`` notifications of large uploads (see chalicelib/content).
 UPLOAD_EVENTS = "upload-events"
-#: One message per download, aggregated by the statistics consumer.
-DOWNLOAD_EVENTS = "download-events"
 #: One message per lifecycle event with queued subscribers (chalicelib/events.py, chalicelib/eventbus.py).
 EVENTS = "events"
 #: Where SQS moves an ``events`` message after ``MAX_RECEIVES`` failed deliveries (kept for inspection).
 EVENTS_DEAD_LETTERS = "events-dlq"
-ALL_QUEUES = (UPLOAD_EVENTS, DOWNLOAD_EVENTS, EVENTS_DEAD_LETTERS, EVENTS)
+ALL_QUEUES = (UPLOAD_EVENTS, EVENTS_DEAD_LETTERS, EVENTS)
 #: Queues with a dead-letter queue: ``{queue: its dead-letter queue}``.
 DEAD_LETTER_QUEUES = {EVENTS: EVENTS_DEAD_LETTERS}
 #: Deliveries of a message before SQS gives up on it and moves it to the dead-letter queue.

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from chalicelib import netsafety, queues
+from chalicelib import netsafety
 from chalicelib.accounts.models import Subject
 from chalicelib.auth import signed_urls
 from chalicelib.content import signing
@@ -306,12 +306,9 @@ def test_encrypted_response_with_generated_secret(api, scene):
 # --- download events and callbacks -----------------------------------------------------------------
 
 
-def test_signed_download_records_callback_in_event(api, scene, monkeypatch):
-    sent = []
-    real_send = queues.send
-    monkeypatch.setattr(
-        queues, "send", lambda short, body: (sent.append((short, body)), real_send(short, body))
-    )
+def test_signed_download_records_callback_in_event(api, scene, queued_events):
+    from chalicelib.events import Downloaded
+
     url = signed(
         api,
         scene,
@@ -321,20 +318,20 @@ def test_signed_download_records_callback_in_event(api, scene, monkeypatch):
         callback_email="a@b.io",
     )
     assert api.get(url).status_code == 302
-    events = [body for short, body in sent if short == queues.DOWNLOAD_EVENTS]
+    events = [e for e in queued_events if isinstance(e, Downloaded)]
     assert len(events) == 1
     event = events[0]
-    assert event["callback_id"] == "user254"
-    assert event["callback_url"] == PUBLIC_CALLBACK
-    assert event["callback_method"] == "PUT"
-    assert event["callback_email"] == "a@b.io"
-    assert event["user"] is None and event["path"] == "a/one.bin"
-    sent.clear()
+    assert event.callback_id == "user254"
+    assert event.callback_url == PUBLIC_CALLBACK
+    assert event.callback_method == "PUT"
+    assert event.callback_email == "a@b.io"
+    assert event.user is None and event.path == "a/one.bin"
+    queued_events.clear()
     assert (
         api.get(f"/dl/{scene['owner'].name}/{scene['repo']}/a/one.bin", scene["owner"].auth).status_code
         == 302
     )
-    assert [body["callback_id"] for short, body in sent if short == queues.DOWNLOAD_EVENTS] == [None]
+    assert [e.callback_id for e in queued_events if isinstance(e, Downloaded)] == [None]
 
 
 class _Recorder(BaseHTTPRequestHandler):

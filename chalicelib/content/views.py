@@ -168,7 +168,17 @@ def _download(ctx: Ctx, file_path: str) -> Response:
     _check_eula(ctx, record)
     url = presign_get(record.sha256, record.name, DOWNLOAD_URL_SECONDS)
     fields = signing.callback_fields(ctx)
-    downloads.record(ctx.principal, record, ctx.request_id, ctx.source_ip, **fields)
+    assert ctx.repo is not None
+    unit = ctx.repo.business_unit if ctx.repo.id == record.repo_id else None
+    downloads.record(
+        ctx.principal,
+        record,
+        ctx.request_id,
+        ctx.source_ip,
+        business_unit=unit,
+        headers=ctx.headers,
+        **fields,
+    )
     return Response(body="", status_code=302, headers={"Location": url})
 
 

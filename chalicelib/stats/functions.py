@@ -1,18 +1,16 @@
-"""Background functions of the statistics domain: recording download events."""
+"""Background functions of the statistics domain: the download rollup."""
 
 from __future__ import annotations
 
-from chalice import Blueprint
-from chalice.app import SQSEvent
-
-from chalicelib import queues
+from chalice import Blueprint, Rate
+from chalice.app import CloudWatchEvent
 
 functions = Blueprint(__name__)
 
 
-@functions.on_sqs_message(queue=queues.queue_name(queues.DOWNLOAD_EVENTS), batch_size=10)
-def download_events(event: SQSEvent) -> None:
-    """Record queued download events exactly once, with their daily aggregates (chalicelib/stats)."""
-    from chalicelib.stats.downloads import consume
+@functions.schedule(Rate(1, unit=Rate.MINUTES))
+def rollup_downloads(event: CloudWatchEvent) -> None:
+    """Aggregate the download events recorded since the last run (chalicelib/stats/rollup.py)."""
+    from chalicelib.stats.rollup import run
 
-    consume(event.to_dict())
+    run()

@@ -1,16 +1,41 @@
-"""DynamoDB models of download statistics.
+"""DynamoDB models of download statistics and usage.
 
-Access patterns (see docs/data-model.md):
-- one download event by id (exactly-once recording: conditional put): ``DownloadEvent`` hash ``id``
-- downloads of a file or a version per day (statistics): ``DailyDownloads`` hash ``key``, range ``date``
+Access patterns (see docs/data-model.md, "Statistics and usage"):
+- one download event by id (exactly-once recording: conditional put): ``DownloadEvent`` hash ``id``;
+  the events of one ingest bucket and shard (the rollup's input): GSI ``bucket_index`` hash ``bucket``
+- every aggregate, the rollup's pending buckets and watermark, storage counters and their daily ledger:
+  ``Stat`` hash ``key``, range ``period`` (key scheme below, in ``*_key`` / ``*_period`` helpers)
 """
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from datetime import datetime, timedelta
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.db import table_meta
+
+#: Raw download events expire after this (aggregates stay).
+RAW_RETENTION = timedelta(days=30)
+#: Minute rows (the last 24 hours at minute resolution) expire after this.
+MINUTE_RETENTION = timedelta(hours=25)
+#: Ingest buckets: events are written with the bucket of the moment they were recorded
+#: (``YYYY-MM-DDTHH:MM:SS`` of its start) and a shard (``#0`` … ``#SHARDS-1``).
+BUCKET_SECONDS = 10
+SHARDS = 4
+
+
+class BucketIndex(GlobalSecondaryIndex):
+    """The events of one ingest bucket and shard (``<bucket>#<shard>``), read by the rollup."""
+
+    class Meta:
+        index_name = "bucket_index"
+        projection = AllProjection()
+
+    bucket = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
 
 
 class DownloadEvent(Model):
@@ -33,34 +58,90 @@ class DownloadEvent(Model):
     version = UnicodeAttribute()
     path = UnicodeAttribute()
     size = NumberAttribute()
+    #: ISO 3166-1 alpha-2 of the client (``SHELF_COUNTRY_SOURCE``), or None when unknown.
+    country = UnicodeAttribute(null=True)
+    #: The repository's business unit at download time.
+    business_unit = UnicodeAttribute(null=True)
+    #: ``<ingest bucket>#<shard>`` (``bucket_index``); None on events recorded before the rollup.
+    bucket = UnicodeAttribute(null=True)
+    bucket_index = BucketIndex()
+    expires_at = TTLAttribute(null=True)
 
 
-class DailyDownloads(Model):
-    """Downloads of one file or one version on one UTC day, incremented once per consumer batch.
+class Stat(Model):
+    """An aggregate row (downloads and bytes of a key in a period), a storage counter, a ledger row,
+    or the rollup's bookkeeping. See docs/data-model.md for the key scheme."""
 
-    ``key`` is ``file#<repo_id>#<path>`` or ``version#<repo_id>#<package>#<version>``.
-    """
-
-    Meta = table_meta("daily_downloads")
+    Meta = table_meta("download_stats")
 
     key = UnicodeAttribute(hash_key=True)
-    #: ``YYYY-MM-DD`` (UTC)
-    date = UnicodeAttribute(range_key=True)
-    downloads = NumberAttribute(default=0)
-    bytes = NumberAttribute(default=0)
-    owner = UnicodeAttribute(null=True)
-    repo = UnicodeAttribute(null=True)
-    package = UnicodeAttribute(null=True)
-    version = UnicodeAttribute(null=True)
-    path = UnicodeAttribute(null=True)
+    period = UnicodeAttribute(range_key=True)
+    downloads = NumberAttribute(null=True)
+    bytes = NumberAttribute(null=True)
+    #: Storage counters and ledger rows: files (``file_count``).
+    files = NumberAttribute(null=True)
+    #: The last ingest bucket added into this row (the rollup's idempotence: ``applied < bucket``).
+    applied = UnicodeAttribute(null=True)
+    #: The watermark row: the last bucket rolled up.
+    watermark = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
-def file_key(repo_id: str, path: str) -> str:
-    return f"file#{repo_id}#{path}"
+# --- key scheme -----------------------------------------------------------------------------------
+
+#: The rollup's watermark row: ``Stat(ROLLUP_KEY, "-")``.
+ROLLUP_KEY = "job#rollup"
+#: Ingest buckets with events to roll up: ``Stat(PENDING_KEY, "<bucket>#<shard>")``.
+PENDING_KEY = "job#pending"
 
 
 def version_key(repo_id: str, package: str, version: str) -> str:
-    return f"version#{repo_id}#{package}#{version}"
+    return f"v#{repo_id}#{package}#{version}"
 
 
-MODELS = (DownloadEvent, DailyDownloads)
+def package_key(repo_id: str, package: str) -> str:
+    return f"p#{repo_id}#{package}"
+
+
+def file_key(repo_id: str, path: str) -> str:
+    return f"f#{repo_id}#{path}"
+
+
+def repo_key(repo_id: str) -> str:
+    return f"r#{repo_id}"
+
+
+def subject_key(owner: str) -> str:
+    return f"s#{owner}"
+
+
+def storage_key(owner: str) -> str:
+    """Current storage of a subject: periods ``total``, ``r#<repo_id>``, ``r#<repo_id>#p#<package>``,
+    ``bu#<business unit>``."""
+    return f"st#{owner}"
+
+
+def ledger_key(owner: str) -> str:
+    """Daily storage changes of a subject: periods ``total#<day>``, ``r#<repo_id>#<day>``,
+    ``bu#<business unit>#<day>``."""
+    return f"sl#{owner}"
+
+
+def event_mark_key(event_id: str) -> str:
+    """A lifecycle event already counted (storage): ``Stat(event_mark_key(id), "-")``."""
+    return f"e#{event_id}"
+
+
+def minute(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M")
+
+
+def day(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d")
+
+
+def month(at: datetime) -> str:
+    return at.strftime("%Y-%m")
+
+
+MODELS = (DownloadEvent, Stat)

@@ -35,11 +35,10 @@ def main() -> None:
 
     admin, generated_key = bootstrap_from_env()
     # Lambda's SQS event sources: S3 reports large uploads, which the app finishes in the background;
-    # download events are recorded; queued lifecycle events reach their subscribers.
+    # queued lifecycle events (downloads included) reach their subscribers.
     EventPump(
         {
             queues.UPLOAD_EVENTS: app_module.upload_events,
-            queues.DOWNLOAD_EVENTS: app_module.download_events,
             queues.EVENTS: eventbus.lifecycle_events,
         }
     ).start()

@@ -1,0 +1,16 @@
+"""Queued subscribers of the statistics domain (declared in ``subscriptions.py``)."""
+
+from __future__ import annotations
+
+from chalicelib.events import Downloaded, FileDeleted, FileStored
+from chalicelib.stats import recording, storage
+
+
+def record_downloads(events: list[Downloaded]) -> None:
+    """Record a batch's downloads once each, for the rollup (no counter is incremented here)."""
+    recording.record(events)
+
+
+def storage_changed(event: FileStored | FileDeleted) -> None:
+    """Count a stored or deleted file in its subject's storage usage, once."""
+    storage.apply(event)
