@@ -22,6 +22,7 @@ from chalicelib.stats.functions import functions as stats_functions
 from chalicelib.stats.functions import rollup_downloads  # noqa: F401  (local scheduler, tests)
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
+from chalicelib.thresholds.functions import functions as threshold_functions
 from chalicelib.thresholds.views import api as thresholds
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
 from chalicelib.webhooks.views import api as webhooks
@@ -50,6 +51,7 @@ app.register_blueprint(thresholds.blueprint)
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)
 app.register_blueprint(stats_functions)
+app.register_blueprint(threshold_functions)
 app.register_blueprint(eventbus.bus)
 eventbus.install()  # queued lifecycle-event subscribers run from the events queue
 

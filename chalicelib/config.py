@@ -36,6 +36,10 @@ class Settings:
     outbound_allow_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     #: The longest a long-poll answer of the event stream waits for events (below API Gateway's 29 s).
     stream_wait_seconds: float = 25.0
+    #: The sender of usage-threshold alert emails (an SES-verified identity; ``SHELF_ALERT_SENDER``).
+    alert_sender: str = "alerts@shelf.local"
+    #: Days a package's daily download log is kept (``SHELF_DOWNLOAD_LOG_RETENTION_DAYS``).
+    download_log_retention_days: int = 90
 
 
 def _networks(value: str, variable: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -66,4 +70,6 @@ def settings() -> Settings:
             env.get("SHELF_OUTBOUND_ALLOW_CIDRS", ""), "SHELF_OUTBOUND_ALLOW_CIDRS"
         ),
         stream_wait_seconds=float(env.get("SHELF_STREAM_WAIT_SECONDS", "25")),
+        alert_sender=env.get("SHELF_ALERT_SENDER", "alerts@shelf.local"),
+        download_log_retention_days=int(env.get("SHELF_DOWNLOAD_LOG_RETENTION_DAYS", "90")),
     )

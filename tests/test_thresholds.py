@@ -4,8 +4,14 @@ through SES and an event on the organisation's stream)."""
 
 from __future__ import annotations
 
+import json
+import time
+from datetime import timedelta
+
 import pytest
 
+from chalicelib.thresholds import alerts
+from chalicelib.timefmt import now
 from tests.conftest import ADMIN, assert_message
 
 PLAN_REFUSAL = {"message": "Usage thresholds are only available for organizations on an Enterprise plan."}
@@ -154,3 +160,138 @@ def test_refusals(api, scene):
     assert response.status_code == 403
     # The system administrator may.
     assert api.get(f"/usage_threshold/repo/{org}/{repo}", ADMIN).status_code == 404
+
+
+# --- evaluation: one alert per threshold and period ------------------------------------------
+
+
+@pytest.fixture
+def in_request_events(monkeypatch):
+    """Queued subscribers (download recording, storage counters, the stream) run in the request."""
+    from chalicelib import events
+
+    monkeypatch.setattr(events, "sender", None)
+
+
+def sent_emails(marker: str) -> list:
+    """The messages moto's SES accepted whose subject names ``marker``."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return [m for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages if marker in m.subject]
+
+
+def threshold_lines(api, org: str, auth, reconnect: str) -> tuple[list[dict], str]:
+    response = api.get(f"/stream/{org}", auth, headers={"X-Bintray-Stream-Reconnect-Id": reconnect})
+    assert response.status_code == 200, response.text
+    lines = [json.loads(line) for line in response.text.split("\r\n") if line]
+    return [line for line in lines if line["type"] == "usage_threshold"], response.headers[
+        "X-Bintray-Stream-Reconnect-Id"
+    ]
+
+
+@pytest.fixture
+def short_buckets(monkeypatch):
+    """Ingest buckets of one second (10 s deployed), so that the rollup takes a download soon."""
+    from chalicelib.stats import recording
+
+    monkeypatch.setattr(recording, "BUCKET_SECONDS", 1)
+
+
+def roll_up() -> None:
+    """The statistics rollup of every bucket closed so far (the usage the thresholds compare with)."""
+    from chalicelib.stats import rollup
+    from chalicelib.stats.models import ROLLUP_KEY, Stat
+
+    if not rollup.watermark():  # the rollup's first run queries ``period > ""``, which DynamoDB refuses
+        Stat(ROLLUP_KEY, "-", watermark="0").save()
+    time.sleep(1.05 - now().microsecond / 1e6)  # the current bucket closes
+    rollup.run(until=now())
+
+
+def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_events, short_buckets):
+    owner, admin = world.user(), world.user()
+    org = world.org(owner, plan="enterprise")
+    world.member(org, admin, "admin")
+    repo = world.repo(org)
+    package = world.package(org, repo)
+    body = {
+        "daily_download_bytes": 1500,
+        "monthly_storage_bytes": 500,
+        "alert_to_emails": ["ops@example.com"],
+    }
+    assert api.post(f"/usage_threshold/organization/{org}", owner.auth, json=body).status_code == 201
+    body = {"monthly_download_bytes": 1500, "alert_to_admins": False, "alert_to_emails": ["repo@example.com"]}
+    assert api.post(f"/usage_threshold/repo/{org}/{repo}", owner.auth, json=body).status_code == 201
+    response = api.get(f"/stream/{org}", owner.auth)  # a reader: the stream keeps events from now
+    reconnect = response.headers["X-Bintray-Stream-Reconnect-Id"]
+    assert alerts.run().alerts == 0  # nothing used yet
+    # 1,000 bytes stored cross the storage threshold (500): one alert for this month.
+    response = api.put(f"/content/{org}/{repo}/{package}/1.0/a.bin;publish=1", owner.auth, data=b"x" * 1000)
+    assert response.status_code == 201, response.text
+    assert alerts.run().alerts == 1
+    assert alerts.run().alerts == 0  # the same period: nothing more
+    [email] = sent_emails(org)
+    assert sorted(email.destinations["ToAddresses"]) == sorted(
+        ["ops@example.com", f"{owner.name}@example.com", f"{admin.name}@example.com"]
+    )
+    assert "monthly storage" in email.subject and "1000 bytes" in email.body and "500 bytes" in email.body
+    # Two downloads (2,000 bytes) cross the organisation's daily threshold and the repository's
+    # monthly one (1,500 each): one alert each, however often the job runs; the repository's email
+    # goes to its own address only (alert_to_admins false).
+    assert api.get(f"/dl/{org}/{repo}/a.bin").status_code == 302
+    assert api.get(f"/dl/{org}/{repo}/a.bin", admin.auth).status_code == 302
+    roll_up()
+    assert [alerts.run().alerts for _ in range(3)] == [2, 0, 0]
+    emails = sent_emails(org)
+    assert len(emails) == 3
+    [repo_email] = [e for e in emails if f"repo {repo}" in e.subject]
+    assert repo_email.destinations["ToAddresses"] == ["repo@example.com"]
+    lines, reconnect = threshold_lines(api, org, owner.auth, reconnect)
+    month, day = now().strftime("%Y-%m"), now().strftime("%Y-%m-%d")
+    common = {"type": "usage_threshold", "subject": org}
+    assert sorted(
+        ({k: v for k, v in line.items() if k != "time"} for line in lines), key=lambda line: line["threshold"]
+    ) == [
+        {**common, "scope": "organization", "name": None, "threshold": "daily_download_bytes"}
+        | {"limit": 1500, "usage": 2000, "period": day},
+        {**common, "scope": "repo", "name": repo, "threshold": "monthly_download_bytes"}
+        | {"limit": 1500, "usage": 2000, "period": month},
+        {**common, "scope": "organization", "name": None, "threshold": "monthly_storage_bytes"}
+        | {"limit": 500, "usage": 1000, "period": month},
+    ]
+    # The next month is a new period: the storage threshold alerts again (once).
+    later = now() + timedelta(days=32)
+    assert alerts.run(at=later).alerts == 1
+    assert alerts.run(at=later).alerts == 0
+    lines, _ = threshold_lines(api, org, owner.auth, reconnect)
+    assert [(line["threshold"], line["period"]) for line in lines] == [
+        ("monthly_storage_bytes", later.strftime("%Y-%m"))
+    ]
+    assert len(sent_emails(org)) == 4
+
+
+def test_a_run_that_crashed_before_the_email_is_taken_over(api, world, in_request_events, monkeypatch):
+    owner = world.user()
+    org = world.org(owner, plan="enterprise")
+    repo = world.repo(org)
+    package = world.package(org, repo)
+    response = api.put(f"/content/{org}/{repo}/{package}/1.0/b.bin;publish=1", owner.auth, data=b"x" * 100)
+    assert response.status_code == 201
+    assert api.post(f"/usage_threshold/organization/{org}", owner.auth, json={"monthly_storage_bytes": 10}).ok
+
+    def down(*args, **kwargs):
+        raise RuntimeError("SES is down")
+
+    real_send = alerts.mail.send
+    monkeypatch.setattr(alerts.mail, "send", down)
+    with pytest.raises(RuntimeError):
+        alerts.run()
+    monkeypatch.setattr(alerts.mail, "send", real_send)
+    assert alerts.run().alerts == 0  # the crashed run still holds the alert
+    assert sent_emails(org) == []
+    lease_over = alerts.now_ms() + alerts.LEASE_SECONDS * 1000 + 1
+    monkeypatch.setattr(alerts, "now_ms", lambda: lease_over)
+    assert alerts.run().alerts == 1
+    assert alerts.run().alerts == 0
+    assert len(sent_emails(org)) == 1
