@@ -11,6 +11,8 @@ from chalicelib.content.functions import functions as content_functions
 from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
 from chalicelib.docs_meta.views import api as docs_meta
+from chalicelib.download_logs.functions import functions as download_log_functions
+from chalicelib.download_logs.views import api as download_logs
 from chalicelib.entitlements.views import api as entitlements
 from chalicelib.licenses.views import api as licenses
 from chalicelib.links.views import api as links
@@ -47,11 +49,13 @@ app.register_blueprint(teams.blueprint)
 app.register_blueprint(webhooks.blueprint)
 app.register_blueprint(stream.blueprint)
 app.register_blueprint(thresholds.blueprint)
+app.register_blueprint(download_logs.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)
 app.register_blueprint(stats_functions)
 app.register_blueprint(threshold_functions)
+app.register_blueprint(download_log_functions)
 app.register_blueprint(eventbus.bus)
 eventbus.install()  # queued lifecycle-event subscribers run from the events queue
 

@@ -40,6 +40,7 @@ MODEL_MODULES = (
     "chalicelib.webhooks.models",
     "chalicelib.stream.models",
     "chalicelib.thresholds.models",
+    "chalicelib.download_logs.models",
 )
 
 

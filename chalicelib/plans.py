@@ -33,6 +33,7 @@ GEO = (
     "Geo restrictions are only available for Enterprise accounts"
 )
 IP = "Your repo commercial type does not support IP restrictions."
+PREMIUM_PACKAGES = "This resource is only available for premium packages."
 USAGE_THRESHOLDS = "Usage thresholds are only available for organizations on an Enterprise plan."
 PRODUCT_PACKAGE = "Package {repo}/{package} should be under premium repository to be part of a product"
 
@@ -74,6 +75,8 @@ FEATURES: dict[str, Rule] = {
     "products": Rule("enterprise", 403, ENTERPRISE),
     "eulas": Rule("enterprise", 403, ENTERPRISE),
     "product_entitlements": Rule("enterprise", 403, ENTERPRISE),
+    # Not observed: the observed wording of package statistics (a package's logs, like its statistics).
+    "download_logs": Rule("premium", 403, PREMIUM_PACKAGES),
     # Observed: usage thresholds with their own wording.
     "usage_thresholds": Rule("enterprise", 403, USAGE_THRESHOLDS),
     # Never refused: non-Premium callers are counted instead (``chalicelib/ratelimits.py``).

@@ -194,6 +194,18 @@ def scene(api, world):
     ):
         response = api.post(f"/usage_threshold/{path}", ADMIN, json={"daily_download_bytes": 1})
         assert response.status_code == 201, response.text
+    # Download logs of "pkg" in both repositories: a download each (recorded in the request), then
+    # the job that writes them.
+    from chalicelib import events
+    from chalicelib.download_logs import services as download_logs
+
+    sender, events.sender = events.sender, None
+    try:
+        for repo in repos.values():
+            assert api.get(f"/dl/{org}/{repo}/f.txt", ADMIN).status_code == 302
+    finally:
+        events.sender = sender
+    assert download_logs.run().files == 2
     auth = {
         "access_key": key_auth,
         "anonymous": None,
@@ -204,7 +216,8 @@ def scene(api, world):
         "owner": owner.auth,
         "sysadmin": ADMIN,
     }
-    return {"org": org, "repos": repos, "auth": auth, "target": target.name}
+    log_name = download_logs.log_name(download_logs.now().date())
+    return {"org": org, "repos": repos, "auth": auth, "target": target.name, "log_name": log_name}
 
 
 @pytest.fixture(scope="module")
@@ -263,8 +276,9 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         # Access keys and entitlements: the scene's key and the scope's entitlement.
         "access_key_id": "key",
         "entitlement_id": f"ent-{_scope_kind(spec.path)}-{private}",
-        # Usage thresholds of a business unit: the scene's "bu".
+        # Usage thresholds of a business unit: the scene's "bu"; the scene's download log.
         "business_unit": "bu",
+        "log_name": scene["log_name"],
     }
     if spec.path.startswith("/users/"):
         values["user"] = scene["target"]
@@ -282,6 +296,10 @@ def _scope_kind(path: str) -> str:
     if "/versions/" in path:
         return "version"
     return "package" if path.startswith("/packages/") else "repo"
+
+
+#: Other routes answering a redirect to their content (a download log: a signed S3 URL).
+REDIRECTS = {"download_package_log"}
 
 
 #: Routes naming their subject in the query (Entitlement Search's ``scope``): 'admin' on it is
@@ -309,7 +327,8 @@ def test_route_permission(api, scene, spec, method, role, private):
         check_policy(spec, params, headers)
         if method == "GET":
             query = {"name": "zz", "g": "zz"}
-            allowed = (200, 302) if spec.need is Need.DOWNLOAD or "{file_path+}" in spec.path else (200,)
+            redirects = spec.need is Need.DOWNLOAD or "{file_path+}" in spec.path or spec.handler in REDIRECTS
+            allowed = (200, 302) if redirects else (200,)
             if spec.handler in SUBJECT_IN_QUERY:
                 query.update(tag="zz", scope=scene["org"])
                 allowed = (200,) if "admin" in RIGHTS[role] else (403,)
