@@ -277,6 +277,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.webhooks.subscriptions",
     "chalicelib.stream.subscriptions",
     "chalicelib.stats.subscriptions",
+    "chalicelib.thresholds.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

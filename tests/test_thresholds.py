@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.thresholds import alerts
+from chalicelib.thresholds.models import UsageThreshold
 from chalicelib.timefmt import now
 from tests.conftest import ADMIN, assert_message
 
@@ -295,3 +296,16 @@ def test_a_run_that_crashed_before_the_email_is_taken_over(api, world, in_reques
     assert alerts.run().alerts == 1
     assert alerts.run().alerts == 0
     assert len(sent_emails(org)) == 1
+
+
+def test_deleting_a_repository_or_the_organisation_deletes_its_thresholds(api, world):
+    owner = world.user()
+    org = world.org(owner, plan="enterprise")
+    repo = world.repo(org)
+    for path in (f"organization/{org}", f"repo/{org}/{repo}"):
+        assert api.post(f"/usage_threshold/{path}", owner.auth, json={"daily_download_bytes": 1}).ok
+    assert api.delete(f"/repos/{org}/{repo}", owner.auth).status_code == 200
+    assert [t.scope for t in UsageThreshold.query(org)] == ["organization"]
+    response = api.delete(f"/orgs/{org}", ADMIN)
+    assert response.status_code == 200, response.text
+    assert list(UsageThreshold.query(org)) == []
