@@ -22,6 +22,7 @@ from chalicelib.repositories.views import api as repositories
 from chalicelib.restrictions.views import api as restrictions
 from chalicelib.stats.functions import functions as stats_functions
 from chalicelib.stats.functions import rollup_downloads  # noqa: F401  (local scheduler, tests)
+from chalicelib.stats.views import api as stats
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.thresholds.functions import functions as threshold_functions
@@ -48,6 +49,7 @@ app.register_blueprint(products.blueprint)
 app.register_blueprint(teams.blueprint)
 app.register_blueprint(webhooks.blueprint)
 app.register_blueprint(stream.blueprint)
+app.register_blueprint(stats.blueprint)
 app.register_blueprint(thresholds.blueprint)
 app.register_blueprint(download_logs.blueprint)
 

@@ -121,7 +121,7 @@ def measure_routes(base: str, runs: int) -> list[Measure]:
         check(http.put(f"{content}/listed/1.0/f{i}.bin;publish=1", auth=auth, data=os.urandom(1024)), 201)
 
     clients = {"s3": storage.s3(), "sqs": queues.sqs()}
-    queues.queue_url(queues.DOWNLOAD_EVENTS)  # resolved once per container, like the deployed code
+    queues.queue_url(queues.EVENTS)  # resolved once per container, like the deployed code
 
     def upload(i: int) -> Callable[[], Any]:
         data = os.urandom(1024)

@@ -36,6 +36,12 @@ class Settings:
     outbound_allow_cidrs: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     #: The longest a long-poll answer of the event stream waits for events (below API Gateway's 29 s).
     stream_wait_seconds: float = 25.0
+    #: How long after an ingest bucket closes the download rollup reads it (``SHELF_STATS_LAG_SECONDS``;
+    #: covers GSI propagation and recorders' clocks). See chalicelib/stats/rollup.py.
+    stats_lag_seconds: float = 10.0
+    #: The download rollup's chunk of ingest time (``SHELF_STATS_ROLLUP_SECONDS``): each aggregate row
+    #: is written at most once per chunk; statistics lag by up to a chunk plus the lag.
+    stats_rollup_seconds: int = 60
     #: The sender of usage-threshold alert emails (an SES-verified identity; ``SHELF_ALERT_SENDER``).
     alert_sender: str = "alerts@shelf.local"
     #: Days a package's daily download log is kept (``SHELF_DOWNLOAD_LOG_RETENTION_DAYS``).
@@ -70,6 +76,8 @@ def settings() -> Settings:
             env.get("SHELF_OUTBOUND_ALLOW_CIDRS", ""), "SHELF_OUTBOUND_ALLOW_CIDRS"
         ),
         stream_wait_seconds=float(env.get("SHELF_STREAM_WAIT_SECONDS", "25")),
+        stats_lag_seconds=float(env.get("SHELF_STATS_LAG_SECONDS", "10")),
+        stats_rollup_seconds=int(env.get("SHELF_STATS_ROLLUP_SECONDS", "60")),
         alert_sender=env.get("SHELF_ALERT_SENDER", "alerts@shelf.local"),
         download_log_retention_days=int(env.get("SHELF_DOWNLOAD_LOG_RETENTION_DAYS", "90")),
     )

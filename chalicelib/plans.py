@@ -33,7 +33,9 @@ GEO = (
     "Geo restrictions are only available for Enterprise accounts"
 )
 IP = "Your repo commercial type does not support IP restrictions."
-PREMIUM_PACKAGES = "This resource is only available for premium packages."
+STATISTICS = "This resource is only available for premium packages."
+USAGE = "This resource is only available for Premium users"
+REPOSITORY_USAGE = "This resource is only available for Premium repositories"
 USAGE_THRESHOLDS = "Usage thresholds are only available for organizations on an Enterprise plan."
 PRODUCT_PACKAGE = "Package {repo}/{package} should be under premium repository to be part of a product"
 
@@ -65,6 +67,10 @@ FEATURES: dict[str, Rule] = {
     "geo_restrictions": Rule("enterprise", 403, GEO),
     "ip_restrictions": Rule("premium", 403, IP),
     "product_packages": Rule("premium", 400, PRODUCT_PACKAGE),
+    "statistics": Rule("premium", 403, STATISTICS),
+    "usage": Rule("premium", 403, USAGE),
+    "repository_usage": Rule("premium", 403, REPOSITORY_USAGE),
+    "business_unit_usage": Rule("enterprise", 403, ENTERPRISE),
     # Not named by the observations: the closest observed rule.
     "custom_licenses": _subject_feature(),  # a package naming the subject's proprietary licenses
     "public_stats": _subject_feature(),  # a package setting of its subject
@@ -76,7 +82,7 @@ FEATURES: dict[str, Rule] = {
     "eulas": Rule("enterprise", 403, ENTERPRISE),
     "product_entitlements": Rule("enterprise", 403, ENTERPRISE),
     # Not observed: the observed wording of package statistics (a package's logs, like its statistics).
-    "download_logs": Rule("premium", 403, PREMIUM_PACKAGES),
+    "download_logs": Rule("premium", 403, STATISTICS),
     # Observed: usage thresholds with their own wording.
     "usage_thresholds": Rule("enterprise", 403, USAGE_THRESHOLDS),
     # Never refused: non-Premium callers are counted instead (``chalicelib/ratelimits.py``).

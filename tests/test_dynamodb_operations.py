@@ -79,6 +79,23 @@ def walkthrough(
     app_file = f"/content/{enterprise.name}/{prod_repo}/app/1.0/app.bin?publish=1"
     uploaded = world.api.put(app_file, ADMIN, data=b"a")
     assert uploaded.status_code == 201, uploaded.text
+    # Statistics and usage reports (the org is Premium; business units need Enterprise).
+    world.repo(enterprise.name, business_unit="bu")
+    stats = f"/packages/{org}/{repo}/{pkg}"
+    units = f"/usage/business_unit_usage/{enterprise.name}"
+    stats_steps = [
+        *(
+            (f"{scope}_{report}", "POST", f"{path}/stats/{report}", {}, None)
+            for report in ("time_range_downloads", "total_downloads", "country_downloads")
+            for scope, path in (("package", stats), ("version", f"{stats}/versions/1.0"))
+        ),
+        ("subject_usage", "POST", f"/usage/{org}", {"from": "2026-01-15T00:00:00Z"}, None),
+        ("repo_usage", "POST", f"/usage/{org}/{repo}", {"from": "2026-01-15T00:00:00Z"}, None),
+        ("repo_package_usage", "POST", f"/usage/package_usage/{org}/{repo}", None, None),
+        ("package_usage", "POST", f"/usage/package_usage/{org}/{repo}/{pkg}", None, None),
+        ("business_unit_usage", "POST", units, {"from": "2026-01-15T00:00:00Z"}, None),
+        ("one_business_unit_usage", "POST", f"{units}/bu", {}, None),
+    ]
     products = f"/products/{enterprise.name}"
     product = f"{products}/suite"
     product_steps = [
@@ -312,6 +329,7 @@ def walkthrough(
         ("link_package", "PUT", link, {"path_prefix": "com/example"}, None),
         ("unlink_package", "DELETE", link, None, None),
         *entitlement_steps(org, repo, pkg),
+        *stats_steps,
         ("delete_content", "DELETE", f"/content/{org}/{repo}/f.bin", None, None),
         ("delete_version", "DELETE", f"/packages/{org}/{repo}/{pkg}/versions/1.0", None, None),
         ("delete_package", "DELETE", f"/packages/{org}/{repo}/{pkg}", None, None),

@@ -276,7 +276,8 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         # Access keys and entitlements: the scene's key and the scope's entitlement.
         "access_key_id": "key",
         "entitlement_id": f"ent-{_scope_kind(spec.path)}-{private}",
-        # Usage thresholds of a business unit: the scene's "bu"; the scene's download log.
+        # Usage by business unit (allowed calls only go through resolve), usage thresholds of a
+        # business unit: the scene's "bu"; the scene's download log.
         "business_unit": "bu",
         "log_name": scene["log_name"],
     }

@@ -122,8 +122,8 @@ def storage_key(owner: str) -> str:
 
 
 def ledger_key(owner: str) -> str:
-    """Daily storage changes of a subject: periods ``total#<day>``, ``r#<repo_id>#<day>``,
-    ``bu#<business unit>#<day>``."""
+    """Daily storage changes of a subject: periods ``<day>#total``, ``<day>#r#<repo_id>``,
+    ``<day>#bu#<business unit>``."""
     return f"sl#{owner}"
 
 

@@ -1,10 +1,12 @@
 """The download rollup: a scheduled job turning recorded download events into aggregate rows.
 
 Incremental: it starts after its watermark (the last ingest bucket done) and reads only the buckets
-with a pending mark, each in order, once the bucket closed ``LAG`` ago. Idempotent and crash-safe:
-each aggregate row is written once per bucket with ``ADD`` conditioned on ``applied < bucket`` (a row
-that already took the bucket is skipped), and the watermark moves only after the bucket's rows are
-written — running it twice, or again after a crash half-way, counts every event exactly once.
+with a pending mark, a chunk of them at a time (``SHELF_STATS_ROLLUP_SECONDS`` of ingest time, 60 s;
+aligned, so a chunk is the same set of buckets whichever run reads it), in order, once the chunk
+closed ``SHELF_STATS_LAG_SECONDS`` ago. Idempotent and crash-safe: each aggregate row is written
+once per chunk with ``ADD`` conditioned on ``applied < chunk`` (a row that already took the chunk is
+skipped), and the watermark moves only after the chunk's rows are written — running it twice, or
+again after a crash half-way, counts every event exactly once.
 
 Example::
 
@@ -17,16 +19,17 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import db
+from chalicelib.config import settings
 from chalicelib.stats.models import (
+    BUCKET_SECONDS,
     MINUTE_RETENTION,
     PENDING_KEY,
     ROLLUP_KEY,
-    SHARDS,
     DownloadEvent,
     Stat,
     day,
@@ -39,12 +42,10 @@ from chalicelib.stats.models import (
     version_key,
 )
 from chalicelib.stats.recording import bucket_end
-from chalicelib.timefmt import now
+from chalicelib.timefmt import now, read_iso
 
 log = logging.getLogger("shelf")
 
-#: How long after a bucket closes it is rolled up (GSI propagation, clocks of concurrent recorders).
-LAG = timedelta(seconds=10)
 UNKNOWN_COUNTRY = "--"
 
 
@@ -84,6 +85,7 @@ def aggregate(events: list[DownloadEvent], totals: Totals | None = None) -> Tota
             totals.add(key, f"M#{mo}", size)
         if event.business_unit:
             totals.add(subject_key(event.owner), f"bu#{mo}#{event.business_unit}", size)
+            totals.add(subject_key(event.owner), f"bud#{d}#{event.business_unit}", size)
     return totals
 
 
@@ -121,46 +123,68 @@ def _set_watermark(bucket: str) -> None:
             raise
 
 
-def pending_buckets(after: str, until: datetime) -> list[str]:
-    """Buckets (``<start>``) with a pending mark after ``after`` that closed by ``until``, in order."""
-    found: set[str] = set()
-    for mark in Stat.query(PENDING_KEY, Stat.period > (after + "#~" if after else "")):
-        start = mark.period.split("#")[0]
-        if bucket_end(start) <= until:
-            found.add(start)
-    return sorted(found)
+def chunk_seconds() -> int:
+    """The rollup's unit of work (``SHELF_STATS_ROLLUP_SECONDS``, a multiple of the bucket)."""
+    seconds = int(settings().stats_rollup_seconds)
+    return max(BUCKET_SECONDS, -(-seconds // BUCKET_SECONDS) * BUCKET_SECONDS)
 
 
-def _events_of(bucket: str) -> list[DownloadEvent]:
+def chunk_of(bucket: str, seconds: int) -> str:
+    """The chunk (``<start>``, ISO second) of ingest bucket ``bucket``: ``seconds``-aligned."""
+    start = int(bucket_end(bucket).timestamp()) - BUCKET_SECONDS
+    return bucket_of_seconds(start // seconds * seconds)
+
+
+def bucket_of_seconds(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def pending_chunks(after: str, until: datetime, seconds: int) -> list[tuple[str, list[str]]]:
+    """The chunks with pending buckets after ``after`` that closed by ``until``, in order:
+    ``[(chunk, [bucket#shard, ...])]``."""
+    found: dict[str, list[str]] = defaultdict(list)
+    condition = Stat.period > after + "#~" if after else None
+    for mark in Stat.query(PENDING_KEY, condition):
+        chunk = chunk_of(mark.period.split("#")[0], seconds)
+        if read_iso(chunk + "Z") + timedelta(seconds=seconds) <= until:
+            found[chunk].append(mark.period)
+    return sorted(found.items())
+
+
+def _events_of(marks: list[str]) -> list[DownloadEvent]:
+    """The events of the pending buckets ``marks`` (``<bucket>#<shard>``: one Query each, paged)."""
     events: list[DownloadEvent] = []
-    for shard in range(SHARDS):
-        events.extend(DownloadEvent.bucket_index.query(f"{bucket}#{shard}"))
+    for mark in marks:
+        events.extend(DownloadEvent.bucket_index.query(mark))
     return events
 
 
 @dataclass
 class Report:
-    buckets: int = 0
+    chunks: int = 0
     events: int = 0
     writes: int = 0
     skipped: int = 0
 
 
-def run(until: datetime | None = None, max_buckets: int = 10_000) -> Report:
-    """Roll up the buckets recorded after the watermark that closed by ``until`` (default: ``LAG``
-    ago), at most ``max_buckets`` of them. Returns what it did."""
-    until = until or (now() - LAG)
+def run(until: datetime | None = None, max_chunks: int = 10_000) -> Report:
+    """Roll up the chunks of buckets recorded after the watermark that closed by ``until`` (default:
+    ``SHELF_STATS_LAG_SECONDS`` ago: GSI propagation, recorders' clocks), at most ``max_chunks`` of
+    them, each chunk's rows written once. Returns what it did."""
+    until = until or (now() - timedelta(seconds=settings().stats_lag_seconds))
+    seconds = chunk_seconds()
     report = Report()
-    for bucket in pending_buckets(watermark(), until)[:max_buckets]:
-        events = _events_of(bucket)
+    for chunk, marks in pending_chunks(watermark(), until, seconds)[:max_chunks]:
+        events = _events_of(marks)
         for (key, period), (downloads, size, expires) in aggregate(events).rows.items():
-            if _write(bucket, key, period, downloads, size, expires):
+            if _write(chunk, key, period, downloads, size, expires):
                 report.writes += 1
             else:
                 report.skipped += 1
-        _set_watermark(bucket)
-        report.buckets += 1
+        last_bucket = read_iso(chunk + "Z") + timedelta(seconds=seconds - BUCKET_SECONDS)
+        _set_watermark(max(last_bucket.strftime("%Y-%m-%dT%H:%M:%S"), max(m.split("#")[0] for m in marks)))
+        report.chunks += 1
         report.events += len(events)
-    if report.buckets:
+    if report.chunks:
         log.info("download rollup: %s", report)
     return report

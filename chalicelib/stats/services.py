@@ -1,0 +1,322 @@
+"""Statistics and usage reports (spec: Statistics & Usage Report), read from the rollup's aggregate
+rows and the storage counters (``models.py``): one Query per key and resolution, never a Scan.
+
+Time ranges: within the last 24 hours the bounds are honoured to the minute (minute rows); a ``from``
+earlier than that is moved to the beginning of its day, and days are counted whole (day rows), as the
+spec says. Usage reports are monthly periods between ``from`` and ``to``.
+
+Example::
+
+    downloads_by_day(repo, "pkg", None, TimeRange.parse(body))   # {"from", "to", "records": [...]}
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pydantic import Field
+
+from chalicelib import db
+from chalicelib.accounts.models import Subject
+from chalicelib.errors import BadRequest, NotFound
+from chalicelib.packages.models import Package, Version
+from chalicelib.repositories.models import Repository
+from chalicelib.stats import storage
+from chalicelib.stats.models import (
+    Stat,
+    day,
+    minute,
+    month,
+    package_key,
+    repo_key,
+    storage_key,
+    subject_key,
+    version_key,
+)
+from chalicelib.stats.rollup import UNKNOWN_COUNTRY
+from chalicelib.teams.models import Team
+from chalicelib.timefmt import iso, now, parse_iso
+from chalicelib.validation import Body
+
+#: Minute rows cover the last 24 hours.
+MINUTE_WINDOW = timedelta(hours=24)
+#: The longest usage report (monthly periods).
+MAX_MONTHS = 120
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+#: How an unknown country is reported.
+UNKNOWN = "Unknown"
+
+
+class RangeBody(Body):
+    """``{"from": ISO 8601, "to": ISO 8601}`` (both optional: the last 30 days up to now)."""
+
+    from_: str | None = Field(default=None, alias="from", max_length=64)
+    to: str | None = Field(default=None, max_length=64)
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def parse(cls, body: RangeBody, default_days: int = 30) -> TimeRange:
+        """The body's range; 400 for a timestamp that is not ISO 8601, out of 2000–2199, or reversed."""
+        end = parse_iso(body.to, "to") if body.to else now()
+        start = parse_iso(body.from_, "from") if body.from_ else end - timedelta(days=default_days)
+        for value, name in ((start, "from"), (end, "to")):
+            if not EARLIEST <= value < LATEST:
+                raise BadRequest(f"'{name}' must be between 2000 and 2199")
+        if start > end:
+            raise BadRequest("'from' must not be after 'to'")
+        return cls(start, end)
+
+
+def _rows(key: str, low: str, high: str) -> Iterable[Stat]:
+    return Stat.query(key, Stat.period.between(low, high + "~"))
+
+
+def _day_start(at: datetime) -> datetime:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def effective(span: TimeRange) -> TimeRange:
+    """The spec's resolution: a ``from`` before the last 24 hours moves to the beginning of its day."""
+    if span.start < now() - MINUTE_WINDOW:
+        return TimeRange(_day_start(span.start), span.end)
+    return span
+
+
+def _counts(key: str, span: TimeRange, day_res: str, minute_res: str) -> dict[tuple[str, str], int]:
+    """Downloads of ``key`` in ``span``: ``{(day, sub): count}``, where ``sub`` is what follows the
+    time in the period (a version, a country, or ""). Whole days from day rows; the partial days at
+    the ends from minute rows when they lie in the last 24 hours (else whole days: day resolution)."""
+    window = now() - MINUTE_WINDOW
+    first, last = _day_start(span.start), _day_start(span.end)
+    minute_days: dict[str, tuple[str, str]] = {}
+    for edge in {first, last}:
+        low = max(span.start, edge)
+        high = min(span.end, edge + timedelta(days=1) - timedelta(minutes=1))
+        whole = low == edge and high >= edge + timedelta(days=1) - timedelta(minutes=1)
+        if not whole and low >= window.replace(second=0, microsecond=0):
+            minute_days[day(edge)] = (minute(low), minute(high))
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for row in _rows(key, f"{day_res}#{day(first)}", f"{day_res}#{day(last)}"):
+        _, when, *sub = row.period.split("#", 2)
+        if when not in minute_days:
+            out[(when, sub[0] if sub else "")] += int(row.downloads or 0)
+    for when, (low, high) in minute_days.items():
+        for row in _rows(key, f"{minute_res}#{low}", f"{minute_res}#{high}"):
+            _, at, *sub = row.period.split("#", 2)
+            out[(when, sub[0] if sub else "")] += int(row.downloads or 0)
+    return out
+
+
+def _check_version(package: Package, version: str | None) -> None:
+    if version is not None:
+        db.get_or_404(Version, package.id, version, missing=f"Version '{version}' was not found")
+
+
+def package_of(repo: Repository, name: str) -> Package:
+    return db.get_or_404(Package, repo.id, name, missing=f"Package '{name}' was not found")
+
+
+def _range_keys(repo: Repository, package: str, version: str | None) -> tuple[str, str, str]:
+    """The row key and its day/minute resolutions for downloads by version."""
+    if version is None:
+        return package_key(repo.id, package), "d", "m"
+    return version_key(repo.id, package, version), "d", "m"
+
+
+
+def _answer(span: TimeRange, records: list) -> dict:
+    return {"from": iso(span.start), "to": iso(span.end), "records": records}
+
+
+def downloads_by_day(repo: Repository, package: Package, version: str | None, span: TimeRange) -> dict:
+    """Get Daily Downloads: records by date (``yyyy/MM/dd``) with the count per version."""
+    _check_version(package, version)
+    span = effective(span)
+    key, day_res, minute_res = _range_keys(repo, package.name, version)
+    by_day: dict[str, dict[str, int]] = defaultdict(dict)
+    for (when, sub), count in _counts(key, span, day_res, minute_res).items():
+        name = version if version is not None else sub
+        by_day[when][name] = by_day[when].get(name, 0) + count
+    records = [
+        {
+            "date": when.replace("-", "/"),
+            "downloads": [{"version": v, "count": c} for v, c in sorted(versions.items())],
+        }
+        for when, versions in sorted(by_day.items())
+    ]
+    return _answer(span, records)
+
+
+def total_downloads(repo: Repository, package: Package, version: str | None, span: TimeRange) -> dict:
+    """Get Total Downloads: the count per version in the range."""
+    _check_version(package, version)
+    span = effective(span)
+    key, day_res, minute_res = _range_keys(repo, package.name, version)
+    totals: dict[str, int] = defaultdict(int)
+    for (_, sub), count in _counts(key, span, day_res, minute_res).items():
+        totals[version if version is not None else sub] += count
+    records = [{"version": v, "count": c} for v, c in sorted(totals.items())]
+    if version is not None and not records:
+        records = [{"version": version, "count": 0}]
+    return _answer(span, records)
+
+
+def country_downloads(repo: Repository, package: Package, version: str | None, span: TimeRange) -> dict:
+    """Get Downloads by Country: the count per country (ISO 3166-1 alpha-2) in the range, most first."""
+    _check_version(package, version)
+    span = effective(span)
+    key, _, _ = _range_keys(repo, package.name, version)
+    totals: dict[str, int] = defaultdict(int)
+    for (_, country), count in _counts(key, span, "c", "cm").items():
+        totals[UNKNOWN if country == UNKNOWN_COUNTRY else country] += count
+    records = [{"country": c, "count": n} for c, n in sorted(totals.items(), key=lambda i: (-i[1], i[0]))]
+    return _answer(span, records)
+
+
+# --- usage --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    partial: bool
+
+
+def periods(span: TimeRange) -> list[Period]:
+    """The monthly periods of ``span``; a period not covering its whole month is partial."""
+    out: list[Period] = []
+    cursor = span.start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while cursor < span.end or not out:
+        following = (cursor + timedelta(days=32)).replace(day=1)
+        start, end = max(cursor, span.start), min(following, span.end)
+        out.append(Period(start, end, start != cursor or end != following))
+        cursor = following
+        if len(out) > MAX_MONTHS:
+            raise BadRequest(f"A usage report covers at most {MAX_MONTHS} months")
+    return out
+
+
+def _monthly_bytes(
+    key: str, spans: list[Period], month_prefix: str = "M", day_prefix: str = "d"
+) -> dict[tuple[int, str], int]:
+    """Bytes downloaded under ``key`` per period: ``{(period index, sub): bytes}`` (``sub``: what
+    follows the time in the row's period, e.g. a business unit, or ""). Month rows for whole months
+    (one Query), day rows for the partial periods (one Query each; only the first and last can be)."""
+    out: dict[tuple[int, str], int] = defaultdict(int)
+    index = {month(p.start): i for i, p in enumerate(spans) if not p.partial}
+    if index:
+        low, high = min(index), max(index)
+        for row in _rows(key, f"{month_prefix}#{low}", f"{month_prefix}#{high}"):
+            _, when, *sub = row.period.split("#", 2)
+            if when in index:
+                out[(index[when], sub[0] if sub else "")] += int(row.bytes or 0)
+    for i, p in enumerate(spans):
+        if not p.partial:
+            continue
+        last = p.end - timedelta(microseconds=1)
+        for row in _rows(key, f"{day_prefix}#{day(p.start)}", f"{day_prefix}#{day(last)}"):
+            _, _, *sub = row.period.split("#", 2)
+            out[(i, sub[0] if sub else "")] += int(row.bytes or 0)
+    return out
+
+
+def _percentage(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 8) if whole else 0
+
+
+def _period_fields(period: Period) -> dict:
+    return {"from": iso(period.start), "to": iso(period.end), "partial_period": period.partial}
+
+
+def subject_usage(subject: Subject, span: TimeRange) -> list[dict]:
+    """Get Usage Report For Subject: per month, download and storage bytes."""
+    spans = periods(span)
+    downloads = _monthly_bytes(subject_key(subject.name), spans)
+    stored = storage.storage_at(subject.name, ["total"], [p.end for p in spans])
+    return [
+        {**_period_fields(p), "download_bytes": downloads[(i, "")], "storage_bytes": stored[("total", i)]}
+        for i, p in enumerate(spans)
+    ]
+
+
+def _shares(owner: str, spans: list[Period], part: dict, scope: str, sub: str = "") -> list[dict]:
+    """Download and storage bytes of one part of ``owner`` per period, with its shares of the totals."""
+    totals = _monthly_bytes(subject_key(owner), spans)
+    stored = storage.storage_at(owner, [scope, "total"], [p.end for p in spans])
+    out = []
+    for i, p in enumerate(spans):
+        downloads = part[(i, sub)]
+        out.append(
+            {
+                **_period_fields(p),
+                "download_bytes": downloads,
+                "download_percentage": _percentage(downloads, totals[(i, "")]),
+                "storage_bytes": stored[(scope, i)],
+                "storage_percentage": _percentage(stored[(scope, i)], stored[("total", i)]),
+            }
+        )
+    return out
+
+
+def repo_usage(repo: Repository, span: TimeRange) -> list[dict]:
+    """Get Usage Report For Repository: per month, with percentages of the subject's totals."""
+    spans = periods(span)
+    part = _monthly_bytes(repo_key(repo.id), spans)
+    return [
+        {"business_unit": repo.business_unit, **row}
+        for row in _shares(repo.owner, spans, part, f"r#{repo.id}")
+    ]
+
+
+def business_units(owner: str) -> set[str]:
+    """The subject's business units: those of its repositories and teams (two Queries)."""
+    units = {r.business_unit for r in Repository.query(owner) if r.business_unit}
+    units |= {t.business_unit for t in Team.query(owner) if t.business_unit}
+    return units
+
+
+def check_business_unit(owner: str, unit: str) -> None:
+    if unit not in business_units(owner):
+        raise NotFound(f"BusinessUnit '{unit}' was not found")
+
+
+def business_unit_usage(subject: Subject, span: TimeRange, unit: str | None = None) -> list[dict]:
+    """Get Usage Report Grouped By Business Unit: per unit and month, with percentages."""
+    units = [unit] if unit is not None else sorted(business_units(subject.name))
+    spans = periods(span)
+    part = _monthly_bytes(subject_key(subject.name), spans, "bu", "bud")
+    out = []
+    for name in units:
+        for row in _shares(subject.name, spans, part, f"bu#{name}", sub=name):
+            out.append({"business_unit": name, **row})
+    return out
+
+
+def package_usage(repo: Repository, package: str | None, start: int, size: int) -> tuple[list[dict], int]:
+    """Get Usage Report For Package: current storage bytes and file count per package (paged)."""
+    prefix = f"r#{repo.id}#p#"
+    if package is not None:
+        package_of(repo, package)
+        try:
+            row = Stat.get(storage_key(repo.owner), prefix + package)
+            found = [(package, int(row.bytes or 0), int(row.files or 0))]
+        except Stat.DoesNotExist:
+            found = [(package, 0, 0)]
+    else:
+        found = [
+            (row.period[len(prefix) :], int(row.bytes or 0), int(row.files or 0))
+            for row in Stat.query(storage_key(repo.owner), Stat.period.startswith(prefix))
+            if int(row.files or 0) > 0
+        ]
+    items = [{"package": n, "storage_bytes": b, "file_count": f} for n, b, f in found[start : start + size]]
+    return items, len(found)

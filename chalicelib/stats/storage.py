@@ -45,10 +45,10 @@ def apply(event: FileStored | FileDeleted) -> bool:
     owner = event.owner
     unit = _business_unit(owner, event.repo, event.repo_id)
     current = ["total", f"r#{event.repo_id}", f"r#{event.repo_id}#p#{event.package}"]
-    ledger = [f"total#{when}", f"r#{event.repo_id}#{when}"]
+    ledger = [f"{when}#total", f"{when}#r#{event.repo_id}"]
     if unit:
         current.append(f"bu#{unit}")
-        ledger.append(f"bu#{unit}#{when}")
+        ledger.append(f"{when}#bu#{unit}")
 
     def write(tx) -> None:  # noqa: ANN001
         tx.save(
@@ -68,21 +68,32 @@ def apply(event: FileStored | FileDeleted) -> bool:
     return True
 
 
-def storage_at(owner: str, scope: str, end: datetime) -> tuple[int, int]:
-    """(bytes, files) of ``scope`` (``total``, ``r#<repo_id>``, ``bu#<unit>``) at the end of the UTC day
-    before ``end`` (or now): the current counter minus the ledger's changes since."""
-    try:
-        row = Stat.get(storage_key(owner), scope)
-        total, files = int(row.bytes or 0), int(row.files or 0)
-    except DoesNotExist:
-        total, files = 0, 0
-    if end >= now():
-        return total, files
-    first_day_after = day(end) if end.time() == datetime.min.time() else day(end + timedelta(days=1))
-    prefix = f"{scope}#"
-    for row in Stat.query(
-        ledger_key(owner), Stat.period.between(prefix + first_day_after, prefix + "9999")
-    ):
-        total -= int(row.bytes or 0)
-        files -= int(row.files or 0)
-    return max(total, 0), max(files, 0)
+def storage_at(owner: str, scopes: list[str], ends: list[datetime]) -> dict[tuple[str, int], int]:
+    """Bytes stored under each of ``scopes`` (``total``, ``r#<repo_id>``, ``bu#<unit>``) at each of
+    ``ends``: ``{(scope, index of the end): bytes}``. The current counters (one GetItem per scope)
+    minus the ledger's changes after each end's day (one Query from the earliest end on): a day's
+    changes count from its end on, so an end inside a day sees that whole day."""
+    current: dict[str, int] = {}
+    for scope in scopes:
+        try:
+            current[scope] = int(Stat.get(storage_key(owner), scope).bytes or 0)
+        except DoesNotExist:
+            current[scope] = 0
+    cutoffs = [_first_day_after(end) for end in ends]
+    out = {(scope, i): current[scope] for scope in scopes for i in range(len(ends))}
+    if not ends or min(cutoffs) > day(now()):
+        return out
+    wanted = set(scopes)
+    for row in Stat.query(ledger_key(owner), Stat.period >= min(cutoffs)):
+        when, scope = row.period.split("#", 1)
+        if scope not in wanted:
+            continue
+        for i, cutoff in enumerate(cutoffs):
+            if when >= cutoff:
+                out[(scope, i)] -= int(row.bytes or 0)
+    return {k: max(v, 0) for k, v in out.items()}
+
+
+def _first_day_after(end: datetime) -> str:
+    """The first day whose changes are not in the storage at ``end`` (periods end at midnight)."""
+    return day(end) if end.time() == datetime.min.time() else day(end + timedelta(days=1))

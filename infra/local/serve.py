@@ -2,7 +2,9 @@
 
 Environment: ``PORT`` (8000), ``AWS_PORT`` (4566, the local AWS endpoint),
 ``SHELF_ADMIN_USER`` / ``SHELF_ADMIN_API_KEY`` (the system administrator; a random key is
-generated and printed once when unset), and every ``SHELF_*`` setting of ``chalicelib/config.py``, e.g.
+generated and printed once when unset), ``SHELF_LOCAL_SCHEDULE_SECONDS`` (10: the longest period
+of a scheduled function locally, see infra/local/scheduler.py), and every ``SHELF_*`` setting of
+``chalicelib/config.py``, e.g.
 ``SHELF_OUTBOUND_ALLOW_CIDRS=127.0.0.0/8`` to let webhooks and callbacks reach local listeners.
 """
 
@@ -20,6 +22,10 @@ def main() -> None:
     port = int(os.environ.get("PORT", "8000"))
     aws_port = int(os.environ.get("AWS_PORT", "4566"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access line per API request instead
+    # One process, one local DynamoDB: the download rollup needs no propagation
+    # delay (10 s deployed) and rolls up every 10 s of downloads (60 s deployed).
+    os.environ.setdefault("SHELF_STATS_LAG_SECONDS", "1")
+    os.environ.setdefault("SHELF_STATS_ROLLUP_SECONDS", "10")
     _, endpoint = start_moto(aws_port)
     point_at(endpoint)
     create_resources()
@@ -32,6 +38,7 @@ def main() -> None:
     from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
     from infra.local.events import EventPump
     from infra.local.gateway import LocalGateway
+    from infra.local.scheduler import Scheduler
 
     admin, generated_key = bootstrap_from_env()
     # Lambda's SQS event sources: S3 reports large uploads, which the app finishes in the background;
@@ -42,7 +49,10 @@ def main() -> None:
             queues.EVENTS: eventbus.lifecycle_events,
         }
     ).start()
+    # EventBridge's schedules: every @app.schedule function, every SHELF_LOCAL_SCHEDULE_SECONDS (10) at most.
+    scheduler = Scheduler(app).start()
     print(f"Local AWS (moto) on {endpoint}")
+    print("Scheduled functions: " + ", ".join(f"{j.name} every {j.period:g} s" for j in scheduler.jobs))
     print(f"Shelf API on http://127.0.0.1:{port}")
     allowed = settings().outbound_allow_cidrs
     if allowed:

@@ -1,0 +1,304 @@
+"""Download statistics and usage reports, end to end: downloads anonymously, by a user and by an access
+key from addresses in different countries; the queued events are delivered, the rollup job runs (called
+directly), and every report answers exactly those counts. Running the job twice, or again after a
+crash half-way, changes no number."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from chalicelib import events
+from chalicelib.stats import recording, rollup
+from chalicelib.stats.models import ROLLUP_KEY, Stat
+from chalicelib.timefmt import iso, now
+from tests.conftest import ADMIN, assert_message
+
+GB, US, DE, JP = "81.2.69.160", "8.8.8.8", "5.9.0.1", "133.242.0.1"
+SIZES = {"a.bin": 1000, "b.bin": 500, "c.bin": 200}
+
+
+def deliver(queued: list[events.Event]) -> None:
+    """Deliver queued lifecycle events as the events queue does: batches of 10."""
+    for start in range(0, len(queued), 10):
+        batch = queued[start : start + 10]
+        events.consume({"Records": [{"messageId": e.id, "body": e.to_json()} for e in batch]})
+    queued.clear()
+
+
+#: The rollup's chunk: everything recorded until now is in a chunk closed by then.
+CHUNK = timedelta(seconds=rollup.chunk_seconds())
+
+
+def roll_up() -> rollup.Report:
+    """Roll up everything recorded so far (the chunks closed, ignoring the lag)."""
+    return rollup.run(until=now() + CHUNK + timedelta(seconds=1))
+
+
+@pytest.fixture(scope="module")
+def world(api):
+    from tests.conftest import World
+
+    return World(api)
+
+
+@pytest.fixture(scope="module")
+def scene(api, world):
+    owner = world.user()
+    org = world.org(owner, plan="enterprise")
+    member = world.user()
+    world.member(org, member, "member")
+    repo = world.repo(org, business_unit="bu1")
+    other = world.repo(org)
+    queued: list[events.Event] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(events, "sender", queued.append)
+        world.package(org, repo, name="pkg")
+        for version, name in (("1.0", "a.bin"), ("2.0", "b.bin")):
+            body = b"x" * SIZES[name]
+            response = api.put(f"/content/{org}/{repo}/pkg/{version}/{name};publish=1", ADMIN, data=body)
+            assert response.status_code == 201, response.text
+        world.package(org, other, name="tool")
+        response = api.put(f"/content/{org}/{other}/tool/1/c.bin;publish=1", ADMIN, data=b"x" * 200)
+        assert response.status_code == 201, response.text
+        response = api.post(f"/orgs/{org}/access_keys", ADMIN, json={"id": "key"})
+        assert response.status_code == 201, response.text
+        key = (response.json()["username"], response.json()["password"])
+        body = {"id": "rw", "access": "rw", "access_keys": ["key"]}
+        response = api.post(f"/packages/{org}/{repo}/pkg/entitlements", ADMIN, json=body)
+        assert response.status_code == 201, response.text
+        response = api.post(f"/orgs/{org}/access_keys", ADMIN, json={"id": "reader"})
+        reader = (response.json()["username"], response.json()["password"])
+        body = {"id": "r", "access": "r", "access_keys": ["reader"]}
+        assert api.post(f"/packages/{org}/{repo}/pkg/entitlements", ADMIN, json=body).status_code == 201
+        downloads = [
+            (None, GB, f"{repo}/a.bin"),
+            (None, GB, f"{repo}/a.bin"),
+            (member.auth, US, f"{repo}/a.bin"),
+            (member.auth, US, f"{repo}/b.bin"),
+            (key, DE, f"{repo}/b.bin"),
+            (None, JP, f"{other}/c.bin"),
+        ]
+        for auth, ip, path in downloads:
+            response = api.get(f"/dl/{org}/{path}", auth, headers={"X-Forwarded-For": ip})
+            assert response.status_code == 302, response.text
+        deliver(queued)
+    first = roll_up()
+    return {
+        "org": org,
+        "repo": repo,
+        "other": other,
+        "owner": owner,
+        "member": member,
+        "key": key,
+        "reader": reader,
+        "first": first,
+    }
+
+
+def stats(api, scene, report: str, version: str | None = None, auth=None, **body) -> dict:
+    path = f"/packages/{scene['org']}/{scene['repo']}/pkg"
+    if version:
+        path += f"/versions/{version}"
+    response = api.post(f"{path}/stats/{report}", auth or scene["owner"].auth, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def today() -> str:
+    return now().strftime("%Y/%m/%d")
+
+
+def test_the_rollup_read_the_events_once(scene):
+    first = scene["first"]
+    assert first.events == 6 + 0  # the six downloads (uploads are not downloads)
+    assert first.chunks >= 1 and first.writes > 0
+
+
+def test_daily_downloads_per_package_and_version(api, scene):
+    body = stats(api, scene, "time_range_downloads")
+    assert body["records"] == [
+        {"date": today(), "downloads": [{"version": "1.0", "count": 3}, {"version": "2.0", "count": 2}]}
+    ]
+    assert set(body) == {"from", "to", "records"}
+    body = stats(api, scene, "time_range_downloads", "2.0")
+    assert body["records"] == [{"date": today(), "downloads": [{"version": "2.0", "count": 2}]}]
+
+
+def test_minute_resolution_in_the_last_24_hours(api, scene):
+    start, end = now() - timedelta(minutes=30), now() + timedelta(minutes=1)
+    body = stats(api, scene, "total_downloads", **{"from": iso(start), "to": iso(end)})
+    assert body["from"] == iso(start)  # minutes are kept
+    assert body["records"] == [{"version": "1.0", "count": 3}, {"version": "2.0", "count": 2}]
+    later = {"from": iso(now() + timedelta(minutes=2)), "to": iso(now() + timedelta(minutes=3))}
+    assert stats(api, scene, "total_downloads", **later)["records"] == []
+    assert stats(api, scene, "time_range_downloads", **later)["records"] == []
+    # Before the last 24 hours: from the beginning of that day, by days.
+    old = now() - timedelta(days=3, hours=1)
+    body = stats(api, scene, "total_downloads", **{"from": iso(old)})
+    assert body["from"] == iso(old.replace(hour=0, minute=0, second=0, microsecond=0))
+    assert body["records"] == [{"version": "1.0", "count": 3}, {"version": "2.0", "count": 2}]
+
+
+def test_total_and_country_downloads(api, scene):
+    assert stats(api, scene, "total_downloads", "1.0")["records"] == [{"version": "1.0", "count": 3}]
+    assert stats(api, scene, "country_downloads")["records"] == [
+        {"country": "GB", "count": 2},
+        {"country": "US", "count": 2},
+        {"country": "DE", "count": 1},
+    ]
+    assert stats(api, scene, "country_downloads", "2.0")["records"] == [
+        {"country": "DE", "count": 1},
+        {"country": "US", "count": 1},
+    ]
+
+
+def test_an_access_key_with_a_read_write_entitlement_reads_statistics(api, scene):
+    body = stats(api, scene, "total_downloads", "1.0", auth=scene["key"])
+    assert body["records"] == [{"version": "1.0", "count": 3}]
+    path = f"/packages/{scene['org']}/{scene['repo']}/pkg/stats/total_downloads"
+    assert api.post(path, scene["reader"], json={}).status_code == 403
+    assert api.post(path, scene["member"].auth, json={}).status_code == 403  # read only
+    assert api.post(path, json={}).status_code == 401
+
+
+def month_start() -> str:
+    return iso(now().replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+
+
+def usage(api, scene, path: str, auth=None, **body):
+    response = api.post(path, auth or scene["owner"].auth, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_subject_and_repository_usage(api, scene):
+    org, repo = scene["org"], scene["repo"]
+    body = {"from": month_start()}
+    [period] = usage(api, scene, f"/usage/{org}", **body)
+    assert period["from"] == month_start() and period["partial_period"] is True
+    assert (period["download_bytes"], period["storage_bytes"]) == (4200, 1700)
+    [period] = usage(api, scene, f"/usage/{org}/{repo}", **body)
+    assert period["business_unit"] == "bu1"
+    assert (period["download_bytes"], period["storage_bytes"]) == (4000, 1500)
+    assert period["download_percentage"] == round(100 * 4000 / 4200, 8)
+    assert period["storage_percentage"] == round(100 * 1500 / 1700, 8)
+    # Two whole months before this one: nothing then.
+    last = now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    earlier = (last - timedelta(days=40)).replace(day=1)
+    periods = usage(api, scene, f"/usage/{org}", **{"from": iso(earlier), "to": iso(last)})
+    assert [(p["partial_period"], p["download_bytes"], p["storage_bytes"]) for p in periods] == [
+        (False, 0, 0),
+        (False, 0, 0),
+    ]
+
+
+def test_package_and_business_unit_usage(api, scene):
+    org, repo = scene["org"], scene["repo"]
+    expected = [{"package": "pkg", "storage_bytes": 1500, "file_count": 2}]
+    response = api.post(f"/usage/package_usage/{org}/{repo}", scene["owner"].auth)
+    assert response.status_code == 200 and response.json() == expected
+    assert response.headers["X-RangeLimit-Total"] == "1"
+    assert usage(api, scene, f"/usage/package_usage/{org}/{repo}/pkg") == expected
+    span = {"from": month_start(), "to": iso(now() + timedelta(minutes=1))}
+    [period] = usage(api, scene, f"/usage/business_unit_usage/{org}", **span)
+    assert period["business_unit"] == "bu1"
+    assert (period["download_bytes"], period["storage_bytes"]) == (4000, 1500)
+    assert period["download_percentage"] == round(100 * 4000 / 4200, 8)
+    assert usage(api, scene, f"/usage/business_unit_usage/{org}/bu1", **span) == [period]
+    response = api.post(f"/usage/business_unit_usage/{org}/nope", scene["owner"].auth, json={})
+    assert response.status_code == 404
+    assert_message(response, "BusinessUnit 'nope' was not found")
+
+
+def test_refusals_on_lower_plans(api, world, scene):
+    user = world.user(plan="premium")
+    repo = world.repo(user.name)
+    world.package(user.name, repo, name="pkg")
+    free = world.user()
+    free_repo = world.repo(free.name)
+    world.package(free.name, free_repo, name="pkg")
+    response = api.post(f"/packages/{free.name}/{free_repo}/pkg/stats/total_downloads", free.auth, json={})
+    assert response.status_code == 403
+    assert_message(response, "This resource is only available for premium packages.")
+    response = api.post(f"/packages/{free.name}/{free_repo}/nope/stats/total_downloads", free.auth, json={})
+    assert response.status_code == 404  # existence before the plan
+    response = api.post(f"/usage/{free.name}", free.auth, json={})
+    assert (response.status_code, response.json()) == (
+        403,
+        {"message": "This resource is only available for Premium users"},
+    )
+    response = api.post(f"/usage/{free.name}/{free_repo}", free.auth, json={})
+    assert response.json() == {"message": "This resource is only available for Premium repositories"}
+    response = api.post(f"/usage/package_usage/{free.name}/{free_repo}", free.auth, json={})
+    assert response.status_code == 403
+    response = api.post(f"/usage/business_unit_usage/{user.name}", user.auth, json={})
+    assert response.json() == {"message": "This resource is only available for Enterprise users"}
+    assert api.post(f"/usage/{user.name}", user.auth, json={}).status_code == 200
+    response = api.post(f"/usage/{scene['org']}", scene["member"].auth, json={})
+    assert response.status_code == 403  # the admin right
+
+
+def test_bad_ranges_are_400(api, scene):
+    path = f"/packages/{scene['org']}/{scene['repo']}/pkg/stats/total_downloads"
+    for body in ({"from": "yesterday"}, {"from": iso(now()), "to": iso(now() - timedelta(days=1))}):
+        response = api.post(path, scene["owner"].auth, json=body)
+        assert response.status_code == 400, body
+        assert set(response.json()) == {"message"}
+    response = api.post(f"/usage/{scene['org']}", scene["owner"].auth, json={"from": "2001-01-01T00:00:00Z"})
+    assert response.status_code == 400  # over 120 months
+
+
+def _numbers(api, scene) -> tuple:
+    org, repo = scene["org"], scene["repo"]
+    return (
+        stats(api, scene, "time_range_downloads")["records"],
+        stats(api, scene, "country_downloads")["records"],
+        usage(api, scene, f"/usage/{org}", **{"from": month_start()})[0]["download_bytes"],
+        usage(api, scene, f"/usage/{org}/{repo}", **{"from": month_start()})[0]["download_bytes"],
+    )
+
+
+def test_running_the_job_twice_is_running_it_once(api, scene):
+    before = _numbers(api, scene)
+    assert roll_up().writes == 0  # nothing after the watermark
+    Stat(ROLLUP_KEY, "-").delete()  # forget the watermark: every bucket is read again
+    again = roll_up()
+    assert again.events == 6 and again.writes == 0 and again.skipped == scene["first"].writes
+    assert _numbers(api, scene) == before
+
+
+def test_a_crash_half_way_loses_nothing(api, scene, monkeypatch):
+    before = _numbers(api, scene)
+    queued: list[events.Event] = []
+    monkeypatch.setattr(events, "sender", queued.append)
+    # Recorded in a chunk after the watermark the earlier runs left.
+    later = now() + CHUNK
+    monkeypatch.setattr(recording, "now", lambda: later)
+    for _ in range(3):
+        response = api.get(f"/dl/{scene['org']}/{scene['repo']}/a.bin", headers={"X-Forwarded-For": GB})
+        assert response.status_code == 302
+    deliver(queued)
+    real_update = Stat.update
+    calls = [0]
+
+    def failing_update(self, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 5:
+            raise RuntimeError("DynamoDB is unavailable")
+        return real_update(self, *args, **kwargs)
+
+    monkeypatch.setattr(Stat, "update", failing_update)
+    until = later + CHUNK + timedelta(seconds=1)
+    with pytest.raises(RuntimeError):
+        rollup.run(until=until)
+    monkeypatch.setattr(Stat, "update", real_update)
+    report = rollup.run(until=until)
+    assert report.events == 3 and report.skipped == 4  # the rows written before the crash
+    records, countries, subject_bytes, repo_bytes = _numbers(api, scene)
+    assert records == [
+        {"date": today(), "downloads": [{"version": "1.0", "count": 6}, {"version": "2.0", "count": 2}]}
+    ]
+    assert countries[0] == {"country": "GB", "count": 5}
+    assert (subject_bytes, repo_bytes) == (before[2] + 3000, before[3] + 3000)
