@@ -202,8 +202,10 @@ def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_event
     owner, admin = world.user(), world.user()
     org = world.org(owner, plan="enterprise")
     world.member(org, admin, "admin")
-    repo = world.repo(org)
+    repo = world.repo(org, business_unit="bu")
     package = world.package(org, repo)
+    body = {"daily_download_bytes": 1500, "alert_to_admins": False}
+    assert api.post(f"/usage_threshold/business_unit/{org}/bu", owner.auth, json=body).status_code == 201
     body = {
         "daily_download_bytes": 1500,
         "monthly_storage_bytes": 500,
@@ -225,13 +227,14 @@ def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_event
         ["ops@example.com", f"{owner.name}@example.com", f"{admin.name}@example.com"]
     )
     assert "monthly storage" in email.subject and "1000 bytes" in email.body and "500 bytes" in email.body
-    # Two downloads (2,000 bytes) cross the organisation's daily threshold and the repository's
-    # monthly one (1,500 each): one alert each, however often the job runs; the repository's email
-    # goes to its own address only (alert_to_admins false).
+    # Two downloads (2,000 bytes) cross the organisation's and the business unit's daily thresholds
+    # and the repository's monthly one (1,500 each): one alert each, however often the job runs; the
+    # repository's email goes to its own address only (alert_to_admins false), the business unit's
+    # to nobody (a stream event only).
     assert api.get(f"/dl/{org}/{repo}/a.bin").status_code == 302
     assert api.get(f"/dl/{org}/{repo}/a.bin", admin.auth).status_code == 302
     roll_up()
-    assert [alerts.run().alerts for _ in range(3)] == [2, 0, 0]
+    assert [alerts.run().alerts for _ in range(3)] == [3, 0, 0]
     emails = sent_emails(org)
     assert len(emails) == 3
     [repo_email] = [e for e in emails if f"repo {repo}" in e.subject]
@@ -240,8 +243,11 @@ def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_event
     month, day = now().strftime("%Y-%m"), now().strftime("%Y-%m-%d")
     common = {"type": "usage_threshold", "subject": org}
     assert sorted(
-        ({k: v for k, v in line.items() if k != "time"} for line in lines), key=lambda line: line["threshold"]
+        ({k: v for k, v in line.items() if k != "time"} for line in lines),
+        key=lambda line: (line["threshold"], line["scope"]),
     ) == [
+        {**common, "scope": "business_unit", "name": "bu", "threshold": "daily_download_bytes"}
+        | {"limit": 1500, "usage": 2000, "period": day},
         {**common, "scope": "organization", "name": None, "threshold": "daily_download_bytes"}
         | {"limit": 1500, "usage": 2000, "period": day},
         {**common, "scope": "repo", "name": repo, "threshold": "monthly_download_bytes"}

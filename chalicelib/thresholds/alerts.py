@@ -3,7 +3,7 @@ statistics' aggregates and alerts once per threshold, kind and period.
 
 Usage comes from the statistics domain's rows (``chalicelib/stats``; never recomputed here): download
 bytes of the UTC day and month of the organisation (``s#<org>``), a repository (``r#<repo id>``) or a
-business unit (``s#<org>`` ``bu#<month>#<unit>``; monthly only), and the current storage
+business unit (``s#<org>``, periods ``bu#<month>#<unit>`` and ``bud#<day>#<unit>``), and the current storage
 (``st#<org>``: ``total``, ``r#<repo id>``, ``bu#<unit>``).
 
 Once per period: an alert is claimed with a conditional put of ``ThresholdAlert`` (key
@@ -64,7 +64,11 @@ def usage(threshold: UsageThreshold, at: datetime) -> dict[str, int | None]:
         monthly, daily = _bytes(key, f"M#{mo}"), _bytes(key, f"d#{d}")
     elif kind == BUSINESS_UNIT:
         storage = f"bu#{threshold.name}"
-        monthly, daily = _bytes(subject_key(org), f"bu#{mo}#{threshold.name}"), None
+        unit = threshold.name
+        monthly, daily = (
+            _bytes(subject_key(org), f"bu#{mo}#{unit}"),
+            _bytes(subject_key(org), f"bud#{d}#{unit}"),
+        )
     else:
         storage = "total"
         monthly, daily = _bytes(subject_key(org), f"M#{mo}"), _bytes(subject_key(org), f"d#{d}")
