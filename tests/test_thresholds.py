@@ -65,14 +65,16 @@ def paths(scene: dict, org: str | None = None, repo: str | None = None) -> list[
 
 
 def test_create_get_update_delete_each_scope(api, scene):
-    for path in paths(scene):
-        assert api.get(path, scene["admin"].auth).status_code == 404
+    for index, path in enumerate(paths(scene)):
+        full = index == 0  # every answer on the organisation's; the essentials on the others
+        if full:
+            assert api.get(path, scene["admin"].auth).status_code == 404
         response = api.post(path, scene["admin"].auth, json=SAMPLE)
         assert response.status_code == 201, (path, response.text)
         assert response.json() == SAMPLE
-        assert api.get(path, scene["owner"].auth).json() == SAMPLE
-        response = api.post(path, scene["admin"].auth, json=SAMPLE)
-        assert response.status_code == 409
+        if full:
+            assert api.get(path, scene["owner"].auth).json() == SAMPLE
+            assert api.post(path, scene["admin"].auth, json=SAMPLE).status_code == 409
         # 0 disables one threshold; fields not sent stay as they were.
         response = api.patch(
             path, scene["admin"].auth, json={"daily_download_bytes": 0, "alert_to_admins": "false"}
@@ -81,11 +83,11 @@ def test_create_get_update_delete_each_scope(api, scene):
         want = {**SAMPLE, "daily_download_bytes": 0, "alert_to_admins": False}
         assert response.json() == want
         assert api.get(path, scene["admin"].auth).json() == want
-        response = api.delete(path, scene["admin"].auth)
-        assert response.status_code == 200
+        assert api.delete(path, scene["admin"].auth).status_code == 200
         assert api.get(path, scene["admin"].auth).status_code == 404
-        assert api.delete(path, scene["admin"].auth).status_code == 404
-        assert api.patch(path, scene["admin"].auth, json={"daily_download_bytes": 1}).status_code == 404
+        if full:
+            assert api.delete(path, scene["admin"].auth).status_code == 404
+            assert api.patch(path, scene["admin"].auth, json={"daily_download_bytes": 1}).status_code == 404
 
 
 def test_defaults_and_validation(api, scene):
@@ -198,7 +200,7 @@ def roll_up() -> None:
     rollup.run(until=now() + timedelta(seconds=rollup.chunk_seconds() + 1))
 
 
-def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_events):
+def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_events, monkeypatch):
     owner, admin = world.user(), world.user()
     org = world.org(owner, plan="enterprise")
     world.member(org, admin, "admin")
@@ -217,11 +219,27 @@ def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_event
     response = api.get(f"/stream/{org}", owner.auth)  # a reader: the stream keeps events from now
     reconnect = response.headers["X-Bintray-Stream-Reconnect-Id"]
     assert alerts.run().alerts == 0  # nothing used yet
-    # 1,000 bytes stored cross the storage threshold (500): one alert for this month.
+    # 1,000 bytes stored cross the storage threshold (500): one alert for this month. The first run
+    # crashes before the email (SES down): the alert stays claimed, and is taken over once the claim
+    # expires.
     response = api.put(f"/content/{org}/{repo}/{package}/1.0/a.bin;publish=1", owner.auth, data=b"x" * 1000)
     assert response.status_code == 201, response.text
-    assert alerts.run().alerts == 1
-    assert alerts.run().alerts == 0  # the same period: nothing more
+
+    def down(*args, **kwargs):
+        raise RuntimeError("SES is down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(alerts.mail, "send", down)
+        with pytest.raises(RuntimeError):
+            alerts.run()
+    assert alerts.run().alerts == 0  # the crashed run still holds the alert
+    assert sent_emails(org) == []
+    with monkeypatch.context() as patched:
+        lease_over = alerts.now_ms() + alerts.LEASE_SECONDS * 1000 + 1
+        patched.setattr(alerts, "now_ms", lambda: lease_over)
+        assert alerts.run().alerts == 1
+        assert alerts.run().alerts == 0  # the same period: nothing more
+    assert alerts.run().alerts == 0
     [email] = sent_emails(org)
     assert sorted(email.destinations["ToAddresses"]) == sorted(
         ["ops@example.com", f"{owner.name}@example.com", f"{admin.name}@example.com"]
@@ -264,42 +282,8 @@ def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_event
         ("monthly_storage_bytes", later.strftime("%Y-%m"))
     ]
     assert len(sent_emails(org)) == 4
-
-
-def test_a_run_that_crashed_before_the_email_is_taken_over(api, world, in_request_events, monkeypatch):
-    owner = world.user()
-    org = world.org(owner, plan="enterprise")
-    repo = world.repo(org)
-    package = world.package(org, repo)
-    response = api.put(f"/content/{org}/{repo}/{package}/1.0/b.bin;publish=1", owner.auth, data=b"x" * 100)
-    assert response.status_code == 201
-    assert api.post(f"/usage_threshold/organization/{org}", owner.auth, json={"monthly_storage_bytes": 10}).ok
-
-    def down(*args, **kwargs):
-        raise RuntimeError("SES is down")
-
-    real_send = alerts.mail.send
-    monkeypatch.setattr(alerts.mail, "send", down)
-    with pytest.raises(RuntimeError):
-        alerts.run()
-    monkeypatch.setattr(alerts.mail, "send", real_send)
-    assert alerts.run().alerts == 0  # the crashed run still holds the alert
-    assert sent_emails(org) == []
-    lease_over = alerts.now_ms() + alerts.LEASE_SECONDS * 1000 + 1
-    monkeypatch.setattr(alerts, "now_ms", lambda: lease_over)
-    assert alerts.run().alerts == 1
-    assert alerts.run().alerts == 0
-    assert len(sent_emails(org)) == 1
-
-
-def test_deleting_a_repository_or_the_organisation_deletes_its_thresholds(api, world):
-    owner = world.user()
-    org = world.org(owner, plan="enterprise")
-    repo = world.repo(org)
-    for path in (f"organization/{org}", f"repo/{org}/{repo}"):
-        assert api.post(f"/usage_threshold/{path}", owner.auth, json={"daily_download_bytes": 1}).ok
+    # Deleting the repository deletes its threshold; deleting the organisation, all of them.
     assert api.delete(f"/repos/{org}/{repo}", owner.auth).status_code == 200
-    assert [t.scope for t in UsageThreshold.query(org)] == ["organization"]
-    response = api.delete(f"/orgs/{org}", ADMIN)
-    assert response.status_code == 200, response.text
+    assert sorted(t.scope for t in UsageThreshold.query(org)) == ["business_unit#bu", "organization"]
+    assert api.delete(f"/orgs/{org}", ADMIN).status_code == 200
     assert list(UsageThreshold.query(org)) == []
