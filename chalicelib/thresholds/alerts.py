@@ -30,7 +30,14 @@ from chalicelib import db, events, mail
 from chalicelib.accounts.models import ADMIN, OWNER, Membership, Subject
 from chalicelib.events import UsageThresholdExceeded
 from chalicelib.stats.models import Stat, day, month, repo_key, storage_key, subject_key
-from chalicelib.thresholds.models import BUSINESS_UNIT, KINDS, REPO, ThresholdAlert, UsageThreshold
+from chalicelib.thresholds.models import (
+    BUSINESS_UNIT,
+    KINDS,
+    LISTED,
+    REPO,
+    ThresholdAlert,
+    UsageThreshold,
+)
 from chalicelib.timefmt import iso, now, now_ms
 
 log = logging.getLogger("shelf")
@@ -174,10 +181,10 @@ def evaluate(threshold: UsageThreshold, at: datetime) -> int:
 
 
 def run(at: datetime | None = None) -> Report:
-    """Evaluate every threshold (a paginated Scan of the thresholds table, off the request path)."""
+    """Evaluate every threshold (a paginated Query of ``all_index``)."""
     at = at or now()
     report = Report()
-    for threshold in UsageThreshold.scan():
+    for threshold in UsageThreshold.all_index.query(LISTED):
         report.thresholds += 1
         report.alerts += evaluate(threshold, at)
     if report.alerts:

@@ -3,7 +3,8 @@
 Access patterns (see docs/data-model.md):
 - an organisation's threshold of one scope: ``UsageThreshold`` hash ``org``, range ``scope``
   (``organization``, ``repo#<repo id>``, ``business_unit#<name>``); every threshold (the evaluation
-  job, a scheduled function, off the request path: one paginated Scan per run)
+  job): GSI ``all_index``, hash ``listed`` (always ``all``), range ``org_scope`` — a Query, since the
+  deployed role may not Scan; thresholds are few (at most a few per organisation)
 - whether a threshold's alert of one period was sent (once per threshold, kind and period):
   ``ThresholdAlert`` hash ``key``, written with a conditional put
 """
@@ -18,6 +19,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.db import table_meta
@@ -33,6 +35,21 @@ KINDS = ("monthly_storage_bytes", "monthly_download_bytes", "daily_download_byte
 def scope_key(kind: str, name: str | None = None) -> str:
     """The range key of a threshold: ``organization``, ``repo#<repo id>``, ``business_unit#<name>``."""
     return kind if kind == ORGANIZATION else f"{kind}#{name}"
+
+
+#: The ``listed`` value of every threshold (``all_index``).
+LISTED = "all"
+
+
+class AllIndex(GlobalSecondaryIndex):
+    """Every threshold (``listed`` is ``all``), by ``<org>#<scope>``: what the evaluation reads."""
+
+    class Meta:
+        index_name = "all_index"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    org_scope = UnicodeAttribute(range_key=True)
 
 
 class UsageThreshold(Model):
@@ -53,6 +70,10 @@ class UsageThreshold(Model):
     alert_to_admins = BooleanAttribute(default=True)
     created = UTCDateTimeAttribute()
     updated = UTCDateTimeAttribute()
+    listed = UnicodeAttribute(default=LISTED)
+    org_scope = UnicodeAttribute()
+
+    all_index = AllIndex()
 
 
 class ThresholdAlert(Model):

@@ -116,9 +116,11 @@ def create(
             "monthly_download_bytes or daily_download_bytes"
         )
     at = now()
+    scope = scope_key(kind, repo_id if kind == "repo" else name)
     threshold = UsageThreshold(
         org.name,
-        scope_key(kind, repo_id if kind == "repo" else name),
+        scope,
+        org_scope=f"{org.name}#{scope}",
         kind=kind,
         name=name,
         repo_id=repo_id,
