@@ -209,7 +209,14 @@ def import_seconds(statement: str, repeat: int = 5) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50, help="requests per route (default 50)")
+    parser.add_argument("--stats-only", action="store_true", help="only the download statistics section")
     args = parser.parse_args()
+    if args.stats_only:
+        start()
+        from bench import stats
+
+        stats.report()
+        return
 
     app_import = import_seconds("import app")
     bare_import = import_seconds("import chalice, boto3")
@@ -236,6 +243,10 @@ def main() -> None:
     s3_calls = sum(download.s3.values())
     verdict = "OK" if reads <= 2 and s3_calls == 0 else "OVER BUDGET"
     print(f"\ndownload redirect: {reads:g} DynamoDB reads, {s3_calls} S3 calls -> {verdict} (budget: ≤ 2, 0)")
+
+    from bench import stats
+
+    stats.report()
 
 
 if __name__ == "__main__":

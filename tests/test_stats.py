@@ -269,6 +269,11 @@ def test_running_the_job_twice_is_running_it_once(api, scene):
     assert _numbers(api, scene) == before
 
 
+def _marks(until) -> list[str]:
+    [(_, marks)] = rollup.pending_chunks("", until, rollup.chunk_seconds())[-1:]
+    return marks
+
+
 def test_a_crash_half_way_loses_nothing(api, scene, monkeypatch):
     before = _numbers(api, scene)
     queued: list[events.Event] = []
@@ -295,7 +300,8 @@ def test_a_crash_half_way_loses_nothing(api, scene, monkeypatch):
         rollup.run(until=until)
     monkeypatch.setattr(Stat, "update", real_update)
     report = rollup.run(until=until)
-    assert report.events == 3 and report.skipped == 4  # the rows written before the crash
+    assert report.events == 3 and report.skipped >= 1  # the rows written before the crash
+    assert report.writes + report.skipped == len(rollup.aggregate(rollup._events_of(_marks(until))).rows)
     records, countries, subject_bytes, repo_bytes = _numbers(api, scene)
     assert records == [
         {"date": today(), "downloads": [{"version": "1.0", "count": 6}, {"version": "2.0", "count": 2}]}

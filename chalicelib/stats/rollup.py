@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
@@ -47,6 +49,8 @@ from chalicelib.timefmt import now, read_iso
 log = logging.getLogger("shelf")
 
 UNKNOWN_COUNTRY = "--"
+#: Concurrent UpdateItems of a chunk (each row is independent; the watermark waits for all).
+WRITERS = 16
 
 
 @dataclass
@@ -103,6 +107,11 @@ def _write(bucket: str, key: str, period: str, downloads: int, size: int, expire
             return False
         raise
     return True
+
+
+def _write_row(chunk: str, row: tuple[tuple[str, str], list]) -> bool:
+    (key, period), (downloads, size, expires) = row
+    return _write(chunk, key, period, downloads, size, expires)
 
 
 def watermark() -> str:
@@ -176,11 +185,11 @@ def run(until: datetime | None = None, max_chunks: int = 10_000) -> Report:
     report = Report()
     for chunk, marks in pending_chunks(watermark(), until, seconds)[:max_chunks]:
         events = _events_of(marks)
-        for (key, period), (downloads, size, expires) in aggregate(events).rows.items():
-            if _write(chunk, key, period, downloads, size, expires):
-                report.writes += 1
-            else:
-                report.skipped += 1
+        rows = aggregate(events).rows.items()
+        with ThreadPoolExecutor(WRITERS) as pool:
+            written = list(pool.map(partial(_write_row, chunk), rows))
+        report.writes += sum(written)
+        report.skipped += len(written) - sum(written)
         last_bucket = read_iso(chunk + "Z") + timedelta(seconds=seconds - BUCKET_SECONDS)
         _set_watermark(max(last_bucket.strftime("%Y-%m-%dT%H:%M:%S"), max(m.split("#")[0] for m in marks)))
         report.chunks += 1
