@@ -17,11 +17,13 @@ from chalicelib.web.routing import Api
 api = Api(__name__)
 
 
-def _package(ctx: Ctx, package: str) -> Package:
+def _package(ctx: Ctx, package: str, log_name: str | None = None) -> Package:
+    """The package (404), the caller's right on it, then the plan (a named log's 404 first)."""
     assert ctx.repo is not None and ctx.subject is not None
     found = get_package(ctx.repo, package)
     require_file(ctx, Right.PUBLISH, "", package, package_id=found.id)
-    plans.require(ctx.subject, "download_logs")
+    exists = (lambda: services.log_url(found, log_name)) if log_name is not None else None
+    plans.require(ctx.subject, "download_logs", exists=exists)
     return found
 
 
@@ -32,5 +34,5 @@ def list_package_logs(ctx: Ctx, subject: str, repo: str, package: str) -> list[d
 
 @api.route("/packages/{subject}/{repo}/{package}/logs/{log_name}", ["GET"], Need.PUBLISH, key_files=True)
 def download_package_log(ctx: Ctx, subject: str, repo: str, package: str, log_name: str) -> Response:
-    url = services.log_url(_package(ctx, package), log_name)
+    url = services.log_url(_package(ctx, package, log_name), log_name)
     return Response(body="", status_code=302, headers={"Location": url})
