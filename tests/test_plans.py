@@ -408,8 +408,8 @@ def rows() -> list[Row]:
             {"name": "bu", "allow_repo_creation": True, "business_unit": "bu1"},
         ),
     ]
-    # Usage thresholds of the organisation, its repository and the business unit "bu1" (named by the
-    # team above); download logs of "pkg" (the scene's download, written by the job).
+    # Usage thresholds of the organisation, its repository and the scene's business unit "bu1";
+    # download logs of "pkg" (the scene's download, written by the job).
     thresholds = {"oss": (403, USAGE_THRESHOLDS), "premium": (403, USAGE_THRESHOLDS)}
     for scope, route, path, name, missing in (
         ("organization", "{org}", "{subject}", None, None),
@@ -509,6 +509,9 @@ class Scene:
             for name in ("keep", "gone"):
                 self.ok("POST", f"{base}/access_keys", json={"id": name})
                 self.ok("POST", f"{base}/licenses", json={"name": name})
+        # The business unit "bu1" (usage thresholds of a business unit), named by a team.
+        body = {"name": "unit", "allow_repo_creation": True, "business_unit": "bu1"}
+        self.ok("POST", f"/orgs/{self.org}/teams", json=body)
         # A download of "pkg" (recorded in the request) and the job writing its log (download logs).
         from chalicelib import events
         from chalicelib.download_logs import services as download_logs
