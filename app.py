@@ -19,6 +19,8 @@ from chalicelib.content.functions import functions as content_functions
 from chalicelib.content.signing_views import api as signing
 from chalicelib.content.views import api as content
 from chalicelib.docs_meta.views import api as docs_meta
+from chalicelib.download_logs.functions import functions as download_log_functions
+from chalicelib.download_logs.views import api as download_logs
 from chalicelib.entitlements.views import api as entitlements
 from chalicelib.gpg.views import api as gpg
 from chalicelib.indexes.functions import functions as index_functions
@@ -37,6 +39,8 @@ from chalicelib.stats.functions import rollup_downloads  # noqa: F401  (local sc
 from chalicelib.stats.views import api as stats
 from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
+from chalicelib.thresholds.functions import functions as threshold_functions
+from chalicelib.thresholds.views import api as thresholds
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
 from chalicelib.web.telemetry import observe
 from chalicelib.webhooks.views import api as webhooks
@@ -70,11 +74,15 @@ app.register_blueprint(maven.blueprint)
 app.register_blueprint(indexes.blueprint)
 app.register_blueprint(gpg.blueprint)
 app.register_blueprint(stats.blueprint)
+app.register_blueprint(thresholds.blueprint)
+app.register_blueprint(download_logs.blueprint)
 
 # Background functions, each declared in its domain (SQS consumers, schedules).
 app.register_blueprint(content_functions)
 app.register_blueprint(stats_functions)
 app.register_blueprint(index_functions)
+app.register_blueprint(threshold_functions)
+app.register_blueprint(download_log_functions)
 app.register_blueprint(eventbus.bus)
 app.register_blueprint(cdn_functions)
 eventbus.install()  # queued lifecycle-event subscribers run from the events queue

@@ -61,6 +61,10 @@ class Settings:
     #: The download rollup's chunk of ingest time (``SHELF_STATS_ROLLUP_SECONDS``): each aggregate row
     #: is written at most once per chunk; statistics lag by up to a chunk plus the lag.
     stats_rollup_seconds: int = 60
+    #: The sender of usage-threshold alert emails (an SES-verified identity; ``SHELF_ALERT_SENDER``).
+    alert_sender: str = "alerts@shelf.local"
+    #: Days a package's daily download log is kept (``SHELF_DOWNLOAD_LOG_RETENTION_DAYS``).
+    download_log_retention_days: int = 90
 
 #: The buckets of a deployment, by the environment variable that names them: the CloudFormation template
 #: (infra/cloudformation.py) creates one per entry, with a per-stack name passed in that variable.
@@ -107,4 +111,6 @@ def settings() -> Settings:
         index_debounce_seconds=int(env.get("SHELF_INDEX_DEBOUNCE_SECONDS", "5")),
         stats_lag_seconds=float(env.get("SHELF_STATS_LAG_SECONDS", "10")),
         stats_rollup_seconds=int(env.get("SHELF_STATS_ROLLUP_SECONDS", "60")),
+        alert_sender=env.get("SHELF_ALERT_SENDER", "alerts@shelf.local"),
+        download_log_retention_days=int(env.get("SHELF_DOWNLOAD_LOG_RETENTION_DAYS", "90")),
     )

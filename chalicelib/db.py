@@ -43,6 +43,8 @@ MODEL_MODULES = (
     "chalicelib.npm.models",
     "chalicelib.indexes.models",
     "chalicelib.gpg.models",
+    "chalicelib.thresholds.models",
+    "chalicelib.download_logs.models",
 )
 
 

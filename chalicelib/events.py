@@ -250,6 +250,26 @@ class LoginFailed(Event):
     ip: str | None = None
 
 
+# --- usage -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsageThresholdExceeded(Event):
+    """A usage threshold of organisation ``org`` was crossed in ``period`` (``YYYY-MM`` or
+    ``YYYY-MM-DD``); published once per threshold, kind and period (the ``id`` is derived from them).
+
+    ``scope``: ``organization``, ``repo`` or ``business_unit`` (``name``: the repository or unit);
+    ``threshold``: ``monthly_storage_bytes``, ``monthly_download_bytes`` or ``daily_download_bytes``."""
+
+    org: str
+    scope: str
+    name: str | None
+    threshold: str
+    limit: int
+    usage: int
+    period: str
+
+
 # --- subscriptions -----------------------------------------------------------------------------
 
 
@@ -286,6 +306,7 @@ SUBSCRIPTION_MODULES: list[str] = [
     "chalicelib.cdn.subscriptions",
     "chalicelib.telemetry.subscriptions",
     "chalicelib.stats.subscriptions",
+    "chalicelib.thresholds.subscriptions",
 ]
 
 _table: dict[type[Event], list[Subscription]] | None = None

@@ -36,6 +36,7 @@ IP = "Your repo commercial type does not support IP restrictions."
 STATISTICS = "This resource is only available for premium packages."
 USAGE = "This resource is only available for Premium users"
 REPOSITORY_USAGE = "This resource is only available for Premium repositories"
+USAGE_THRESHOLDS = "Usage thresholds are only available for organizations on an Enterprise plan."
 PRODUCT_PACKAGE = "Package {repo}/{package} should be under premium repository to be part of a product"
 
 
@@ -80,6 +81,10 @@ FEATURES: dict[str, Rule] = {
     "products": Rule("enterprise", 403, ENTERPRISE),
     "eulas": Rule("enterprise", 403, ENTERPRISE),
     "product_entitlements": Rule("enterprise", 403, ENTERPRISE),
+    # Not observed: the observed wording of package statistics (a package's logs, like its statistics).
+    "download_logs": Rule("premium", 403, STATISTICS),
+    # Observed: usage thresholds with their own wording.
+    "usage_thresholds": Rule("enterprise", 403, USAGE_THRESHOLDS),
     # Never refused: non-Premium callers are counted instead (``chalicelib/ratelimits.py``).
     "unlimited_queries": Rule("premium", 429, ""),
 }

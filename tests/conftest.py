@@ -46,6 +46,9 @@ def fresh_local_aws(reset: bool = True) -> None:
     system administrator again."""
     if reset:
         requests.post(f"{AWS_ENDPOINT}/moto-api/reset", timeout=60).raise_for_status()
+        from chalicelib.stats import recording
+
+        recording._marked.clear()  # the pending marks it remembers writing went with the reset
     create_resources()
     bootstrap_admin(*ADMIN)
 

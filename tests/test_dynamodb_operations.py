@@ -146,6 +146,49 @@ def walkthrough(
         ("delete_eula", "DELETE", f"{product}/eulas/terms", None, None),
         ("delete_product", "DELETE", product, None, None),
     ]
+    # Usage thresholds (Enterprise organisation; a team names the business unit "bu").
+    threshold_org = world.org(enterprise, plan="enterprise")
+    threshold_repo = world.repo(threshold_org)
+    world.team(threshold_org, [], allow_repo_creation=True, business_unit="bu")
+    threshold_steps = []
+    for scope, path in (
+        ("org", f"/usage_threshold/organization/{threshold_org}"),
+        ("repo", f"/usage_threshold/repo/{threshold_org}/{threshold_repo}"),
+        ("business_unit", f"/usage_threshold/business_unit/{threshold_org}/bu"),
+    ):
+        threshold_steps += [
+            (
+                f"create_{scope}_threshold",
+                "POST",
+                path,
+                {"daily_download_bytes": 10, "alert_to_emails": []},
+                None,
+            ),
+            (f"get_{scope}_threshold", "GET", path, None, None),
+            (f"update_{scope}_threshold", "PATCH", path, {"monthly_storage_bytes": 5}, None),
+            (f"delete_{scope}_threshold", "DELETE", path, None, None),
+        ]
+    # Download logs of the product's package: one download recorded in the request, the job run once.
+    from chalicelib import events
+    from chalicelib.download_logs import services as download_logs
+
+    sender, events.sender = events.sender, None
+    try:
+        assert world.api.get(f"/dl/{enterprise.name}/{prod_repo}/app.bin").status_code == 302
+    finally:
+        events.sender = sender
+    assert download_logs.run().files == 1
+    logs = f"/packages/{enterprise.name}/{prod_repo}/app/logs"
+    log_steps = [
+        ("list_package_logs", "GET", logs, None, None),
+        (
+            "download_package_log",
+            "GET",
+            f"{logs}/{download_logs.log_name(download_logs.now().date())}",
+            None,
+            None,
+        ),
+    ]
     # Teams: the org's team keeps a permission on the repository until it is deleted (the cascade).
     teams, user_teams = f"/orgs/{org}/teams", f"/users/{owner.name}/teams"
     perms = f"/repos/{org}/{repo}/permissions"
@@ -346,7 +389,7 @@ def walkthrough(
         ("oss_licenses", "GET", "/licenses/oss_licenses", None, None),
         ("delete_user_license", "DELETE", f"{user_licenses}/eula", None, None),
     ]
-    steps += product_steps
+    steps += product_steps + threshold_steps + log_steps
     return steps, other.auth
 
 

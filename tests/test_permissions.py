@@ -61,6 +61,11 @@ def expected(need: Need, role: str, repo_private: bool | None) -> int | str:
 #: handler (``policy.require``), with the observed wording of their refusal (rule 3: the event stream
 #: of another subject is 403 ``Forbidden``).
 ADMIN_IN_HANDLER = {"read_stream": "Forbidden"}
+# The business-unit routes of usage thresholds: the business unit's existence first (404, observed),
+# then 'admin' on the organisation (403 ``forbidden``).
+ADMIN_IN_HANDLER.update(
+    {f"{verb}_business_unit_threshold": "forbidden" for verb in ("get", "create", "update", "delete")}
+)
 
 
 def need_of(spec: RouteSpec) -> Need:
@@ -178,6 +183,33 @@ def scene(api, world):
     for path in (f"/orgs/{org}", f"/users/{target.name}"):
         response = api.post(f"{path}/keys/gpg", ADMIN, json={})
         assert response.status_code == 201, response.text
+    # Usage thresholds of the organisation, of both repositories and of the business unit "bu" (named
+    # by a team of the organisation), for their GET routes.
+    response = api.post(
+        f"/orgs/{org}/teams",
+        ADMIN,
+        json={"name": "bu-team", "allow_repo_creation": True, "business_unit": "bu"},
+    )
+    assert response.status_code == 201, response.text
+    for path in (
+        f"organization/{org}",
+        f"business_unit/{org}/bu",
+        *(f"repo/{org}/{r}" for r in repos.values()),
+    ):
+        response = api.post(f"/usage_threshold/{path}", ADMIN, json={"daily_download_bytes": 1})
+        assert response.status_code == 201, response.text
+    # Download logs of "pkg" in both repositories: a download each (recorded in the request), then
+    # the job that writes them.
+    from chalicelib import events
+    from chalicelib.download_logs import services as download_logs
+
+    sender, events.sender = events.sender, None
+    try:
+        for repo in repos.values():
+            assert api.get(f"/dl/{org}/{repo}/f.txt", ADMIN).status_code == 302
+    finally:
+        events.sender = sender
+    assert download_logs.run().files == 2
     auth = {
         "access_key": key_auth,
         "anonymous": None,
@@ -188,7 +220,8 @@ def scene(api, world):
         "owner": owner.auth,
         "sysadmin": ADMIN,
     }
-    return {"org": org, "repos": repos, "auth": auth, "target": target.name}
+    log_name = download_logs.log_name(download_logs.now().date())
+    return {"org": org, "repos": repos, "auth": auth, "target": target.name, "log_name": log_name}
 
 
 @pytest.fixture(scope="module")
@@ -247,8 +280,10 @@ def fill(spec: RouteSpec, scene: dict, private: bool | None) -> tuple[str, dict[
         # Access keys and entitlements: the scene's key and the scope's entitlement.
         "access_key_id": "key",
         "entitlement_id": f"ent-{_scope_kind(spec.path)}-{private}",
-        # Usage by business unit (allowed calls only go through resolve).
+        # Usage by business unit (allowed calls only go through resolve), usage thresholds of a
+        # business unit: the scene's "bu"; the scene's download log.
         "business_unit": "bu",
+        "log_name": scene["log_name"],
     }
     if spec.path.startswith("/users/"):
         values["user"] = scene["target"]
@@ -266,6 +301,10 @@ def _scope_kind(path: str) -> str:
     if "/versions/" in path:
         return "version"
     return "package" if path.startswith("/packages/") else "repo"
+
+
+#: Other routes answering a redirect to their content (a download log: a signed S3 URL).
+REDIRECTS = {"download_package_log"}
 
 
 #: Routes naming their subject in the query (Entitlement Search's ``scope``): 'admin' on it is
@@ -293,7 +332,8 @@ def test_route_permission(api, scene, spec, method, role, private):
         check_policy(spec, params, headers)
         if method == "GET":
             query = {"name": "zz", "g": "zz"}
-            allowed = (200, 302) if spec.need is Need.DOWNLOAD or "{file_path+}" in spec.path else (200,)
+            redirects = spec.need is Need.DOWNLOAD or "{file_path+}" in spec.path or spec.handler in REDIRECTS
+            allowed = (200, 302) if redirects else (200,)
             if spec.handler in SUBJECT_IN_QUERY:
                 query.update(tag="zz", scope=scene["org"])
                 allowed = (200,) if "admin" in RIGHTS[role] else (403,)

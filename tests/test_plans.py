@@ -8,6 +8,7 @@ from __future__ import annotations
 import pathlib
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
@@ -27,6 +28,10 @@ GEO = (
 IP = "Your repo commercial type does not support IP restrictions."
 SIGNING = "Repository '/{subject}/{repo}' must be premium"
 PRODUCT_PACKAGE = "Package {repo}/pkg should be under premium repository to be part of a product"
+USAGE_THRESHOLDS = "Usage thresholds are only available for organizations on an Enterprise plan."
+STATISTICS = "This resource is only available for premium packages."
+#: The scene's download log (of today: the scene downloads a file and runs the job).
+LOG_NAME = f"downloads-{datetime.now(UTC):%d-%m-%Y}.log.gz"
 
 
 @dataclass
@@ -403,6 +408,41 @@ def rows() -> list[Row]:
             {"name": "bu", "allow_repo_creation": True, "business_unit": "bu1"},
         ),
     ]
+    # Usage thresholds of the organisation, its repository and the scene's business unit "bu1";
+    # download logs of "pkg" (the scene's download, written by the job).
+    thresholds = {"oss": (403, USAGE_THRESHOLDS), "premium": (403, USAGE_THRESHOLDS)}
+    for scope, route, path, name, missing in (
+        ("organization", "{org}", "{subject}", None, None),
+        ("repo", "{org}/{repo}", "{subject}/{repo}", None, None),
+        (
+            "business_unit",
+            "{org}/{business_unit}",
+            "{subject}/{name}",
+            "bu1",
+            "BusinessUnit '{}' was not found",
+        ),
+    ):
+        base, path = f"/usage_threshold/{scope}/{route}", f"/usage_threshold/{scope}/{path}"
+        for method, body in (
+            ("POST", {"daily_download_bytes": 1}),
+            ("GET", None),
+            ("PATCH", {}),
+            ("DELETE", None),
+        ):
+            out.append(Row(method, base, path, thresholds, body, name=name, missing=missing))
+    logs = "/packages/{subject}/{repo}/{package}/logs"
+    out += [
+        Row("GET", logs, "/packages/{subject}/{repo}/pkg/logs", premium(403, STATISTICS)),
+        Row(
+            "GET",
+            f"{logs}/{{log_name}}",
+            "/packages/{subject}/{repo}/pkg/logs/{name}",
+            premium(403, STATISTICS),
+            name=LOG_NAME,
+            missing="Log file '{}' was not found",
+            ok=(302,),
+        ),
+    ]
     return out
 
 
@@ -419,6 +459,8 @@ GATED = (
     "/keypair",
     "/geo_restrictions",
     "/ip_restrictions",
+    "/usage_threshold/",
+    "/logs",
 )
 
 
@@ -467,6 +509,19 @@ class Scene:
             for name in ("keep", "gone"):
                 self.ok("POST", f"{base}/access_keys", json={"id": name})
                 self.ok("POST", f"{base}/licenses", json={"name": name})
+        # The business unit "bu1" (usage thresholds of a business unit), named by a team.
+        body = {"name": "unit", "allow_repo_creation": True, "business_unit": "bu1"}
+        self.ok("POST", f"/orgs/{self.org}/teams", json=body)
+        # A download of "pkg" (recorded in the request) and the job writing its log (download logs).
+        from chalicelib import events
+        from chalicelib.download_logs import services as download_logs
+
+        sender, events.sender = events.sender, None
+        try:
+            assert self.api.get(f"/dl/{self.org}/{self.repo}/f.txt", ADMIN).status_code == 302
+        finally:
+            events.sender = sender
+        assert download_logs.run().files == 1
         for team in ("keep", "perm"):
             self.ok(
                 "PUT", f"/repos/{self.org}/{self.repo}/permissions", json={"team": team, "permission": "read"}

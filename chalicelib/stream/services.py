@@ -110,6 +110,19 @@ def entry_of(event: events.Event) -> Entry | None:
             window = int(parse_iso(event.at, "at").timestamp()) // LOGIN_WINDOW_SECONDS
             dedup = "login-" + hashlib.sha256(f"{event.user}\n{event.ip}\n{window}".encode()).hexdigest()
         return Entry(event.subject, line, dedup)
+    if isinstance(event, events.UsageThresholdExceeded):
+        line = _line(
+            type="usage_threshold",
+            subject=event.org,
+            scope=event.scope,
+            name=event.name,
+            threshold=event.threshold,
+            limit=event.limit,
+            usage=event.usage,
+            period=event.period,
+            time=event.at,
+        )
+        return Entry(event.org, line, event.id)
     return None
 
 

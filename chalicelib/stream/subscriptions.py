@@ -1,10 +1,18 @@
 """Who in the stream domain reacts to which lifecycle event (see chalicelib/events.py)."""
 
-from chalicelib.events import Downloaded, FileDeleted, FileStored, LoginFailed, LoginSucceeded, Subscription
+from chalicelib.events import (
+    Downloaded,
+    FileDeleted,
+    FileStored,
+    LoginFailed,
+    LoginSucceeded,
+    Subscription,
+    UsageThresholdExceeded,
+)
 
 RECORD = "chalicelib.stream.subscribers:record"
 
 SUBSCRIPTIONS = [
     Subscription(kind, RECORD, queued=True)
-    for kind in (FileStored, FileDeleted, Downloaded, LoginSucceeded, LoginFailed)
+    for kind in (FileStored, FileDeleted, Downloaded, LoginSucceeded, LoginFailed, UsageThresholdExceeded)
 ]

@@ -77,9 +77,11 @@ def point_at(endpoint: str, table_prefix: str = "shelf-local-") -> None:
 
 
 def create_resources() -> None:
-    """Create every table, the content bucket and the queues that do not exist yet."""
+    """Create every table, the content bucket and the queues that do not exist yet, and verify the
+    alert emails' sender in SES."""
     from chalicelib.db import create_tables
     from chalicelib.gpg.keystore import create_key
+    from chalicelib.mail import verify_sender
     from chalicelib.queues import create_queues
     from chalicelib.storage import create_bucket
 
@@ -88,6 +90,7 @@ def create_resources() -> None:
     create_key()
     create_queues()
     notify_large_uploads()
+    verify_sender()
 
 
 def notify_large_uploads() -> None:

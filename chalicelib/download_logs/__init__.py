@@ -1,0 +1,1 @@
+"""Download logs of packages (the spec's Logs): one gzip file per package and UTC day."""

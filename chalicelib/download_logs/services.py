@@ -1,0 +1,231 @@
+"""Download logs: a scheduled job writes one gzip file per package and UTC day from the recorded
+download events (``chalicelib/stats``: ``DownloadEvent``, found through the ingest buckets' pending
+marks and the ``bucket_index`` GSI, so no Scan); the routes list and serve them (302 to a signed S3
+URL, like content).
+
+A line is Bintray's Apache-like download-log line; the user field is ``anonymous`` or the user (an
+access key: ``<id>@<subject>``), with ``:<callback_id>`` when a signed URL carried one::
+
+    1.2.3.4 - anonymous:user254 [2014-11-14T23:50:10.207 +0000] "GET /acme/tools/a.jar HTTP/1.1" 200 9 "-" "-"
+
+Idempotent: writing a day again rewrites the same bytes (lines sorted by time and id, gzip without
+a timestamp). The job rewrites today's files on every run and yesterday's until ``GRACE`` after
+midnight (late events), then marks the day final (``LogJob`` watermark). Retention
+(``SHELF_DOWNLOAD_LOG_RETENTION_DAYS``, 90 by default): older logs are not listed or served, writing a
+package's log deletes its expired ones, and deployed, an S3 lifecycle rule on ``logs/`` expires them.
+
+Example::
+
+    write_day("2026-12-01")          # -> 12 (files written)
+    list_logs(package)               # [{"name": "downloads-01-12-2026.log.gz", "size": 209, "update": ...}]
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib import db
+from chalicelib.config import settings
+from chalicelib.download_logs.models import LogJob
+from chalicelib.errors import NotFound
+from chalicelib.packages.models import Package
+from chalicelib.stats.models import PENDING_KEY, DownloadEvent, Stat
+from chalicelib.storage import content_disposition, s3
+from chalicelib.timefmt import iso, now
+
+log = logging.getLogger("shelf")
+
+PREFIX = "logs/"
+#: How long after midnight events of the day may still arrive (queue and recording delays).
+GRACE = timedelta(hours=2)
+JOB = "download_logs"
+LOG_NAME = re.compile(r"downloads-([0-9]{2})-([0-9]{2})-([0-9]{4})\.log\.gz")
+URL_SECONDS = 30
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+def log_name(day: date) -> str:
+    """``downloads-DD-MM-YYYY.log.gz`` (the spec's sample name)."""
+    return f"downloads-{day:%d-%m-%Y}.log.gz"
+
+
+def day_of(name: str) -> date | None:
+    """The day of a log name, or None when it is not one."""
+    match = LOG_NAME.fullmatch(name)
+    if match is None:
+        return None
+    try:
+        return date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+    except ValueError:
+        return None
+
+
+def object_key(package: Package, day: date) -> str:
+    return f"{PREFIX}{package.id}/{log_name(day)}"
+
+
+def retained(day: date, today: date | None = None) -> bool:
+    today = today or now().date()
+    return day > today - timedelta(days=settings().download_log_retention_days)
+
+
+# --- lines --------------------------------------------------------------------------------------
+
+
+def line(event: DownloadEvent) -> str:
+    """The download-log line of one event."""
+    user = event.user or "anonymous"
+    if event.callback_id:
+        user = f"{user}:{event.callback_id}"
+    at = event.at.astimezone(UTC)
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d} +0000"
+    request = f"GET /{event.owner}/{event.repo}/{event.path} HTTP/1.1"
+    return f'{event.ip or "-"} - {user} [{stamp}] "{request}" 200 {int(event.size or 0)} "-" "-"'
+
+
+def events_of_day(day: date) -> dict[tuple[str, str], list[DownloadEvent]]:
+    """The day's download events by (repository id, package): the ingest buckets recorded from the
+    day's start until ``GRACE`` after its end (pending marks, one Query), each read through
+    ``bucket_index``, keeping the events of that day."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    first, last = start.strftime("%Y-%m-%dT%H:%M:%S"), (start + timedelta(days=1) + GRACE).isoformat()
+    found: dict[tuple[str, str], list[DownloadEvent]] = defaultdict(list)
+    for mark in Stat.query(PENDING_KEY, Stat.period.between(first, last[:19] + "#~")):
+        for event in DownloadEvent.bucket_index.query(mark.period):
+            if event.at.astimezone(UTC).date() == day and event.repo_id:
+                found[(event.repo_id, event.package)].append(event)
+    return found
+
+
+def _put(key: str, lines: list[str]) -> None:
+    body = gzip.compress(("".join(f"{text}\n" for text in lines)).encode(), mtime=0)
+    s3().put_object(Bucket=settings().bucket, Key=key, Body=body, ContentType="application/gzip")
+
+
+def _prune(package: Package, today: date) -> None:
+    """Delete the package's logs past retention."""
+    for item in _objects(package):
+        day = day_of(item["Key"].rsplit("/", 1)[-1])
+        if day is None or not retained(day, today):
+            s3().delete_object(Bucket=settings().bucket, Key=item["Key"])
+
+
+def write_day(day: date) -> int:
+    """Write the logs of ``day`` of every package downloaded that day; how many files."""
+    written = 0
+    today = now().date()
+    for (repo_id, name), found in events_of_day(day).items():
+        try:
+            package = Package.get(repo_id, name)
+        except DoesNotExist:
+            continue  # deleted since
+        found.sort(key=lambda e: (e.at, e.id))
+        _put(object_key(package, day), [line(event) for event in found])
+        _prune(package, today)
+        written += 1
+    return written
+
+
+# --- the job ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    days: list[str]
+    files: int = 0
+
+
+def _final_through() -> date | None:
+    try:
+        value = LogJob.get(JOB, consistent_read=True).final_through
+    except DoesNotExist:
+        return None
+    return date.fromisoformat(value) if value else None
+
+
+def _set_final(day: date) -> None:
+    try:
+        LogJob(JOB).update(
+            actions=[LogJob.final_through.set(day.isoformat())],
+            condition=LogJob.final_through.does_not_exist() | (LogJob.final_through < day.isoformat()),
+        )
+    except UpdateError as error:
+        if not db.condition_failed(error):  # another run went further
+            raise
+
+
+def run(at: datetime | None = None) -> Report:
+    """Write the days after the watermark up to today (at most the raw events' 30 days); a day
+    ``GRACE`` past its end becomes final."""
+    at = at or now()
+    today = at.date()
+    final = _final_through() or today - timedelta(days=2)
+    first = max(final + timedelta(days=1), today - timedelta(days=30))
+    report = Report(days=[])
+    day = first
+    while day <= today:
+        report.files += write_day(day)
+        report.days.append(day.isoformat())
+        if at >= datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) + GRACE:
+            _set_final(day)
+        day += timedelta(days=1)
+    return report
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _objects(package: Package) -> list[dict[str, Any]]:
+    pages = (
+        s3()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=settings().bucket, Prefix=f"{PREFIX}{package.id}/")
+    )
+    return [item for page in pages for item in page.get("Contents", [])]
+
+
+def list_logs(package: Package) -> list[dict[str, Any]]:
+    """The package's logs within retention, newest first: name, size (bytes of the gzip file), update."""
+    out = []
+    for item in _objects(package):
+        name = item["Key"].rsplit("/", 1)[-1]
+        day = day_of(name)
+        if day is not None and retained(day):
+            out.append((day, {"name": name, "size": int(item["Size"]), "update": iso(item["LastModified"])}))
+    return [entry for _, entry in sorted(out, key=lambda pair: pair[0], reverse=True)]
+
+
+def log_url(package: Package, name: str) -> str:
+    """A signed URL of the log ``name`` (valid ``URL_SECONDS``); 404 when there is none."""
+    day = day_of(name)
+    missing = NotFound(f"Log file '{name[:100]}' was not found")
+    if day is None or not retained(day):
+        raise missing
+    key = object_key(package, day)
+    try:
+        s3().head_object(Bucket=settings().bucket, Key=key)
+    except Exception as error:  # botocore's ClientError (404); boto3 is not imported at module level
+        if getattr(error, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            raise missing from None
+        raise
+    return str(
+        s3().generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": settings().bucket,
+                "Key": key,
+                "ResponseContentDisposition": content_disposition(name),
+            },
+            ExpiresIn=URL_SECONDS,
+        )
+    )

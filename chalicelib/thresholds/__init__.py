@@ -1,0 +1,1 @@
+"""Usage thresholds of organisations, repositories and business units, and their alerts."""

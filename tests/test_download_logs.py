@@ -1,0 +1,160 @@
+"""Download logs (spec "Logs"): the scheduled job writes one gzip file per package and day from real
+downloads (anonymous, with an API key, with an access key, through a signed URL with a callback id,
+from several addresses); the routes list and serve them; rewriting a day changes nothing; retention;
+permissions and plan refusals."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from datetime import timedelta
+
+import pytest
+import requests
+
+from chalicelib import events
+from chalicelib.download_logs import services
+from chalicelib.timefmt import now
+from tests.conftest import ADMIN
+
+LINE = re.compile(
+    r"(?P<ip>\S+) - (?P<user>\S+) \[(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}) \+0000\] "
+    r'"GET (?P<path>\S+) HTTP/1\.1" 200 (?P<size>\d+) "-" "-"'
+)
+
+
+@pytest.fixture(scope="module")
+def world(api):
+    from tests.conftest import World
+
+    return World(api)
+
+
+@pytest.fixture(scope="module")
+def scene(api, world):
+    """A Premium organisation's public repository with one published file, downloaded four ways
+    (queued subscribers run in the request here, so each download is recorded at once), and the
+    job run once."""
+    owner, reader = world.user(), world.user()
+    org = world.org(owner, plan="premium")
+    repo = world.repo(org)
+    package = world.package(org, repo)
+    response = api.put(f"/content/{org}/{repo}/{package}/1.0/dir/a.bin;publish=1", ADMIN, data=b"x" * 10)
+    assert response.status_code == 201, response.text
+    keys = {}
+    for key_id, access in (("rw", "rw"), ("ro", "r")):
+        response = api.post(f"/orgs/{org}/access_keys", owner.auth, json={"id": key_id})
+        assert response.status_code == 201, response.text
+        keys[key_id] = (response.json()["username"], response.json()["password"])
+        body = {"access": access, "access_keys": [key_id]}
+        response = api.post(f"/packages/{org}/{repo}/{package}/entitlements", owner.auth, json=body)
+        assert response.status_code == 201, response.text
+    response = api.post(f"/signed_url/{org}/{repo}/dir/a.bin", owner.auth, json={"callback_id": "cb7"})
+    assert response.status_code == 200, response.text
+    signed = response.json()["url"][len(api.base_url) :]
+    sender, events.sender = events.sender, None
+    try:
+        for auth, ip, path in (
+            (None, "81.2.69.160", f"/dl/{org}/{repo}/dir/a.bin"),
+            (reader.auth, "2.2.2.2", f"/dl/{org}/{repo}/dir/a.bin"),
+            (keys["rw"], "3.3.3.3", f"/dl/{org}/{repo}/dir/a.bin"),
+            (None, "4.4.4.4", signed),
+        ):
+            response = api.get(path, auth, headers={"X-Forwarded-For": ip})
+            assert response.status_code == 302, response.text
+    finally:
+        events.sender = sender
+    report = services.run()
+    assert now().date().isoformat() in report.days and report.files >= 1
+    name = services.log_name(now().date())
+    return {
+        "owner": owner,
+        "reader": reader,
+        "org": org,
+        "repo": repo,
+        "package": package,
+        "keys": keys,
+    }, name
+
+
+def read_log(api, scene, name: str, auth) -> bytes:
+    s, _ = scene
+    response = api.get(f"/packages/{s['org']}/{s['repo']}/{s['package']}/logs/{name}", auth)
+    assert response.status_code == 302, response.text
+    content = requests.get(response.headers["Location"], timeout=10)
+    assert content.status_code == 200
+    assert name in content.headers["Content-Disposition"]
+    return content.content
+
+
+def test_the_days_log_lists_every_download_once(api, scene):
+    s, name = scene
+    response = api.get(f"/packages/{s['org']}/{s['repo']}/{s['package']}/logs", s["owner"].auth)
+    assert response.status_code == 200, response.text
+    [entry] = response.json()
+    assert set(entry) == {"name", "size", "update"}
+    assert entry["name"] == name == f"downloads-{now():%d-%m-%Y}.log.gz"
+    raw = read_log(api, scene, name, s["owner"].auth)
+    assert entry["size"] == len(raw)
+    lines = gzip.decompress(raw).decode().splitlines()
+    parsed = [LINE.fullmatch(text) for text in lines]
+    assert all(parsed), lines
+    assert sorted((m["ip"], m["user"], m["path"], m["size"]) for m in parsed) == sorted(
+        [
+            ("81.2.69.160", "anonymous", f"/{s['org']}/{s['repo']}/dir/a.bin", "10"),
+            ("2.2.2.2", s["reader"].name, f"/{s['org']}/{s['repo']}/dir/a.bin", "10"),
+            ("3.3.3.3", s["keys"]["rw"][0], f"/{s['org']}/{s['repo']}/dir/a.bin", "10"),
+            ("4.4.4.4", "anonymous:cb7", f"/{s['org']}/{s['repo']}/dir/a.bin", "10"),
+        ]
+    )
+    assert [m["at"] for m in parsed] == sorted(m["at"] for m in parsed)
+    assert all(m["at"].startswith(f"{now():%Y-%m-%d}") for m in parsed)
+    # Running the job again rewrites the same file.
+    services.run()
+    assert read_log(api, scene, name, s["owner"].auth) == raw
+
+
+def test_who_may_read_logs(api, world, scene):
+    s, name = scene
+    base = f"/packages/{s['org']}/{s['repo']}/{s['package']}/logs"
+    # The publish right, or an access key with a read/write entitlement covering the package.
+    assert api.get(base, ADMIN).status_code == 200
+    assert api.get(base, s["keys"]["rw"]).status_code == 200
+    assert read_log(api, scene, name, s["keys"]["rw"])
+    for path in (base, f"{base}/{name}"):
+        assert api.get(path).status_code == 401
+        response = api.get(path, s["reader"].auth)
+        assert response.status_code == 403
+        assert response.json() == {
+            "message": f"You do not have 'publish' permission on repository '{s['repo']}'"
+        }
+        assert api.get(path, s["keys"]["ro"]).status_code == 403
+    # Missing package (before the plan), missing and malformed log names.
+    missing = api.get(f"/packages/{s['org']}/{s['repo']}/nope/logs", s["owner"].auth)
+    assert (missing.status_code, missing.json()) == (404, {"message": "Package 'nope' was not found"})
+    for bad in ("downloads-01-01-2001.log.gz", "downloads-31-02-2026.log.gz", "passwd", "..%2F..%2Fx"):
+        response = api.get(f"{base}/{bad}", s["owner"].auth)
+        assert response.status_code == 404, bad
+        assert set(response.json()) == {"message"}
+    # A free plan: the package statistics' wording.
+    owner = world.user()
+    repo = world.repo(owner.name)
+    package = world.package(owner.name, repo)
+    response = api.get(f"/packages/{owner.name}/{repo}/{package}/logs", owner.auth)
+    assert (response.status_code, response.json()) == (
+        403,
+        {"message": "This resource is only available for premium packages."},
+    )
+
+
+def test_logs_past_retention_are_neither_listed_nor_kept(api, scene, monkeypatch):
+    s, name = scene
+    base = f"/packages/{s['org']}/{s['repo']}/{s['package']}/logs"
+    later = now() + timedelta(days=90)
+    monkeypatch.setattr(services, "now", lambda: later)
+    assert api.get(base, s["owner"].auth).json() == []
+    assert api.get(f"{base}/{name}", s["owner"].auth).status_code == 404
+    # Writing a day deletes the package's expired logs.
+    assert services.write_day(later.date() - timedelta(days=90)) == 1
+    monkeypatch.undo()
+    assert api.get(base, s["owner"].auth).json() == []
