@@ -71,10 +71,13 @@ def all_models() -> list[type[Model]]:
     return found
 
 
-def create_tables(wait: bool = True) -> None:
-    """Create every table that does not exist yet (local AWS and tests)."""
+def create_tables(wait: bool = True, empty: bool = False) -> None:
+    """Create every table that does not exist yet (local AWS and tests); ``empty``: none exists (a
+    just-reset local AWS, whose tables are active at once), so neither look nor wait."""
     for model in all_models():
-        if not model.exists():
+        if empty:
+            model.create_table(wait=False, billing_mode="PAY_PER_REQUEST")
+        elif not model.exists():
             model.create_table(wait=wait, billing_mode="PAY_PER_REQUEST")
 
 

@@ -19,7 +19,7 @@ import pytest
 import requests
 from pynamodb.connection.base import VerboseClientError
 from pynamodb.exceptions import CancellationReason, TransactWriteError
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from infra.local.aws import point_at, start_moto
 
@@ -49,7 +49,7 @@ def fresh_local_aws(reset: bool = True) -> None:
         from chalicelib.stats import recording
 
         recording._marked.clear()  # the pending marks it remembers writing went with the reset
-    create_resources()
+    create_resources(empty=reset)
     bootstrap_admin(*ADMIN)
 
 
@@ -104,9 +104,15 @@ def gateway() -> LocalGateway:
     return LocalGateway(chalice_app, binary_media_types=API_BINARY_MEDIA_TYPES, trust_forwarded_for=True)
 
 
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1: the tests' session keeps its connection instead of opening one per request."""
+
+    protocol_version = "HTTP/1.1"
+
+
 @pytest.fixture(scope="session")
 def api(gateway: LocalGateway) -> Iterator[Api]:
-    server = make_server("127.0.0.1", 0, gateway, threaded=True)
+    server = make_server("127.0.0.1", 0, gateway, threaded=True, request_handler=KeepAliveHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Api(f"http://127.0.0.1:{server.server_port}")

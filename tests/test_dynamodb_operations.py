@@ -19,8 +19,9 @@ from tests.conftest import ADMIN, unique
 BUDGET = 20
 #: Routes allowed more: an npm publish creates the package, version and file through their services
 #: and adds the registry's manifest and item (22 on a first publish); a repository's deletion
-#: cascades per package and version (the walkthrough's has two packages: 21).
-BUDGETS = {"npm_write": 24, "delete_repository": 24}
+#: cascades per package and version (the walkthrough's has two packages: 21); an organisation's deletion
+#: runs its in-request subscribers (memberships, teams, access keys, products, usage thresholds: 22).
+BUDGETS = {"npm_write": 24, "delete_repository": 24, "delete_org": 24}
 
 
 #: A small file (binary, with a NUL) uploaded by the walkthrough.

@@ -35,13 +35,20 @@ class AtomicDynamoDB:
         return self.app(environ, start_response)
 
 
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """HTTP/1.1, so botocore's pooled connections stay open: werkzeug's default HTTP/1.0 closes each
+    one, and every AWS call paid a new TCP connection and a new server thread."""
+
+    protocol_version = "HTTP/1.1"
+
+
 class LocalAws:
     """moto's server in a background thread."""
 
     def __init__(self, port: int = 0):
         app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))
         self.server: BaseWSGIServer = make_server(
-            "127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler
+            "127.0.0.1", port, app, threaded=True, request_handler=KeepAliveRequestHandler
         )
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -76,16 +83,16 @@ def point_at(endpoint: str, table_prefix: str = "shelf-local-") -> None:
     os.environ.setdefault("SHELF_STAGE", "local")
 
 
-def create_resources() -> None:
-    """Create every table, the content bucket and the queues that do not exist yet, and verify the
-    alert emails' sender in SES."""
+def create_resources(empty: bool = False) -> None:
+    """Create every table, the content bucket, the queues and the GPG KMS key that do not exist yet,
+    and verify the alert emails' sender in SES; ``empty``: the local AWS was just reset (tests)."""
     from chalicelib.db import create_tables
     from chalicelib.gpg.keystore import create_key
     from chalicelib.mail import verify_sender
     from chalicelib.queues import create_queues
     from chalicelib.storage import create_bucket
 
-    create_tables()
+    create_tables(empty=empty)
     create_bucket()
     create_key()
     create_queues()
