@@ -45,10 +45,20 @@ def background(api):
         pump.stop()
 
 
+def _events_in_queue() -> int:
+    """Lifecycle events queued or being delivered (a slow machine may not have delivered them yet)."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = queues.sqs().get_queue_attributes(
+        QueueUrl=queues.queue_url(queues.EVENTS), AttributeNames=names
+    )["Attributes"]
+    return sum(int(attributes[name]) for name in names)
+
+
 def settle(repo_id: str, timeout: float = 20) -> None:
     """Wait until the repository's index has nothing pending (the debounce, then the calculation)."""
     deadline = time.monotonic() + timeout
-    time.sleep(0.25)  # the events queue first
+    while time.monotonic() < deadline and _events_in_queue():  # the events that schedule it first
+        time.sleep(0.1)
     while time.monotonic() < deadline:
         state = indexes.state_of(repo_id)
         if state is not None and not state.schedule and not state.lease_until and not state.changed:
