@@ -65,24 +65,6 @@ def _local_aws_per_module() -> Iterator[None]:
     fresh_local_aws()
 
 
-#: The longest test files (seconds of one run, junit-style sums, 2026-12-02), started first: `make test`
-#: hands whole files to two xdist workers in collection order, and a long file collected last (the
-#: alphabet puts stream, signing, readme and webhooks there) left one worker running it alone.
-LONG_FILES = [
-    "test_permissions.py", "test_bad_input.py", "test_access_keys.py", "test_entitlements.py",
-    "test_stream.py", "test_signing.py", "test_restrictions.py", "test_observed.py", "test_plans.py",
-    "test_content.py", "test_packages.py", "test_eulas.py", "test_repositories.py", "test_maven.py",
-    "test_deploy_template.py", "test_links.py", "test_webhooks.py", "test_versions.py",
-    "test_large_files.py", "test_package_clients.py", "test_readme.py",
-]
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Long files first, the rest in their usual order (the same order on every worker)."""
-    rank = {name: index for index, name in enumerate(LONG_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))
-
-
 def unique(prefix: str = "n") -> str:
     """A name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
