@@ -18,13 +18,20 @@ install: $(VENV)/.installed
 ## tools: the command-line clients the tests run (curl for the README walkthrough, downloads, 307 uploads;
 ## dpkg-deb, apt-get and gpg for the Debian client test; dnf, rpmbuild and the download plugin for the RPM one)
 tools:
-	@command -v curl >/dev/null || (apt-get update -qq && apt-get install -y -qq curl)
-	@# mvn and npm for the Maven and npm registry tests; Maven runs Debian's dependency plugin from a file:// central
-	@command -v mvn >/dev/null && command -v npm >/dev/null && [ -d /usr/share/maven-repo/org/apache/maven/plugins/maven-dependency-plugin ] && [ -e /usr/share/java/junit4.jar ] || \
-	  (apt-get update -qq && apt-get install -y -qq maven npm libmaven-dependency-plugin-java junit4)
-	@(command -v dnf >/dev/null && command -v rpmbuild >/dev/null && [ -e /usr/lib/python3/dist-packages/dnf-plugins/download.py ]) \
-	  || (apt-get update -qq && apt-get install -y -qq dnf rpm dnf-plugins-core)
-	@command -v gpg >/dev/null || (apt-get update -qq && apt-get install -y -qq gnupg)
+	@# Debian packages the tests run, those missing only, in one apt-get: curl (README walkthrough, downloads),
+	@# mvn + Debian's dependency plugin and junit4 (Maven runs it from a file:// central), npm, dnf + rpm +
+	@# dnf-plugins-core (the dnf client test, rpmbuild), gnupg
+	@missing=""; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	[ -d /usr/share/maven-repo/org/apache/maven/plugins/maven-dependency-plugin ] || missing="$$missing libmaven-dependency-plugin-java"; \
+	[ -e /usr/share/java/junit4.jar ] || missing="$$missing junit4"; \
+	command -v dnf >/dev/null || missing="$$missing dnf"; \
+	command -v rpmbuild >/dev/null || missing="$$missing rpm"; \
+	[ -e /usr/lib/python3/dist-packages/dnf-plugins/download.py ] || missing="$$missing dnf-plugins-core"; \
+	command -v gpg >/dev/null || missing="$$missing gnupg"; \
+	[ -z "$$missing" ] || (echo "installing:$$missing" && apt-get update -qq && apt-get install -y -qq $$missing)
 
 ## serve: embedded local AWS (moto server) + the API on http://127.0.0.1:$(PORT)
 serve: install

@@ -330,14 +330,17 @@ def rpm(api, background, tmp_path_factory):
         repos[private] = (repo, package, Repository.get(owner.name, repo).id)
     for _, _, repo_id in repos.values():
         settle(repo_id)
-    return {
+    dnf = Dnf(tmp_path_factory.mktemp("dnf"))
+    yield {
         "owner": owner,
         "repos": repos,
         "rpms": rpms,
         "newer": built[("tool", "1.1")],
         "key": f"{api.base_url}/keys/gpg/public.key",
-        "dnf": Dnf(tmp_path_factory.mktemp("dnf")),
+        "dnf": dnf,
     }
+    # dnf's key import starts gpg-agents in the install root; they would outlive the suite.
+    subprocess.run(["pkill", "-f", f"gpg-agent --homedir {dnf.home}"], check=False)
 
 
 def primary(api, base: str) -> str:
