@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import Field
 
-from chalicelib import db
+from chalicelib import business_units, db
 from chalicelib.accounts.models import Subject
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.errors import BadRequest
 from chalicelib.packages.models import Package, Version
 from chalicelib.repositories.models import Repository
 from chalicelib.stats import storage
@@ -36,7 +36,6 @@ from chalicelib.stats.models import (
     subject_key,
 )
 from chalicelib.stats.rollup import UNKNOWN_COUNTRY
-from chalicelib.teams.models import Team
 from chalicelib.timefmt import iso, now, parse_iso
 from chalicelib.validation import Body
 
@@ -276,21 +275,9 @@ def repo_usage(repo: Repository, span: TimeRange) -> list[dict]:
     ]
 
 
-def business_units(owner: str) -> set[str]:
-    """The subject's business units: those of its repositories and teams (two Queries)."""
-    units = {r.business_unit for r in Repository.query(owner) if r.business_unit}
-    units |= {t.business_unit for t in Team.query(owner) if t.business_unit}
-    return units
-
-
-def check_business_unit(owner: str, unit: str) -> None:
-    if unit not in business_units(owner):
-        raise NotFound(f"BusinessUnit '{unit}' was not found")
-
-
 def business_unit_usage(subject: Subject, span: TimeRange, unit: str | None = None) -> list[dict]:
     """Get Usage Report Grouped By Business Unit: per unit and month, with percentages."""
-    units = [unit] if unit is not None else sorted(business_units(subject.name))
+    units = [unit] if unit is not None else sorted(business_units.names(subject.name))
     spans = periods(span)
     part = _monthly_bytes(subject_key(subject.name), spans, "bu", "bud")
     out = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from chalice import Response
 
-from chalicelib import plans
+from chalicelib import business_units, plans
 from chalicelib.auth.policy import Need, Right, require_file
 from chalicelib.stats import services
 from chalicelib.stats.services import RangeBody, TimeRange
@@ -124,7 +124,7 @@ def one_business_unit_usage(ctx: Ctx, subject: str, business_unit: str) -> list:
     plans.require(
         ctx.subject,
         "business_unit_usage",
-        exists=lambda: services.check_business_unit(subject, business_unit),
+        exists=lambda: business_units.require(subject, business_unit),
     )
-    services.check_business_unit(subject, business_unit)
+    business_units.require(subject, business_unit)
     return services.business_unit_usage(ctx.subject, _range(ctx), business_unit)

@@ -24,7 +24,6 @@ from chalicelib import db, plans
 from chalicelib.accounts.models import Subject
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import Repository
-from chalicelib.teams.models import Team
 from chalicelib.thresholds.models import KINDS, UsageThreshold, scope_key
 from chalicelib.timefmt import now
 from chalicelib.validation import Body, Flag
@@ -57,23 +56,6 @@ class ThresholdBody(Body):
 
 
 # --- scopes -------------------------------------------------------------------------------------
-
-
-def business_unit_exists(org: str, name: str) -> bool:
-    """Whether a team or a repository of ``org`` names business unit ``name`` (two Queries of the
-    organisation's partition, filtered: business units have no item of their own)."""
-    if not name or len(name) > 128:
-        return False
-    for model in (Team, Repository):
-        if next(iter(model.query(org, filter_condition=model.business_unit == name, limit=None)), None):
-            return True
-    return False
-
-
-def require_business_unit(org: str, name: str) -> None:
-    """404 ``BusinessUnit 'x' was not found`` (the observed wording) unless it exists."""
-    if not business_unit_exists(org, name):
-        raise NotFound(f"BusinessUnit '{name}' was not found")
 
 
 def require_org(subject: Subject | None) -> Subject:

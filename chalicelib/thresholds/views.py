@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from chalice import Response
 
+from chalicelib import business_units
 from chalicelib.auth.policy import Need, Right, require
 from chalicelib.thresholds import services
 from chalicelib.thresholds.models import BUSINESS_UNIT, ORGANIZATION, REPO, scope_key
@@ -27,7 +28,7 @@ def _scope(ctx: Ctx, kind: str, name: str | None = None) -> tuple[str, str | Non
     """(the threshold's range key, the repository id) of the path, after every refusal."""
     if kind == BUSINESS_UNIT:
         assert name is not None and ctx.subject_name is not None
-        services.require_business_unit(ctx.subject_name, name)
+        business_units.require(ctx.subject_name, name)
         require(ctx, Right.ADMIN)
     services.require_org(ctx.subject)
     if kind == REPO:
