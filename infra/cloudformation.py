@@ -387,6 +387,29 @@ def upload_front_code() -> str:
 ORIGIN_SECRET_VALUE = sub("{{resolve:secretsmanager:${OriginSecret}:SecretString}}")
 
 
+def cache_policy(name: str, max_ttl: int) -> dict[str, Any]:
+    """A CloudFront cache policy forwarding Authorization and every query string, cached only as long as
+    the answer's Cache-Control says (at most ``max_ttl`` seconds)."""
+    return {
+        "Type": "AWS::CloudFront::CachePolicy",
+        "Properties": {
+            "CachePolicyConfig": {
+                "Name": sub("${AWS::StackName}-" + name),
+                "MinTTL": 0,
+                "DefaultTTL": 0,
+                "MaxTTL": max_ttl,
+                "ParametersInCacheKeyAndForwardedToOrigin": {
+                    "EnableAcceptEncodingGzip": False,
+                    "EnableAcceptEncodingBrotli": False,
+                    "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]},
+                    "CookiesConfig": {"CookieBehavior": "none"},
+                    "QueryStringsConfig": {"QueryStringBehavior": "all"},
+                },
+            }
+        },
+    }
+
+
 def cdn() -> dict[str, dict[str, Any]]:
     """CloudFront: everything to the API (no caching; the upload front on every request), ``/dl/*``
     from the bucket's copies first and from the API when there is none (private, restricted, unknown)."""
@@ -424,45 +447,11 @@ def cdn() -> dict[str, dict[str, Any]]:
                 }
             },
         },
-        "ApiCachePolicy": {
-            "Type": "AWS::CloudFront::CachePolicy",
-            "Properties": {
-                "CachePolicyConfig": {
-                    # TTLs 0 unless the answer says otherwise (the API sends no Cache-Control): nothing is
-                    # cached; a cache policy that names Authorization is what makes CloudFront forward it.
-                    "Name": sub("${AWS::StackName}-api"),
-                    "MinTTL": 0,
-                    "DefaultTTL": 0,
-                    "MaxTTL": 1,
-                    "ParametersInCacheKeyAndForwardedToOrigin": {
-                        "EnableAcceptEncodingGzip": False,
-                        "EnableAcceptEncodingBrotli": False,
-                        "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]},
-                        "CookiesConfig": {"CookieBehavior": "none"},
-                        "QueryStringsConfig": {"QueryStringBehavior": "all"},
-                    },
-                }
-            },
-        },
-        "DownloadsCachePolicy": {
-            "Type": "AWS::CloudFront::CachePolicy",
-            "Properties": {
-                "CachePolicyConfig": {
-                    # Copies carry Cache-Control (chalicelib/cdn); the API's answers carry none: not cached.
-                    "Name": sub("${AWS::StackName}-downloads"),
-                    "MinTTL": 0,
-                    "DefaultTTL": 0,
-                    "MaxTTL": 31536000,
-                    "ParametersInCacheKeyAndForwardedToOrigin": {
-                        "EnableAcceptEncodingGzip": False,
-                        "EnableAcceptEncodingBrotli": False,
-                        "HeadersConfig": {"HeaderBehavior": "whitelist", "Headers": ["Authorization"]},
-                        "CookiesConfig": {"CookieBehavior": "none"},
-                        "QueryStringsConfig": {"QueryStringBehavior": "all"},
-                    },
-                }
-            },
-        },
+        # TTLs 0 unless the answer says otherwise (the API sends no Cache-Control): nothing is cached;
+        # a cache policy that names Authorization is what makes CloudFront forward it.
+        "ApiCachePolicy": cache_policy("api", max_ttl=1),
+        # Copies carry Cache-Control (chalicelib/cdn); the API's answers carry none: not cached.
+        "DownloadsCachePolicy": cache_policy("downloads", max_ttl=31536000),
         "UploadFrontRole": {
             "Type": "AWS::IAM::Role",
             **retain,
@@ -597,7 +586,7 @@ def environment(name: str) -> dict[str, Any]:
     return variables
 
 
-def policy(name: str, spec: dict[str, Any], table_names: list[str], queue_names: list[str]) -> dict[str, Any]:
+def policy(name: str, spec: dict[str, Any], queue_names: list[str]) -> dict[str, Any]:
     """The IAM policy of function ``name``: this stack's tables, bucket, queues and key, and its own
     consumed queue; the CDN (invalidations, logs) for the background functions."""
     # Every table of the stage shares its prefix: two patterns instead of 2 ARNs per table (an inline
@@ -709,13 +698,13 @@ def policy(name: str, spec: dict[str, Any], table_names: list[str], queue_names:
 
 
 def function_overrides(
-    specs: dict[str, dict[str, Any]], table_names: list[str], queue_names: list[str]
+    specs: dict[str, dict[str, Any]], queue_names: list[str]
 ) -> dict[str, dict[str, Any]]:
     """Partial resources merged into Chalice's: each function's environment, each role's policy."""
     resources: dict[str, dict[str, Any]] = {}
     for name, spec in specs.items():
         resources[spec["logical"]] = {"Properties": {"Environment": {"Variables": environment(name)}}}
-        resources[spec["role"]] = {"Properties": {"Policies": [policy(name, spec, table_names, queue_names)]}}
+        resources[spec["role"]] = {"Properties": {"Policies": [policy(name, spec, queue_names)]}}
     # Every body reaches the function base64-encoded whatever its Content-Type (or none): see
     # chalicelib/web/routing.py API_BINARY_MEDIA_TYPES.
     from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
@@ -763,7 +752,7 @@ def template() -> dict[str, Any]:
         **queue_resources,
         **buckets(),
         **cdn(),
-        **function_overrides(specs, sorted(table_resources), sorted(queue_resources)),
+        **function_overrides(specs, sorted(queue_resources)),
     }
     return {
         "Conditions": {"UploadFrontHere": {"Fn::Equals": [ref("AWS::Region"), "us-east-1"]}},
