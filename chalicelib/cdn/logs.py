@@ -83,12 +83,15 @@ def downloads(data: bytes) -> Iterator[Downloaded]:
         record = files.find(owner, repo, path)
         if record is None:
             continue
+        repository = files.repos[(owner, repo)]  # loaded by find: the recorder need not read it again
         ip = entry.get("c-ip")
         yield Downloaded(
             id=f"cdn-{entry['x-edge-request-id']}",
             at=f"{entry['date']}T{entry['time']}Z",
             owner=record.owner,
             repo=record.repo,
+            repo_id=record.repo_id,
+            business_unit=(repository.business_unit or None) if repository is not None else None,
             package=record.package,
             version=record.version,
             path=record.path,
