@@ -48,13 +48,15 @@ bench: install
 	$(PY) -m bench
 
 ## package: the deployable CloudFormation template in $(OUT)/ (sam.json + deployment.zip; no AWS account
-## needed): the merge template generated from the code (infra/cloudformation.py) merged into `chalice package`
+## needed): the merge template generated from the code (infra/cloudformation.py) merged into `chalice package`,
+## the package's modules compiled for the functions' runtime (which must be this venv's Python)
 package: install
 	mkdir -p $(OUT)
 	$(PY) -m infra.cloudformation $(OUT)/merge-template.json
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage prod \
 	    --merge-template $(OUT)/merge-template.json $(OUT)
 	$(PY) -m infra.cloudformation compact $(OUT)/sam.json  # CloudFormation's 1 MB template limit
+	$(PY) -m infra.cloudformation compile $(OUT)  # .pyc in deployment.zip: /var/task is read-only
 
 ## cfn-lint: the packaged template passes cfn-lint (make test runs it in tests/test_deploy_template.py)
 cfn-lint: install

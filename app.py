@@ -7,7 +7,7 @@ import gc
 # made is wasted work. Collection resumes at the end of this module (docs/performance.md, "Cold import").
 gc.disable()
 
-from chalice import Chalice
+from chalice import Blueprint, Chalice
 
 from chalicelib import eventbus, telemetry
 from chalicelib.accounts.views import api as accounts
@@ -77,14 +77,29 @@ app.register_blueprint(stats.blueprint)
 app.register_blueprint(thresholds.blueprint)
 app.register_blueprint(download_logs.blueprint)
 
-# Background functions, each declared in its domain (SQS consumers, schedules).
-app.register_blueprint(content_functions)
-app.register_blueprint(stats_functions)
-app.register_blueprint(index_functions)
-app.register_blueprint(threshold_functions)
-app.register_blueprint(download_log_functions)
-app.register_blueprint(eventbus.bus)
-app.register_blueprint(cdn_functions)
+
+def register_functions(*blueprints: Blueprint) -> None:
+    """Register background functions (SQS consumers, schedules) so that each deploys as ``app.<name>``.
+
+    Chalice names a blueprint function's Lambda handler after the blueprint's module
+    (``chalicelib.content.functions.upload_events``), and Lambda then imports that module only: nothing of
+    this file would run in the function (telemetry, the event bus, the middleware). Naming this module
+    instead makes every deployed function start as the API does; the handlers are bound here at the end."""
+    for blueprint in blueprints:
+        blueprint._import_name = __name__  # Chalice's handler string is "<_import_name>.<function name>"
+        app.register_blueprint(blueprint)
+
+
+# Background functions, each declared in its domain.
+register_functions(
+    content_functions,
+    stats_functions,
+    index_functions,
+    threshold_functions,
+    download_log_functions,
+    eventbus.bus,
+    cdn_functions,
+)
 eventbus.install()  # queued lifecycle-event subscribers run from the events queue
 
 install_fallbacks(app)
@@ -101,6 +116,13 @@ def bootstrap_admin(event: dict, context: object) -> dict:
     name, generated = bootstrap_from_env()
     return {"name": name, "api_key": generated}
 
+
+# Every deployed function's handler (the template's "Handler": app.<name>) is an attribute of this module.
+for _function in (*app.pure_lambda_functions, *app.event_sources):
+    _handler = app.handler_map[_function.name]
+    if globals().setdefault(_function.handler_string.removeprefix("app."), _handler) is not _handler:
+        raise RuntimeError(f"two deployed functions are named {_function.handler_string}")
+del _function, _handler
 
 gc.enable()
 gc.freeze()  # what start-up created lives as long as the container: later collections skip it

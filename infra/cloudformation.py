@@ -796,13 +796,76 @@ def compact(path: Path) -> None:
     path.write_text(json.dumps(json.loads(path.read_text()), separators=(",", ":")))
 
 
+#: Where Lambda unpacks the deployment package (read-only): the file names compiled into the ``.pyc``
+#: files, so tracebacks point at the deployed sources.
+LAMBDA_TASK_ROOT = "/var/task"
+
+
+def package_runtimes(template: dict[str, Any]) -> set[str]:
+    """The runtimes of the functions whose code is the deployment package (``CodeUri``)."""
+    return {
+        resource["Properties"]["Runtime"]
+        for resource in template["Resources"].values()
+        if resource.get("Type") == "AWS::Serverless::Function" and "CodeUri" in resource["Properties"]
+    }
+
+
+def compile_package(out: Path) -> int:
+    """Add compiled ``__pycache__/*.pyc`` files for every module of ``out/deployment.zip``.
+
+    Lambda's ``/var/task`` is read-only, so without them each cold start compiles every module it
+    imports (botocore, pydantic, chalicelib...). They are compiled for the runtime of ``out/sam.json``,
+    which must be this interpreter's (the magic number differs between Python versions), as
+    unchecked-hash ``.pyc`` files (PEP 552): a zip keeps modification times to 2 seconds only, so
+    timestamp-based ones could be taken as stale, and the package never changes once deployed. ``.pyc``
+    files Chalice copied from the working tree are dropped. Returns the number of modules compiled."""
+    import importlib.util
+    import marshal
+    import sys
+    import zipfile
+
+    runtime = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    runtimes = package_runtimes(json.loads((out / "sam.json").read_text()))
+    if runtimes != {runtime}:
+        raise SystemExit(f"the functions run {sorted(runtimes)}; compile the package with {runtime}")
+    package = out / "deployment.zip"
+    compiled = package.with_suffix(".tmp")
+    count = 0
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(compiled, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename.endswith(".pyc"):
+                continue
+            data = source.read(info)
+            target.writestr(info, data)
+            if not info.filename.endswith(".py"):
+                continue
+            try:
+                code = compile(data, f"{LAMBDA_TASK_ROOT}/{info.filename}", "exec", dont_inherit=True)
+            except (SyntaxError, ValueError):  # not a module of this Python (templates, other versions)
+                continue
+            # PEP 552 header: magic, flags (0b01: hash-based, unchecked), the source's hash.
+            pyc = importlib.util.MAGIC_NUMBER + (1).to_bytes(4, "little") + importlib.util.source_hash(data)
+            cached = importlib.util.cache_from_source(info.filename)
+            pyc_info = zipfile.ZipInfo(cached, date_time=info.date_time)
+            pyc_info.external_attr = info.external_attr
+            pyc_info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(pyc_info, pyc + marshal.dumps(code))
+            count += 1
+    compiled.replace(package)
+    return count
+
+
 def main() -> None:
     """Write the merge template to ``infra/resources.json`` (or the path given);
-    ``compact FILE`` rewrites a packaged template without whitespace."""
+    ``compact FILE`` rewrites a packaged template without whitespace; ``compile DIR`` adds ``.pyc``
+    files to ``DIR/deployment.zip`` (for the runtime of ``DIR/sam.json``)."""
     import sys
 
     if len(sys.argv) == 3 and sys.argv[1] == "compact":
         compact(Path(sys.argv[2]))
+        return
+    if len(sys.argv) == 3 and sys.argv[1] == "compile":
+        print(f"compiled {compile_package(Path(sys.argv[2]))} modules into {sys.argv[2]}/deployment.zip")
         return
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else RESOURCES
     target.write_text(json.dumps(template(), indent=2) + "\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import textwrap
 import uuid
 from pathlib import Path
 from urllib.parse import unquote
@@ -367,20 +368,116 @@ def test_behind_cloudfront_ip_restrictions_see_the_viewer_only_with_the_origin_s
     assert client.client_address(context, headers) == "198.51.100.7"
 
 
-def test_the_packaged_template_passes_cfn_lint(tmp_path):
-    """`make package` (chalice package + the merge template) gives a template cfn-lint accepts; run here
-    rather than as a serial `make test` step, so it overlaps with the other test files."""
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> Path:
+    """`make package` (chalice package + the merge template + compiled modules): its output directory."""
     import os
     import subprocess
     import sys
 
+    out = tmp_path_factory.mktemp("package")
     venv_bin = Path(sys.executable).parent
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     subprocess.run(
-        ["make", "-s", "package", f"OUT={tmp_path}", f"PY={sys.executable}", f"VENV={venv_bin.parent}"],
+        ["make", "-s", "package", f"OUT={out}", f"PY={sys.executable}", f"VENV={venv_bin.parent}"],
         cwd=ROOT, env=env, check=True, capture_output=True, timeout=600,
     )
+    return out
+
+
+def _package_functions(packaged: Path) -> dict[str, dict]:
+    template = json.loads((packaged / "sam.json").read_text())
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource["Properties"]
+    }
+
+
+def test_the_packaged_template_passes_cfn_lint(packaged):
+    """`make package` gives a template cfn-lint accepts; run here rather than as a serial `make test`
+    step, so it overlaps with the other test files."""
+    import subprocess
+    import sys
+
     linted = subprocess.run(
-        [str(venv_bin / "cfn-lint"), str(tmp_path / "sam.json")], capture_output=True, text=True, timeout=600
+        [str(Path(sys.executable).parent / "cfn-lint"), str(packaged / "sam.json")],
+        capture_output=True, text=True, timeout=600,
     )
     assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_the_package_carries_bytecode_for_the_functions_runtime(packaged, tmp_path):
+    """Lambda's /var/task is read-only: every module ships compiled for the runtime (its magic number,
+    unchecked-hash .pyc of exactly the shipped source), and the app imports from the unpacked package
+    without compiling a single file of it."""
+    import importlib.util
+    import subprocess
+    import sys
+    import zipfile
+
+    runtimes = {properties["Runtime"] for properties in _package_functions(packaged).values()}
+    assert runtimes == {f"python{sys.version_info.major}.{sys.version_info.minor}"}
+    package = zipfile.ZipFile(packaged / "deployment.zip")
+    names = set(package.namelist())
+    sources = {n for n in names if n.endswith(".py")}
+    modules = {n for n in sources if n.startswith(("chalicelib/", "chalice/", "botocore/", "pydantic/"))}
+    assert "app.py" in sources and len([n for n in modules if n.startswith("chalicelib/")]) > 100
+    stale = [n for n in names if n.endswith(".pyc") and n != importlib.util.cache_from_source(
+        n.replace("__pycache__/", "").rsplit(".", 2)[0] + ".py")]
+    assert not stale  # only this runtime's tag (e.g. cpython-311)
+    for source in {"app.py", *modules}:
+        pyc = package.read(importlib.util.cache_from_source(source))
+        assert pyc[:4] == importlib.util.MAGIC_NUMBER, source
+        assert int.from_bytes(pyc[4:8], "little") == 0b01, source  # hash-based, not checked
+        assert pyc[8:16] == importlib.util.source_hash(package.read(source)), source
+
+    # Lambda's read-only /var/task: -B (root would write into a read-only directory); botocore's service
+    # data is read by clients, not on import
+    task = tmp_path / "task"
+    package.extractall(task, [n for n in names if not n.startswith("botocore/data/")])
+    probe = textwrap.dedent("""
+        import builtins, sys
+        sys.path.insert(0, sys.argv[1])
+        compiled, real = [], builtins.compile
+        builtins.compile = lambda code, name, *a, **k: compiled.append(str(name)) or real(code, name, *a, **k)
+        import app
+        print([name for name in compiled if name.startswith(sys.argv[1])], app.__file__)
+    """)
+    ran = subprocess.run(  # -S: no site-packages, every dependency comes from the package
+        [sys.executable, "-S", "-B", "-c", probe, str(task)], capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert ran.stdout.strip() == f"[] {task}/app.py", ran.stdout + ran.stderr
+
+
+def test_every_deployed_function_starts_from_app_with_the_bus_and_telemetry(packaged):
+    """Each function's Handler is an attribute of app.py, so importing it runs app.py: queued subscribers
+    go to the events queue, telemetry is installed and the app's middleware wraps the handler (a
+    blueprint module imported on its own would have none of these)."""
+    import os
+    import subprocess
+    import sys
+
+    handlers = {properties["Handler"] for properties in _package_functions(packaged).values()}
+    assert len(handlers) >= 10 and {handler.split(".")[0] for handler in handlers} == {"app"}
+    probe = textwrap.dedent("""
+        import importlib, sys
+        handlers = []
+        for handler in sys.argv[1:]:
+            module, name = handler.split(".")
+            handlers.append(vars(importlib.import_module(module))[name])
+        from chalicelib import eventbus, events, telemetry
+        from chalicelib.web.telemetry import observe
+        assert events.sender is eventbus.send, events.sender
+        assert telemetry.logs.installed()  # JSON logs, as SHELF_LOG_FORMAT asks
+        api = sys.modules["app"].app
+        bare = [h for h in handlers if h is not api and observe not in h.middleware_handlers]
+        assert not bare, bare
+        print("ok")
+    """)
+    ran = subprocess.run(
+        [sys.executable, "-c", probe, *sorted(handlers)], cwd=ROOT, capture_output=True, text=True,
+        env={**os.environ, "SHELF_LOG_FORMAT": "json"}, timeout=120,
+    )
+    assert ran.stdout.strip() == "ok", ran.stdout + ran.stderr

@@ -11,8 +11,6 @@ functions = Blueprint(__name__)
 @functions.schedule(Rate(5, unit=Rate.MINUTES))
 def cdn_logs(event: CloudWatchEvent) -> None:
     """Turn CloudFront's new standard logs into download events (chalicelib/cdn/logs.py)."""
-    from chalicelib import eventbus
     from chalicelib.cdn.logs import process_logs
 
-    eventbus.install()  # this function's module is its handler: app.py, which installs it, is not loaded
     process_logs()
