@@ -30,8 +30,8 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, dataclass_transform
 
 from chalicelib.timefmt import iso, now
 
@@ -46,26 +46,79 @@ def _now() -> str:
     return iso(now()) or ""
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass_transform(kw_only_default=True, frozen_default=True)
 class Event:
-    """Base of every lifecycle event: a unique ``id`` and the moment ``at`` (ISO 8601, UTC)."""
+    """Base of every lifecycle event: a unique ``id`` and the moment ``at`` (ISO 8601, UTC).
 
-    id: str = field(default_factory=_event_id)
-    at: str = field(default_factory=_now)
+    A subclass declares its fields as annotations (a value: the default); instances take them as
+    keywords and are immutable, compared and hashed by kind and values. Like a frozen keyword-only
+    dataclass, but its methods are shared, not generated and compiled for each of the kinds at import
+    (docs/performance.md, "Cold import")."""
+
+    id: str
+    at: str
 
     #: Every event class by name (for messages).
     KINDS: ClassVar[dict[str, type[Event]]] = {}
+    #: The kind's field names (the base's first) and those without a default.
+    FIELDS: ClassVar[tuple[str, ...]] = ("id", "at")
+    REQUIRED: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        hints = cls.__dict__.get("__annotations__", {})
+        own = [name for name, hint in hints.items() if "ClassVar" not in hint]
+        cls.FIELDS = (*cls.FIELDS, *own)
+        cls.REQUIRED = cls.REQUIRED | {name for name in own if name not in cls.__dict__}
         Event.KINDS[cls.__name__] = cls
+
+    def __init__(self, **values: Any) -> None:
+        unknown = values.keys() - set(self.FIELDS)
+        missing = self.REQUIRED - values.keys()
+        if unknown or missing:
+            problem = f"unexpected {sorted(unknown)}" if unknown else f"missing {sorted(missing)}"
+            raise TypeError(f"{self.kind}: {problem}")
+        if "id" not in values:
+            values["id"] = _event_id()
+        if "at" not in values:
+            values["at"] = _now()
+        cls = type(self)
+        for name in self.FIELDS:
+            object.__setattr__(self, name, values[name] if name in values else getattr(cls, name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.FIELDS)
+
+    def __eq__(self, other: Any) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._values()))
+
+    def __repr__(self) -> str:
+        return f"{self.kind}({', '.join(f'{name}={getattr(self, name)!r}' for name in self.FIELDS)})"
 
     @property
     def kind(self) -> str:
         return type(self).__name__
 
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def replace(self, **changes: Any) -> Event:
+        """A copy with ``changes`` (as ``dataclasses.replace``)."""
+        return type(self)(**{**self.as_dict(), **changes})
+
     def to_json(self) -> str:
-        return json.dumps({"kind": self.kind, "event": dataclasses.asdict(self)})
+        return json.dumps({"kind": self.kind, "event": self.as_dict()})
 
     @staticmethod
     def from_json(text: str) -> Event:
@@ -77,7 +130,6 @@ class Event:
 # --- content ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class FileStored(Event):
     """A file's content was recorded (a small upload, a large one finished, an entry of an archive)."""
 
@@ -93,7 +145,6 @@ class FileStored(Event):
     replaced_size: int | None = None  # the size of the file it overrode
 
 
-@dataclass(frozen=True, kw_only=True)
 class VersionPublished(Event):
     """Files of a version were published (``files``: their paths)."""
 
@@ -107,7 +158,6 @@ class VersionPublished(Event):
     sign_files: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
 class FileDeleted(Event):
     owner: str
     repo: str
@@ -119,7 +169,6 @@ class FileDeleted(Event):
     by: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class Downloaded(Event):
     """A download was answered (302 to the content), by ``user`` (None: anonymous) from ``ip``."""
 
@@ -146,7 +195,6 @@ class Downloaded(Event):
 # --- packages, repositories, subjects --------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class VersionDeleted(Event):
     owner: str
     repo: str
@@ -156,7 +204,6 @@ class VersionDeleted(Event):
     version: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class PackageDeleted(Event):
     owner: str
     repo: str
@@ -165,7 +212,6 @@ class PackageDeleted(Event):
     package_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class RepositoryDeleted(Event):
     """``teams``: the teams that had a permission on it (their ``permitted_repos`` lose it)."""
 
@@ -175,7 +221,6 @@ class RepositoryDeleted(Event):
     teams: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
 class RepositoryAccessChanged(Event):
     """Who may download from a repository changed: it turned private or public, or its download
     restrictions (geo, IP) were set or removed. Subscribers read the repository's current state."""
@@ -185,7 +230,6 @@ class RepositoryAccessChanged(Event):
     repo_id: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class DownloadPathChanged(Event):
     """The object served at ``/dl/<owner>/<repo>/<path>`` that is no file record (a repository index)
     is now S3 object ``key`` of the content bucket (None: there is none any more)."""
@@ -197,7 +241,6 @@ class DownloadPathChanged(Event):
     key: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class SubjectDeleted(Event):
     """A user or an organisation (``kind_of_subject``: "user" or "org") was deleted."""
 
@@ -205,7 +248,6 @@ class SubjectDeleted(Event):
     kind_of_subject: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class MemberRemoved(Event):
     """``user`` is being removed from organisation ``org`` (published before the membership row goes:
     out of the organisation's teams first, so a crash in between leaves a member without team rights)."""
@@ -217,13 +259,11 @@ class MemberRemoved(Event):
 # --- commerce ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProductDeleted(Event):
     owner: str
     product: str
 
 
-@dataclass(frozen=True, kw_only=True)
 class AccessKeyDeleted(Event):
     owner: str
     key_id: str
@@ -232,7 +272,6 @@ class AccessKeyDeleted(Event):
 # --- authentication ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class LoginSucceeded(Event):
     """A request authenticated as ``user`` (a user or ``id@subject``) on a resource of ``subject``."""
 
@@ -241,7 +280,6 @@ class LoginSucceeded(Event):
     ip: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class LoginFailed(Event):
     """A request with wrong credentials for ``user`` on a resource of ``subject``."""
 
@@ -253,7 +291,6 @@ class LoginFailed(Event):
 # --- usage -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
 class UsageThresholdExceeded(Event):
     """A usage threshold of organisation ``org`` was crossed in ``period`` (``YYYY-MM`` or
     ``YYYY-MM-DD``); published once per threshold, kind and period (the ``id`` is derived from them).

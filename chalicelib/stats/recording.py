@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -81,7 +80,7 @@ def _with_repository(events: Iterable[Downloaded]) -> list[Downloaded]:
         repo = found[key]
         if repo is not None:
             unit = event.business_unit or repo.business_unit
-            out.append(replace(event, repo_id=repo.id, business_unit=unit))
+            out.append(event.replace(repo_id=repo.id, business_unit=unit))
     return out
 
 
