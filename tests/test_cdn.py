@@ -20,7 +20,7 @@ import pytest
 from chalicelib import events, storage
 from chalicelib.cdn import copies, logs
 from chalicelib.config import settings
-from chalicelib.events import Downloaded, DownloadPathChanged
+from chalicelib.events import DownloadPathChanged, DownloadsLogged
 from tests.conftest import AWS_ENDPOINT
 
 LOG_BUCKET = "shelf-test-cdn-logs"
@@ -245,7 +245,7 @@ def _log_file(*lines: str) -> bytes:
     return gzip.compress(("#Version: 1.0\n#Fields: " + FIELDS + "\n" + "\n".join(lines) + "\n").encode())
 
 
-def test_cloudfront_logs_become_download_events_once_per_request(published, cdn):
+def test_cloudfront_logs_become_one_event_per_part_of_a_log_file(published, cdn):
     user, repo, package = published
     base = f"/dl/{user.name}/{repo}"
     data = _log_file(
@@ -256,6 +256,7 @@ def test_cloudfront_logs_become_download_events_once_per_request(published, cdn)
         _line("GET", f"{base}/dists/main/Packages", 200, "req-5=="),  # an index, no file
         _line("GET", f"/dl/{user.name}/nope/a.txt", 200, "req-6=="),
         _line("GET", f"/repos/{user.name}/{repo}", 200, "req-7=="),
+        _line("GET", f"{base}/a.txt", 200, "req-8==", ip="-"),
     )
     key = "cloudfront/E2EXAMPLE.2026-12-01-23.abcd1234.gz"
     client = storage.s3()
@@ -263,19 +264,30 @@ def test_cloudfront_logs_become_download_events_once_per_request(published, cdn)
     client.put_object(Bucket=cdn.log_bucket, Key="cloudfront/E2EXAMPLE.2026-12-01-23.broken.gz", Body=b"nope")
     cdn.events.clear()
 
-    assert logs.process_logs() == 2
-    downloaded = [e for e in cdn.events if isinstance(e, Downloaded)]
-    assert [(e.id, e.path, e.package, e.version, e.size, e.ip, e.user, e.at) for e in downloaded] == [
-        ("cdn-req-1==", "a.txt", package, "1.0", 5, "198.51.100.7", None, "2026-12-01T23:59:58Z"),
-        ("cdn-req-2==", "docs/b v1.tar.gz", package, "1.0", 4, "198.51.100.7", None, "2026-12-01T23:59:58Z"),
-    ]
+    assert logs.process_logs() == 3
+    [logged] = cdn.events  # no event per download: one per part of the file
+    assert isinstance(logged, DownloadsLogged) and logged.source == key
+    repo_id = logged.files[0]["repo_id"]
+    assert logged.files == (
+        {"owner": user.name, "repo": repo, "repo_id": repo_id, "business_unit": None, "package": package,
+         "version": "1.0", "path": "a.txt", "size": 5},
+        {"owner": user.name, "repo": repo, "repo_id": repo_id, "business_unit": None, "package": package,
+         "version": "1.0", "path": "docs/b v1.tar.gz", "size": 4},
+    )  # fmt: skip
+    at = "2026-12-01T23:59:58Z"
+    assert logged.downloads == (
+        [0, at, "cdn-req-1==", "198.51.100.7"],
+        [1, at, "cdn-req-2==", "198.51.100.7"],
+        [0, at, "cdn-req-8==", None],
+    )
+    assert events.Event.from_json(logged.to_json()) == logged  # one SQS message
     assert client.list_objects_v2(Bucket=cdn.log_bucket).get("KeyCount") == 0  # read logs are deleted
 
-    # The same log read again (a run that failed before deleting it): the same event ids.
+    # The same log read again (a run that failed before deleting it): the same event id.
     client.put_object(Bucket=cdn.log_bucket, Key=key, Body=data)
     cdn.events.clear()
-    assert logs.process_logs() == 2
-    assert [e.id for e in cdn.events] == ["cdn-req-1==", "cdn-req-2=="]
+    assert logs.process_logs() == 3
+    assert [e.id for e in cdn.events] == [logged.id]
     cdn.events.clear()
 
 
