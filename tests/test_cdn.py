@@ -191,6 +191,61 @@ def test_index_files_follow_download_path_changes(published, cdn):
     assert _copy(user.name, repo, "dists/main/Packages") is None
 
 
+def test_the_index_calculator_announces_its_files_to_the_cdn(api, world, cdn, monkeypatch):
+    """Index files (Debian, RPM, Maven metadata: here the test calculator's) get copies when a
+    generation switches, lose them when gone, and follow access changes."""
+    from chalicelib.indexes import registry
+    from chalicelib.indexes import services as indexes
+    from chalicelib.repositories.models import Repository
+
+    monkeypatch.setitem(registry.CALCULATOR_MODULES, "opkg", "tests.fake_index")
+    user = world.user(plan="premium")
+    repo = world.repo(user.name, type="opkg")
+    package = world.package(user.name, repo)
+    repo_id = Repository.get(user.name, repo).id
+    base = f"/content/{user.name}/{repo}/{package}/1.0"
+    for name in ("a.ipk", "b.ipk"):
+        assert api.put(f"{base}/{name}?publish=1", user.auth, data=name.encode()).status_code == 201
+    cdn.deliver()
+    assert indexes.run(repo_id)
+    announced = [e for e in cdn.deliver() if isinstance(e, DownloadPathChanged)]
+    assert sorted((e.path, e.key is not None) for e in announced) == [
+        ("idx/count.txt", True),
+        ("idx/list.txt", True),
+    ]
+    assert _copy(user.name, repo, "idx/list.txt")["Body"].read() == b"a.ipk\nb.ipk"
+    copy = _copy(user.name, repo, "idx/count.txt")
+    assert copy["Body"].read() == b"2" and copy["CacheControl"] == copies.INDEX_CACHE_CONTROL
+    assert f"/dl/{user.name}/{repo}/idx/list.txt" in cdn.invalidated()
+
+    # Deletes: the list changes, the count goes.
+    for name in ("a.ipk", "b.ipk"):
+        assert api.delete(f"/content/{user.name}/{repo}/{name}", user.auth).status_code == 200
+    cdn.deliver()
+    assert indexes.run(repo_id)
+    announced = [e for e in cdn.deliver() if isinstance(e, DownloadPathChanged)]
+    assert sorted((e.path, e.key is not None) for e in announced) == [
+        ("idx/count.txt", False),
+        ("idx/list.txt", True),
+    ]
+    assert _copy(user.name, repo, "idx/list.txt")["Body"].read() == b""
+    assert _copy(user.name, repo, "idx/count.txt") is None
+    assert f"/dl/{user.name}/{repo}/idx/count.txt" in cdn.invalidated()
+
+    # Download restrictions, then none: the copies go, and come back from the calculator's announcement.
+    restrictions = f"/repos/{user.name}/{repo}/ip_restrictions"
+    body = {"white_cidrs": ["10.0.0.0/8"], "black_cidrs": []}
+    assert api.put(restrictions, user.auth, json=body).status_code == 200
+    cdn.deliver()
+    cdn.deliver()  # the announcements the access change caused
+    assert _copy(user.name, repo, "idx/list.txt") is None
+    assert api.delete(restrictions, user.auth).status_code == 200
+    cdn.deliver()
+    cdn.deliver()
+    assert _copy(user.name, repo, "idx/list.txt")["Body"].read() == b""
+    assert _copy(user.name, repo, "idx/count.txt") is None
+
+
 # --- statistics from CloudFront's standard logs ------------------------------------------------------
 
 FIELDS = (
