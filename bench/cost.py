@@ -14,10 +14,11 @@ Per route it measures, over real HTTP through the local gateway (as ``make bench
   local AWS and the gateway), billed at the API function's configured memory (``.chalice/config.json``,
   stage ``prod``, Chalice's default 128 MB when unset).
 
-The public download through the CDN is modelled, not measured: CloudFront answers ``/dl/*`` from the
-S3 copy (one HTTPS request), fetching from S3 on a miss (one GET, no transfer charge from S3 to
-CloudFront), at the stated hit ratio; its download statistics come from CloudFront's logs, which
-publish the same download event the API path does (their recording is measured on the API path).
+The public download through the CDN: CloudFront answers ``/dl/*`` from the S3 copy (one HTTPS request,
+modelled), fetching from S3 on a miss (one GET, no transfer charge from S3 to CloudFront), at the stated
+hit ratio; its statistics are measured: a CloudFront log file of ``--log-lines`` lines (a hot file,
+and a long tail of one package per line) delivered, read by the ``cdn_logs`` job, its parts recorded
+by the events consumer and rolled up (``cdn_download``).
 
 Run: ``make cost`` (or ``.venv/bin/python -m bench.cost --runs 20 --hit-ratio 0.9``).
 """
