@@ -14,10 +14,11 @@ Per route it measures, over real HTTP through the local gateway (as ``make bench
   local AWS and the gateway), billed at the API function's configured memory (``.chalice/config.json``,
   stage ``prod``, Chalice's default 128 MB when unset).
 
-The public download through the CDN is modelled, not measured: CloudFront answers ``/dl/*`` from the
-S3 copy (one HTTPS request), fetching from S3 on a miss (one GET, no transfer charge from S3 to
-CloudFront), at the stated hit ratio; its download statistics come from CloudFront's logs, which
-publish the same download event the API path does (their recording is measured on the API path).
+The public download through the CDN: CloudFront answers ``/dl/*`` from the S3 copy (one HTTPS request,
+modelled), fetching from S3 on a miss (one GET, no transfer charge from S3 to CloudFront), at the stated
+hit ratio; its statistics are measured: a CloudFront log file of ``--log-lines`` lines (a hot file,
+and a long tail of one package per line) delivered, read by the ``cdn_logs`` job, its parts recorded
+by the events consumer and rolled up (``cdn_download``).
 
 Run: ``make cost`` (or ``.venv/bin/python -m bench.cost --runs 20 --hit-ratio 0.9``).
 """
@@ -66,6 +67,7 @@ class Usage:
     s3_put: int = 0
     s3_get: float = 0
     cloudfront: int = 0
+    rollup_writes: int = 0  # CDN rows: the aggregate rows the rollup wrote for the log file
 
 
 def _size(value: Any) -> int:
@@ -329,16 +331,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="requests per route (default 20)")
     parser.add_argument("--hit-ratio", type=float, default=0.9, help="CDN cache hit ratio (default 0.9)")
+    parser.add_argument(
+        "--log-lines", type=int, default=LOG_LINES, help=f"lines per CDN log file (default {LOG_LINES})"
+    )
     args = parser.parse_args()
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     base = start()
     measured = measure(base, args.runs)
-    api_path = next(u for u in measured if u.route.startswith("public download through the API"))
     memory = api_memory_mb()
-    cdn = cdn_download(api_path, args.hit_ratio)
-    rows = [cdn, *measured]
+    user = _cdn_user(base)
+    cdn_rows = [cdn_download(user, args.hit_ratio, scenario, args.log_lines) for scenario in ("hot", "tail")]
+    rows = [*cdn_rows, *measured]
 
     print(f"\nDollars per million requests, AWS list prices {prices.REGION} as of {prices.PRICES_AS_OF}")
     print(f"(API function {memory} MB; {args.runs} requests per route; CDN hit ratio {args.hit_ratio:.0%})\n")
@@ -349,7 +354,7 @@ def main() -> None:
         cost = dollars(usage, memory)
         total = sum(cost.values())
         consumers = total - sum(dollars(serving_only(usage), memory).values())
-        target = 1.2 if usage is cdn else 4.0
+        target = 1.2 if usage in cdn_rows else 4.0
         verdict = "OK" if total <= target else f"over by ${total - target:.2f}"
         cells = " | ".join(f"${cost[p]:.3f}" for p in parts)
         print(
@@ -370,25 +375,178 @@ def main() -> None:
             f"{u.s3_put / n:.3g} | {u.s3_get / n:.3g} | {u.lambda_seconds / n * 1000:.1f} | "
             f"{u.background_invocations / n:.3g} | {u.background_seconds / n * 1000:.1f} |"
         )
+    for u in cdn_rows:
+        print(f"\n{u.route}: {u.rollup_writes / u.runs:.3g} aggregate row writes per download.")
     print(
         f"\nTransfer out per GB: CloudFront ${prices.CLOUDFRONT_TRANSFER_PER_GB}, S3 (redirect downloads) "
         f"${prices.S3_TRANSFER_PER_GB}, CodeArtifact ${prices.CODEARTIFACT_TRANSFER_PER_GB}."
     )
 
 
-def cdn_download(api_path: Usage, hit_ratio: float) -> Usage:
-    """The public download through CloudFront: one HTTPS request, an S3 GET on a miss (no Lambda, no
-    API Gateway), and the recording of its download event as measured on the API path (CloudFront's
-    logs publish the same event: one message sent, then the consumers' work)."""
-    runs = api_path.runs
-    usage = Usage(f"public download through the CDN (CloudFront, {hit_ratio:.0%} hits)", runs=runs)
-    usage.cloudfront = runs
-    usage.s3_get = runs * (1 - hit_ratio)  # type: ignore[assignment]
-    usage.background_invocations = api_path.background_invocations
-    usage.background_seconds = api_path.background_seconds
-    usage.background_units = api_path.background_units
-    usage.sqs = api_path.sqs
+#: Lines of the CloudFront log file the CDN rows read (``--log-lines``), and the edge addresses.
+LOG_LINES = 1000
+LOG_ADDRESSES = ("81.2.69.160", "8.8.8.8", "5.9.0.1", "133.242.0.1", "1.1.1.1", "200.160.2.3")
+LOG_BUCKET = "shelf-bench-cdn-logs"
+
+
+def _log_file(paths: list[str], minutes: int = 5) -> bytes:
+    """A CloudFront standard log file (gzip) of one ``GET 200`` per path, over ``minutes``."""
+    import gzip
+
+    from chalicelib.timefmt import now
+
+    fields = (
+        "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
+        "cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header "
+        "cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type "
+        "cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte "
+        "x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start sc-range-end"
+    )
+    start = now()
+    out = ["#Version: 1.0", f"#Fields: {fields}"]
+    for i, path in enumerate(paths):
+        at = start.timestamp() - minutes * 60 * (1 - i / len(paths))
+        stamp = time.strftime("%Y-%m-%d\t%H:%M:%S", time.gmtime(at))
+        request_id = uuid.uuid4().bytes.hex()[:28] + "=="
+        ip = LOG_ADDRESSES[i % len(LOG_ADDRESSES)]
+        out.append(
+            f"{stamp}\tFRA56-P1\t1234\t{ip}\tGET\td1.cloudfront.net\t{path}\t200\t-\tcurl/8.5.0\t-\t-\t"
+            f"Hit\t{request_id}\td1.cloudfront.net\thttps\t120\t0.002\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\t"
+            "Hit\tHTTP/2.0\t-\t-\t53122\t0.001\tHit\tapplication/octet-stream\t1024\t-\t-"
+        )
+    return gzip.compress(("\n".join(out) + "\n").encode())
+
+
+def _cdn_user(base: str) -> str:
+    """A user with a public repository holding the published ``tool-1.0.bin`` (1 KiB)."""
+    import requests
+
+    http = requests.Session()
+    user = f"cdn-{uuid.uuid4().hex[:8]}"
+    body = {"email": f"{user}@example.com", "plan": "premium"}
+    key = check(http.put(f"{base}/api/security/users/{user}", auth=ADMIN, json=body), 201).json()["api_key"]
+    auth = (user, key)
+    check(http.post(f"{base}/repos/{user}/public", auth=auth, json={"type": "generic"}), 201)
+    package = {"name": "tool", "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}
+    check(http.post(f"{base}/packages/{user}/public", auth=auth, json=package), 201)
+    url = f"{base}/content/{user}/public/tool/1.0/tool-1.0.bin;publish=1"
+    check(http.put(url, auth=auth, data=os.urandom(1024)), 201)
+    return user
+
+
+def _tail_files(user: str, repo: str, count: int) -> list[str]:
+    """``count`` published files, each in a package of its own (written directly: the bench's set-up)."""
+    from chalicelib.content.models import File
+    from chalicelib.repositories.models import Repository
+    from chalicelib.timefmt import now
+
+    found = Repository.get(user, repo)
+    paths = []
+    with File.batch_write() as batch:
+        for i in range(count):
+            path = f"tail/t{i:05d}-1.0.bin"
+            batch.save(
+                File(
+                    found.id,
+                    path,
+                    name=path.rsplit("/", 1)[-1],
+                    name_lower=path.rsplit("/", 1)[-1],
+                    owner=user,
+                    repo=repo,
+                    package=f"tail{i:05d}",
+                    package_id=f"bench-tail-{i}",
+                    version="1.0",
+                    version_key=f"bench-tail-{i}#1.0",
+                    size=1024,
+                    sha1="0" * 40,
+                    sha256="0" * 64,
+                    created=now(),
+                    published=True,
+                    published_at=now(),
+                )
+            )
+            paths.append(path)
+    return paths
+
+
+def cdn_download(user: str, hit_ratio: float, scenario: str, lines: int = LOG_LINES) -> Usage:
+    """The public download through CloudFront, measured: one HTTPS request and an S3 GET on a miss
+    (no API Gateway, no Lambda per download); the log file's delivery (one S3 PUT) and the log job's
+    reading of it (LIST share, GET, DELETE, the DynamoDB reads of its repositories and files, one
+    ``DownloadsLogged`` message per part, its duration); the consumers recording each part as one
+    item; and the rollup's aggregate writes for those downloads. ``scenario``: ``hot`` (every line
+    the same file) or ``tail`` (every line a file of its own package: no aggregate row is shared but
+    the repository's and the subject's)."""
+    import dataclasses
+
+    from chalicelib import queues, storage
+    from chalicelib.cdn import logs
+    from chalicelib.config import settings
+    from chalicelib.stats import recording, rollup
+    from chalicelib.timefmt import now, read_iso
+
+    clients = {"s3": storage.s3(), "sqs": queues.sqs()}
+    if scenario == "hot":
+        paths = [f"/dl/{user}/public/tool-1.0.bin"] * lines
+        label = f"public download through the CDN, hot file ({lines}-line log files, {hit_ratio:.0%} hits)"
+    else:
+        paths = [f"/dl/{user}/public/{p}" for p in _tail_files(user, "public", lines)]
+        label = f"public download through the CDN, long tail ({lines} packages a log, {hit_ratio:.0%} hits)"
+    usage = Usage(label, runs=lines)
+    usage.cloudfront = lines
+    usage.s3_get = lines * (1 - hit_ratio)  # type: ignore[assignment]
+    usage.s3_put = 1  # CloudFront delivering the log file into the log bucket
+
+    storage.s3().create_bucket(Bucket=LOG_BUCKET)
+    configured = dataclasses.replace(settings(), cdn_log_bucket=LOG_BUCKET)
+    real_settings = logs.settings
+    logs.settings = lambda: configured  # type: ignore[assignment]
+    try:
+        rollup.run(until=now() + _chunk())  # what earlier rows recorded is not this row's
+        deliver_queued(Usage("earlier"), clients)
+        key = f"cloudfront/EBENCH.{uuid.uuid4().hex[:8]}.gz"
+        storage.s3().put_object(Bucket=LOG_BUCKET, Key=key, Body=_log_file(paths))
+        with capacity_units() as units, aws_calls(clients) as calls:
+            started = time.perf_counter()
+            assert logs.process_logs() == lines
+            usage.background_seconds += _billed(time.perf_counter() - started)
+        usage.background_invocations += 1
+        usage.background_units.read += units.read
+        usage.background_units.write += units.write
+        usage.sqs += sum(calls["sqs"].values())
+        # A run lists once for up to FILES_PER_RUN files (its share); DELETE is free.
+        listed = sum(n for op, n in calls["s3"].items() if op.startswith("List"))
+        usage.s3_put += listed / logs.FILES_PER_RUN  # type: ignore[assignment]
+        usage.s3_put += sum(n for op, n in calls["s3"].items() if op.startswith(("Put", "Copy")))
+        usage.s3_get += sum(n for op, n in calls["s3"].items() if op.startswith(("Get", "Head")))
+        # Recorded in the chunk after the one the flush above closed (as a later minute would).
+        mark = rollup.watermark()
+        later = max(now(), read_iso(mark + "Z") if mark else now()) + 2 * _chunk()
+        real_now = recording.now
+        recording.now = lambda: later  # type: ignore[assignment]
+        try:
+            deliver_queued(usage, clients)
+        finally:
+            recording.now = real_now  # type: ignore[assignment]
+        with capacity_units() as units:
+            started = time.perf_counter()
+            report = rollup.run(until=later + _chunk())
+            usage.background_seconds += _billed(time.perf_counter() - started)
+        assert report.events == lines, report
+        usage.background_units.read += units.read
+        usage.background_units.write += units.write
+        usage.rollup_writes = report.writes
+    finally:
+        logs.settings = real_settings  # type: ignore[assignment]
     return usage
+
+
+def _chunk() -> Any:
+    from datetime import timedelta
+
+    from chalicelib.stats import rollup
+
+    return timedelta(seconds=rollup.chunk_seconds() + 1)
 
 
 if __name__ == "__main__":

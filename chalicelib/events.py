@@ -192,6 +192,20 @@ class Downloaded(Event):
     callback_email: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class DownloadsLogged(Event):
+    """Downloads answered by the CDN, read from one part of one CloudFront log file (``source``, its
+    S3 key): one event per part instead of one ``Downloaded`` per download. The ``id`` is derived from
+    the file and the part, so reading a file again publishes the same ids (recorded once).
+
+    ``files``: the files downloaded, each ``{owner, repo, repo_id, business_unit, package, version,
+    path, size}``; ``downloads``: one ``[file index, at (ISO 8601), request id, ip or None]`` each."""
+
+    source: str
+    files: tuple = ()
+    downloads: tuple = ()
+
+
 # --- packages, repositories, subjects --------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ import pytest
 from chalicelib import events, storage
 from chalicelib.cdn import copies, logs
 from chalicelib.config import settings
-from chalicelib.events import Downloaded, DownloadPathChanged
+from chalicelib.events import DownloadPathChanged, DownloadsLogged
 from tests.conftest import AWS_ENDPOINT
 
 LOG_BUCKET = "shelf-test-cdn-logs"
@@ -191,6 +191,61 @@ def test_index_files_follow_download_path_changes(published, cdn):
     assert _copy(user.name, repo, "dists/main/Packages") is None
 
 
+def test_the_index_calculator_announces_its_files_to_the_cdn(api, world, cdn, monkeypatch):
+    """Index files (Debian, RPM, Maven metadata: here the test calculator's) get copies when a
+    generation switches, lose them when gone, and follow access changes."""
+    from chalicelib.indexes import registry
+    from chalicelib.indexes import services as indexes
+    from chalicelib.repositories.models import Repository
+
+    monkeypatch.setitem(registry.CALCULATOR_MODULES, "opkg", "tests.fake_index")
+    user = world.user(plan="premium")
+    repo = world.repo(user.name, type="opkg")
+    package = world.package(user.name, repo)
+    repo_id = Repository.get(user.name, repo).id
+    base = f"/content/{user.name}/{repo}/{package}/1.0"
+    for name in ("a.ipk", "b.ipk"):
+        assert api.put(f"{base}/{name}?publish=1", user.auth, data=name.encode()).status_code == 201
+    cdn.deliver()
+    assert indexes.run(repo_id)
+    announced = [e for e in cdn.deliver() if isinstance(e, DownloadPathChanged)]
+    assert sorted((e.path, e.key is not None) for e in announced) == [
+        ("idx/count.txt", True),
+        ("idx/list.txt", True),
+    ]
+    assert _copy(user.name, repo, "idx/list.txt")["Body"].read() == b"a.ipk\nb.ipk"
+    copy = _copy(user.name, repo, "idx/count.txt")
+    assert copy["Body"].read() == b"2" and copy["CacheControl"] == copies.INDEX_CACHE_CONTROL
+    assert f"/dl/{user.name}/{repo}/idx/list.txt" in cdn.invalidated()
+
+    # Deletes: the list changes, the count goes.
+    for name in ("a.ipk", "b.ipk"):
+        assert api.delete(f"/content/{user.name}/{repo}/{name}", user.auth).status_code == 200
+    cdn.deliver()
+    assert indexes.run(repo_id)
+    announced = [e for e in cdn.deliver() if isinstance(e, DownloadPathChanged)]
+    assert sorted((e.path, e.key is not None) for e in announced) == [
+        ("idx/count.txt", False),
+        ("idx/list.txt", True),
+    ]
+    assert _copy(user.name, repo, "idx/list.txt")["Body"].read() == b""
+    assert _copy(user.name, repo, "idx/count.txt") is None
+    assert f"/dl/{user.name}/{repo}/idx/count.txt" in cdn.invalidated()
+
+    # Download restrictions, then none: the copies go, and come back from the calculator's announcement.
+    restrictions = f"/repos/{user.name}/{repo}/ip_restrictions"
+    body = {"white_cidrs": ["10.0.0.0/8"], "black_cidrs": []}
+    assert api.put(restrictions, user.auth, json=body).status_code == 200
+    cdn.deliver()
+    cdn.deliver()  # the announcements the access change caused
+    assert _copy(user.name, repo, "idx/list.txt") is None
+    assert api.delete(restrictions, user.auth).status_code == 200
+    cdn.deliver()
+    cdn.deliver()
+    assert _copy(user.name, repo, "idx/list.txt")["Body"].read() == b""
+    assert _copy(user.name, repo, "idx/count.txt") is None
+
+
 # --- statistics from CloudFront's standard logs ------------------------------------------------------
 
 FIELDS = (
@@ -245,7 +300,7 @@ def _log_file(*lines: str) -> bytes:
     return gzip.compress(("#Version: 1.0\n#Fields: " + FIELDS + "\n" + "\n".join(lines) + "\n").encode())
 
 
-def test_cloudfront_logs_become_download_events_once_per_request(published, cdn):
+def test_cloudfront_logs_become_one_event_per_part_of_a_log_file(published, cdn):
     user, repo, package = published
     base = f"/dl/{user.name}/{repo}"
     data = _log_file(
@@ -256,6 +311,7 @@ def test_cloudfront_logs_become_download_events_once_per_request(published, cdn)
         _line("GET", f"{base}/dists/main/Packages", 200, "req-5=="),  # an index, no file
         _line("GET", f"/dl/{user.name}/nope/a.txt", 200, "req-6=="),
         _line("GET", f"/repos/{user.name}/{repo}", 200, "req-7=="),
+        _line("GET", f"{base}/a.txt", 200, "req-8==", ip="-"),
     )
     key = "cloudfront/E2EXAMPLE.2026-12-01-23.abcd1234.gz"
     client = storage.s3()
@@ -263,19 +319,30 @@ def test_cloudfront_logs_become_download_events_once_per_request(published, cdn)
     client.put_object(Bucket=cdn.log_bucket, Key="cloudfront/E2EXAMPLE.2026-12-01-23.broken.gz", Body=b"nope")
     cdn.events.clear()
 
-    assert logs.process_logs() == 2
-    downloaded = [e for e in cdn.events if isinstance(e, Downloaded)]
-    assert [(e.id, e.path, e.package, e.version, e.size, e.ip, e.user, e.at) for e in downloaded] == [
-        ("cdn-req-1==", "a.txt", package, "1.0", 5, "198.51.100.7", None, "2026-12-01T23:59:58Z"),
-        ("cdn-req-2==", "docs/b v1.tar.gz", package, "1.0", 4, "198.51.100.7", None, "2026-12-01T23:59:58Z"),
-    ]
+    assert logs.process_logs() == 3
+    [logged] = cdn.events  # no event per download: one per part of the file
+    assert isinstance(logged, DownloadsLogged) and logged.source == key
+    repo_id = logged.files[0]["repo_id"]
+    assert logged.files == (
+        {"owner": user.name, "repo": repo, "repo_id": repo_id, "business_unit": None, "package": package,
+         "version": "1.0", "path": "a.txt", "size": 5},
+        {"owner": user.name, "repo": repo, "repo_id": repo_id, "business_unit": None, "package": package,
+         "version": "1.0", "path": "docs/b v1.tar.gz", "size": 4},
+    )  # fmt: skip
+    at = "2026-12-01T23:59:58Z"
+    assert logged.downloads == (
+        [0, at, "cdn-req-1==", "198.51.100.7"],
+        [1, at, "cdn-req-2==", "198.51.100.7"],
+        [0, at, "cdn-req-8==", None],
+    )
+    assert events.Event.from_json(logged.to_json()) == logged  # one SQS message
     assert client.list_objects_v2(Bucket=cdn.log_bucket).get("KeyCount") == 0  # read logs are deleted
 
-    # The same log read again (a run that failed before deleting it): the same event ids.
+    # The same log read again (a run that failed before deleting it): the same event id.
     client.put_object(Bucket=cdn.log_bucket, Key=key, Body=data)
     cdn.events.clear()
-    assert logs.process_logs() == 2
-    assert [e.id for e in cdn.events] == ["cdn-req-1==", "cdn-req-2=="]
+    assert logs.process_logs() == 3
+    assert [e.id for e in cdn.events] == [logged.id]
     cdn.events.clear()
 
 

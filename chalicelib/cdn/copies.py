@@ -94,12 +94,20 @@ def publish_copies(repo: Repository, paths: Iterable[str], replaced: bool = Fals
     return len(written)
 
 
-def put_object_copy(repo: Repository, path: str, key: str) -> None:
-    """Serve S3 object ``key`` (an index) at ``/dl/<owner>/<repo>/<path>`` (when the repository may be)."""
+def put_object_copy(repo: Repository, path: str, key: str) -> bool:
+    """Serve S3 object ``key`` (an index) at ``/dl/<owner>/<repo>/<path>`` (when the repository may be);
+    whether it was copied. A ``key`` gone already (a late delivery: a newer generation replaced it,
+    and its own event follows) is skipped."""
     if not servable(repo):
-        return
-    _copy(key, copy_key(repo.owner, repo.name, path), path.rsplit("/", 1)[-1], INDEX_CACHE_CONTROL)
+        return False
+    try:
+        _copy(key, copy_key(repo.owner, repo.name, path), path.rsplit("/", 1)[-1], INDEX_CACHE_CONTROL)
+    except Exception as error:  # botocore's ClientError; boto3 is not imported at module level
+        if getattr(error, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
     invalidate([cdn_path(repo.owner, repo.name, path)])
+    return True
 
 
 def remove_copy(owner: str, repo: str, path: str) -> bool:

@@ -1,6 +1,7 @@
 """Download logs: a scheduled job writes one gzip file per package and UTC day from the recorded
-download events (``chalicelib/stats``: ``DownloadEvent``, found through the ingest buckets' pending
-marks and the ``bucket_index`` GSI, so no Scan); the routes list and serve them (302 to a signed S3
+download events (``chalicelib/stats``: ``DownloadEvent``, and the CDN's downloads read from
+CloudFront's logs in ``DownloadBatch`` items; found through the ingest buckets' pending marks and the
+``bucket_index`` GSI, so no Scan); the routes list and serve them (302 to a signed S3
 URL, like content).
 
 A line is Bintray's Apache-like download-log line; the user field is ``anonymous`` or the user (an
@@ -37,7 +38,7 @@ from chalicelib.config import settings
 from chalicelib.download_logs.models import LogJob
 from chalicelib.errors import NotFound
 from chalicelib.packages.models import Package
-from chalicelib.stats.models import PENDING_KEY, DownloadEvent, Stat
+from chalicelib.stats.models import PENDING_KEY, Download, DownloadEvent, Stat, downloads_of
 from chalicelib.storage import content_disposition, s3
 from chalicelib.timefmt import iso, now
 
@@ -82,7 +83,7 @@ def retained(day: date, today: date | None = None) -> bool:
 # --- lines --------------------------------------------------------------------------------------
 
 
-def line(event: DownloadEvent) -> str:
+def line(event: DownloadEvent | Download) -> str:
     """The download-log line of one event."""
     user = event.user or "anonymous"
     if event.callback_id:
@@ -93,17 +94,19 @@ def line(event: DownloadEvent) -> str:
     return f'{event.ip or "-"} - {user} [{stamp}] "{request}" 200 {int(event.size or 0)} "-" "-"'
 
 
-def events_of_day(day: date) -> dict[tuple[str, str], list[DownloadEvent]]:
-    """The day's download events by (repository id, package): the ingest buckets recorded from the
-    day's start until ``GRACE`` after its end (pending marks, one Query), each read through
-    ``bucket_index``, keeping the events of that day."""
+def events_of_day(day: date) -> dict[tuple[str, str], list[DownloadEvent | Download]]:
+    """The day's downloads by (repository id, package): the ingest buckets recorded from the day's
+    start until ``GRACE`` after its end (pending marks, one Query), each read through
+    ``bucket_index``, keeping the downloads of that day — the API's events, and the CDN's downloads
+    in their batches (one item per part of a CloudFront log file, with its time, address and file)."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     first, last = start.strftime("%Y-%m-%dT%H:%M:%S"), (start + timedelta(days=1) + GRACE).isoformat()
-    found: dict[tuple[str, str], list[DownloadEvent]] = defaultdict(list)
+    found: dict[tuple[str, str], list[DownloadEvent | Download]] = defaultdict(list)
     for mark in Stat.query(PENDING_KEY, Stat.period.between(first, last[:19] + "#~")):
-        for event in DownloadEvent.bucket_index.query(mark.period):
-            if event.at.astimezone(UTC).date() == day and event.repo_id:
-                found[(event.repo_id, event.package)].append(event)
+        for item in DownloadEvent.bucket_index.query(mark.period):
+            for event in downloads_of(item):
+                if event.at.astimezone(UTC).date() == day and event.repo_id:
+                    found[(event.repo_id, event.package)].append(event)
     return found
 
 

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib import db, queues, storage
+from chalicelib import db, events, queues, storage
 from chalicelib.config import settings
 from chalicelib.content.models import File
 from chalicelib.errors import BadRequest
+from chalicelib.events import DownloadPathChanged
 from chalicelib.indexes import registry
 from chalicelib.indexes.models import IndexFile, IndexState
 from chalicelib.indexes.registry import Job, Output, Signer
@@ -180,13 +181,36 @@ def run(repo_id: str) -> bool:
     job = _job(repo, claim, int(state.generation or 0))
     try:
         outputs = module.calculate(job)
-        count = _write(repo_id, int(state.generation or 0), claim.attempt, outputs, claim.full)
+        count, changes = _write(repo_id, int(state.generation or 0), claim.attempt, outputs, claim.full)
     except Exception:
         _abandon(claim)
         raise
-    _release(claim, flipped=True, file_count=count)
+    if not _release(claim, flipped=True, file_count=count):
+        return False
+    _announce(repo, changes)
     log.info("index %s/%s: generation %s (%s)", repo.owner, repo.name, claim.attempt, job.stats)
     return True
+
+
+def _announce(repo: Repository, changes: dict[str, str | None]) -> None:
+    """Tell who serves ``/dl`` (the CDN's copies) which index files readers now get from which
+    object (None: gone), once the generation switched."""
+    for path, key in sorted(changes.items()):
+        changed = DownloadPathChanged(owner=repo.owner, repo=repo.name, repo_id=repo.id, path=path, key=key)
+        events.publish(changed)
+
+
+def announce_all(repo: Repository) -> int:
+    """Announce every index file readers see now (the repository may be served by the CDN again);
+    returns how many."""
+    state = _state(repo.id)
+    if state is None or not int(state.generation or 0):
+        return 0
+    generation = int(state.generation or 0)
+    current = {i.path: _committed(i, generation)[0] for i in IndexFile.query(repo.id)}
+    live = {path: key for path, key in current.items() if key}
+    _announce(repo, live)  # type: ignore[arg-type]
+    return len(live)
 
 
 def _repository(state: IndexState) -> Repository | None:
@@ -197,10 +221,11 @@ def _repository(state: IndexState) -> Repository | None:
     return repo if repo.id == state.repo_id else None
 
 
-def _release(claim: Claim, flipped: bool, file_count: int | None = None) -> None:
+def _release(claim: Claim, flipped: bool, file_count: int | None = None) -> bool:
     """End the lease; ``flipped``: readers switch to the attempt's generation. The changes it covered
     are cleared only when no request came meanwhile (a path noted again during the calculation may
-    have been read before its change: it stays pending, and the next calculation reads it again)."""
+    have been read before its change: it stays pending, and the next calculation reads it again).
+    Returns False when the lease was taken over (nothing switched)."""
     actions = [IndexState.lease_until.remove()]
     if flipped:
         actions += [IndexState.generation.set(claim.attempt), IndexState.calculated_at.set(now_ms())]
@@ -223,7 +248,7 @@ def _release(claim: Claim, flipped: bool, file_count: int | None = None) -> None
                 IndexState(claim.state.repo_id).update(
                     actions=actions + covered, condition=mine & (IndexState.requests == claim.requests)
                 )
-                return
+                return True
             except UpdateError as error:
                 if not db.condition_failed(error):
                     raise
@@ -232,6 +257,8 @@ def _release(claim: Claim, flipped: bool, file_count: int | None = None) -> None
         if not db.condition_failed(error):
             raise
         log.warning("index lease of %s taken over; attempt %s dropped", claim.state.repo_id, claim.attempt)
+        return False
+    return True
 
 
 def _abandon(claim: Claim) -> None:
@@ -301,10 +328,14 @@ def _int(value: object) -> int | None:
     return None if value is None else int(value)  # type: ignore[call-overload]
 
 
-def _write(repo_id: str, generation: int, attempt: int, outputs: Output, full: bool) -> int | None:
+def _write(
+    repo_id: str, generation: int, attempt: int, outputs: Output, full: bool
+) -> tuple[int | None, dict[str, str | None]]:
     """Write generation ``attempt``: new objects for changed content, items pointing at them (the
     content readers on ``generation`` see kept as ``prev_*``). From scratch (``full``), paths not in
-    ``outputs`` are removed and leftovers of a crashed attempt undone. Returns the file count."""
+    ``outputs`` are removed and leftovers of a crashed attempt undone. Returns the file count (from
+    scratch only) and the paths whose object readers get changes with the switch (None: gone)."""
+    changes: dict[str, str | None] = {}
     if full:
         items = {item.path: item for item in IndexFile.query(repo_id, consistent_read=True)}
     else:
@@ -319,6 +350,8 @@ def _write(repo_id: str, generation: int, attempt: int, outputs: Output, full: b
         if data is None:
             if key is not None or stale:
                 writes.append(_item(repo_id, path, attempt, None, None, None, (key, size, sha)))
+            if key is not None:
+                changes[path] = None
             continue
         digest = hashlib.sha256(data).hexdigest()
         if digest == sha and key is not None:
@@ -328,6 +361,7 @@ def _write(repo_id: str, generation: int, attempt: int, outputs: Output, full: b
         new_key = f"{INDEX_PREFIX}{repo_id}/g{attempt}/{path}"
         storage.put_object(new_key, data, content_type(path))
         writes.append(_item(repo_id, path, attempt, new_key, len(data), digest, (key, size, sha)))
+        changes[path] = new_key
     if full:
         for path, item in items.items():
             if path in outputs:
@@ -335,6 +369,8 @@ def _write(repo_id: str, generation: int, attempt: int, outputs: Output, full: b
             key, size, sha = _committed(item, generation)
             if key is not None or int(item.gen) > generation:
                 writes.append(_item(repo_id, path, attempt, None, None, None, (key, size, sha)))
+                if key is not None:
+                    changes[path] = None
             else:
                 removals.append(item)  # deleted before the generation readers see: forgotten
     displaced = {items[w.path].prev_key for w in writes if w.path in items} - {None}
@@ -347,9 +383,9 @@ def _write(repo_id: str, generation: int, attempt: int, outputs: Output, full: b
     for key in displaced:  # content two generations old: no reader is on it any more
         storage.delete_object(key)
     if not full:
-        return None  # counted by calculations from scratch only
+        return None, changes  # counted by calculations from scratch only
     live = {p for p, i in items.items() if _committed(i, generation)[0]}
-    return sum(1 for w in writes if w.key) + len(live - {w.path for w in writes})
+    return sum(1 for w in writes if w.key) + len(live - {w.path for w in writes}), changes
 
 
 def _item(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.events import FileDeleted, FileStored, RepositoryDeleted, VersionPublished
+from chalicelib.events import (
+    FileDeleted,
+    FileStored,
+    RepositoryAccessChanged,
+    RepositoryDeleted,
+    VersionPublished,
+)
 from chalicelib.indexes import registry, services
 from chalicelib.repositories.models import Repository
 
@@ -32,3 +38,14 @@ def files_changed(event: VersionPublished | FileDeleted | FileStored) -> None:
 
 def repository_deleted(event: RepositoryDeleted) -> None:
     services.forget(event.repo_id)
+
+
+def access_changed(event: RepositoryAccessChanged) -> None:
+    """Who may download changed: announce the index files again (the CDN copies them when the
+    repository may be served so, and has removed them otherwise)."""
+    try:
+        repo = Repository.get(event.owner, event.repo)
+    except DoesNotExist:
+        return
+    if repo.id == event.repo_id and registry.calculator(repo.type) is not None:
+        services.announce_all(repo)

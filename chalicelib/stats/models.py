@@ -3,15 +3,26 @@
 Access patterns (see docs/data-model.md, "Statistics and usage"):
 - one download event by id (exactly-once recording: conditional put): ``DownloadEvent`` hash ``id``;
   the events of one ingest bucket and shard (the rollup's input): GSI ``bucket_index`` hash ``bucket``
+- the downloads of one part of one CDN log file, in one item of the same table (``DownloadBatch``,
+  id ``cdnlog-…``, a compressed ``payload``): found through ``bucket_index`` like the events
 - every aggregate, the rollup's pending buckets and watermark, storage counters and their daily ledger:
   ``Stat`` hash ``key``, range ``period`` (key scheme below, in ``*_key`` / ``*_period`` helpers)
 """
 
 from __future__ import annotations
 
+import gzip
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BinaryAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -66,6 +77,78 @@ class DownloadEvent(Model):
     bucket = UnicodeAttribute(null=True)
     bucket_index = BucketIndex()
     expires_at = TTLAttribute(null=True)
+    #: Only on ``DownloadBatch`` items (the CDN's downloads of one log-file part): see ``downloads_of``.
+    payload = BinaryAttribute(null=True, legacy_encoding=False)
+
+
+class DownloadBatch(Model):
+    """The downloads of one part of one CDN log file (``DownloadsLogged``), as one item of the events
+    table (written once per id; read back through ``bucket_index`` as a ``DownloadEvent`` with a
+    ``payload``): gzip JSON ``{"files": [...], "downloads": [[file, at, id, ip, country], ...]}``."""
+
+    Meta = table_meta("download_events")
+
+    id = UnicodeAttribute(hash_key=True)
+    bucket = UnicodeAttribute()
+    #: How many downloads the payload holds.
+    count = NumberAttribute()
+    payload = BinaryAttribute(legacy_encoding=False)
+    expires_at = TTLAttribute(null=True)
+
+
+@dataclass(frozen=True)
+class Download:
+    """One download as the rollup and the download logs read it: a ``DownloadEvent``'s fields."""
+
+    id: str
+    at: datetime
+    owner: str
+    repo: str
+    repo_id: str
+    package: str
+    version: str
+    path: str
+    size: int
+    country: str | None = None
+    business_unit: str | None = None
+    ip: str | None = None
+    user: str | None = None
+    access_key: str | None = None
+    callback_id: str | None = None
+
+
+def pack(files: list[dict], downloads: list[list]) -> bytes:
+    """A ``DownloadBatch`` payload (byte-identical for the same input)."""
+    text = json.dumps({"files": files, "downloads": downloads}, separators=(",", ":"), sort_keys=True)
+    return gzip.compress(text.encode(), mtime=0)
+
+
+def downloads_of(item: DownloadEvent) -> list[DownloadEvent] | list[Download]:
+    """The downloads an item of the events table stands for: itself, or a batch's downloads."""
+    if item.payload is None:
+        return [item]
+    data = json.loads(gzip.decompress(item.payload))
+    files = data["files"]
+    out = []
+    for index, at, request_id, ip, country in data["downloads"]:
+        f = files[index]
+        out.append(
+            Download(
+                id=request_id,
+                at=datetime.fromisoformat(at.replace("Z", "+00:00")),
+                owner=f["owner"],
+                repo=f["repo"],
+                repo_id=f["repo_id"],
+                package=f["package"],
+                version=f["version"],
+                path=f["path"],
+                size=int(f["size"]),
+                country=country,
+                business_unit=f.get("business_unit"),
+                ip=ip,
+            )
+        )
+    return out
 
 
 class Stat(Model):
@@ -97,10 +180,6 @@ PENDING_KEY = "job#pending"
 
 def package_key(repo_id: str, package: str) -> str:
     return f"p#{repo_id}#{package}"
-
-
-def file_key(repo_id: str, path: str) -> str:
-    return f"f#{repo_id}#{path}"
 
 
 def repo_key(repo_id: str) -> str:

@@ -6,9 +6,14 @@ nothing and keeps the bucket it was first recorded in (it is rolled up once). Th
 mark is written before its events, so a crash in between leaves an empty bucket, never an event the
 rollup does not know about.
 
+The CDN's downloads come as one ``DownloadsLogged`` per part of a CloudFront log file: recorded as
+one ``DownloadBatch`` item (``record_logged``), conditional on its id like an event, so a log file
+read twice, or a part delivered twice, is recorded once — no item or message per download.
+
 Example::
 
     record([Downloaded(owner="acme", repo="tools", path="a.jar", ...)])   # -> 1 (newly recorded)
+    record_logged(DownloadsLogged(source="cloudfront/E1.2026-12-01-10.ab.gz", ...))   # -> True
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import db
-from chalicelib.events import Downloaded
+from chalicelib.events import Downloaded, DownloadsLogged
 from chalicelib.repositories.models import Repository
 from chalicelib.restrictions.countries import lookup_ip
 from chalicelib.stats.models import (
@@ -29,8 +34,10 @@ from chalicelib.stats.models import (
     PENDING_KEY,
     RAW_RETENTION,
     SHARDS,
+    DownloadBatch,
     DownloadEvent,
     Stat,
+    pack,
 )
 from chalicelib.timefmt import now, read_iso
 
@@ -127,6 +134,36 @@ def record(events: Iterable[Downloaded]) -> int:
         if event.callback_url:
             _callback(event)
     return new
+
+
+def record_logged(event: DownloadsLogged) -> bool:
+    """Record the downloads of one CDN log-file part as one item (countries looked up here, as for
+    events); returns whether it was new. Idempotent."""
+    if not event.downloads:
+        return False
+    countries: dict[str | None, str | None] = {}
+    downloads = []
+    for index, at, request_id, ip in event.downloads:
+        if ip not in countries:
+            countries[ip] = lookup_ip(ip) if ip else None
+        downloads.append([index, at, request_id, ip, countries[ip]])
+    recorded = now()
+    bucket = f"{bucket_of(recorded)}#{random.randrange(SHARDS)}"
+    _mark(bucket)
+    item = DownloadBatch(
+        event.id,
+        bucket=bucket,
+        count=len(downloads),
+        payload=pack(list(event.files), downloads),
+        expires_at=recorded + RAW_RETENTION,
+    )
+    try:
+        item.save(condition=DownloadBatch.id.does_not_exist())
+    except PutError as error:
+        if db.condition_failed(error):
+            return False  # recorded before (the log file read again, or a redelivery)
+        raise
+    return True
 
 
 def _callback(event: Downloaded) -> None:

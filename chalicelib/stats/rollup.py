@@ -32,10 +32,11 @@ from chalicelib.stats.models import (
     MINUTE_RETENTION,
     PENDING_KEY,
     ROLLUP_KEY,
+    Download,
     DownloadEvent,
     Stat,
     day,
-    file_key,
+    downloads_of,
     minute,
     month,
     package_key,
@@ -65,7 +66,7 @@ class Totals:
         row[2] = expires
 
 
-def aggregate(events: list[DownloadEvent], totals: Totals | None = None) -> Totals:
+def aggregate(events: list[DownloadEvent | Download], totals: Totals | None = None) -> Totals:
     """The aggregate rows of ``events`` (see docs/data-model.md for the key scheme)."""
     totals = totals or Totals()
     for event in events:
@@ -79,7 +80,6 @@ def aggregate(events: list[DownloadEvent], totals: Totals | None = None) -> Tota
         totals.add(package, f"d#{d}#{version}", size)
         totals.add(package, f"c#{d}#{cc}#{version}", size)
         totals.add(package, f"cm#{m}#{cc}#{version}", size, expires)
-        totals.add(file_key(event.repo_id, event.path), f"d#{d}", size)
         for key in (repo_key(event.repo_id), subject_key(event.owner)):
             totals.add(key, f"d#{d}", size)
             totals.add(key, f"M#{mo}", size)
@@ -156,11 +156,13 @@ def pending_chunks(after: str, until: datetime, seconds: int) -> list[tuple[str,
     return sorted(found.items())
 
 
-def _events_of(marks: list[str]) -> list[DownloadEvent]:
-    """The events of the pending buckets ``marks`` (``<bucket>#<shard>``: one Query each, paged)."""
-    events: list[DownloadEvent] = []
+def _events_of(marks: list[str]) -> list[DownloadEvent | Download]:
+    """The downloads of the pending buckets ``marks`` (``<bucket>#<shard>``: one Query each, paged):
+    the events, and the downloads of the CDN's batches."""
+    events: list[DownloadEvent | Download] = []
     for mark in marks:
-        events.extend(DownloadEvent.bucket_index.query(mark))
+        for item in DownloadEvent.bucket_index.query(mark):
+            events.extend(downloads_of(item))
     return events
 
 

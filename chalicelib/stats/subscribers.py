@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from chalicelib.events import Downloaded, FileDeleted, FileStored
+from chalicelib.events import Downloaded, DownloadsLogged, FileDeleted, FileStored
 from chalicelib.stats import recording, storage
 
 
 def record_downloads(events: list[Downloaded]) -> None:
     """Record a batch's downloads once each, for the rollup (no counter is incremented here)."""
     recording.record(events)
+
+
+def record_logged(event: DownloadsLogged) -> None:
+    """Record the CDN's downloads of one log-file part once, as one item (no item per download)."""
+    recording.record_logged(event)
 
 
 def storage_changed(event: FileStored | FileDeleted) -> None:

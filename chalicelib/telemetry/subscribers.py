@@ -3,7 +3,7 @@ published them, written with its EMF line."""
 
 from __future__ import annotations
 
-from chalicelib.events import Downloaded, FileStored, VersionPublished
+from chalicelib.events import Downloaded, DownloadsLogged, FileStored, VersionPublished
 from chalicelib.telemetry import metrics
 
 
@@ -15,6 +15,12 @@ def file_stored(event: FileStored) -> None:
 def downloaded(event: Downloaded) -> None:
     metrics.add("Downloads", 1)
     metrics.add("DownloadBytes", event.size, "Bytes")
+
+
+def downloads_logged(event: DownloadsLogged) -> None:
+    """The CDN's downloads of one log-file part (counted by the log job that read them)."""
+    metrics.add("Downloads", len(event.downloads))
+    metrics.add("DownloadBytes", sum(int(event.files[d[0]]["size"]) for d in event.downloads), "Bytes")
 
 
 def version_published(event: VersionPublished) -> None:
