@@ -248,6 +248,7 @@ class Scene:
     public: str
     private: str
     shared: dict[str, str]  # repo -> the package every publisher writes to
+    seeds: list[Published]  # published at setup
 
 
 def setup(client: Client, admin: tuple[str, str], publishers: int, downloaders: int, tag: str) -> Scene:
@@ -310,7 +311,14 @@ def setup(client: Client, admin: tuple[str, str], publishers: int, downloaders: 
         body = {"name": "shared", "licenses": ["MIT"], "vcs_url": "https://example.com/shared.git"}
         must(client.call("setup", "POST", f"/packages/{org}/{repo}", owner, (201,), json=body), "shared")
         shared[repo] = "shared"
-    return Scene(org, owner, pubs, readers, keys, public, private, shared)
+    seeds = []  # a published file in each repository, so downloads start at once
+    for repo in (public, private):
+        data = secrets.token_bytes(1234)
+        path = "shared/0/seed.bin"
+        url = f"/content/{org}/{repo}/shared/0/{path}"
+        must(client.call("setup", "PUT", url, owner, (201,), params={"publish": "1"}, data=data), "seed")
+        seeds.append(Published(repo, "shared", "0", path, sha(data), len(data)))
+    return Scene(org, owner, pubs, readers, keys, public, private, shared, seeds)
 
 
 class Run:
@@ -325,6 +333,10 @@ class Run:
         self.ledger = Ledger()
         for repo, name in scene.shared.items():
             self.ledger.packages[(repo, name)] = PackageState(repo, name, -1)
+        for seed in scene.seeds:
+            files = {seed.path: FileState(seed.sha256, seed.size)}
+            self.ledger.packages[(seed.repo, seed.package)].versions[seed.version] = VersionState(files, True)
+        self.ledger.publish(scene.seeds)
         self.deadline = 0.0
         self.wall = 0.0
 
@@ -427,7 +439,9 @@ class Run:
         self.check_published(package, version, vstate)
         with self.ledger.lock:
             paths = sorted(vstate.files)
-        if paths and rng.random() < 0.3:  # two overrides at once of a published file
+        if (
+            paths and rng.random() < 0.3 and time.monotonic() < self.deadline
+        ):  # two overrides at once of a published file
             path = rng.choice(paths)
             self.ledger.withdraw(package.repo, [path])  # downloads of it finish first
             self.race(auth, base, pool, vstate, path, {"override": "1"}, rng)
@@ -458,7 +472,10 @@ class Run:
         self, auth: Auth, base: str, path: str, data: bytes, params: dict, expect: tuple[int, ...] = (201,)
     ) -> Any:
         """PUT a file (a 307 to S3 for a large one, which requests follows); its status, or None."""
-        kind = "upload_large" if len(data) > 4_500_000 else "upload"
+        large = len(data) > 4_500_000
+        kind = "upload_large" if large else "upload"
+        if large:  # the API's 307, then S3's 200 to the resent bytes
+            expect = (200,)
         headers = {"X-Checksum-Sha2": sha(data)} if len(data) % 2 else {}
         response = self.client.call(
             kind,
@@ -473,8 +490,9 @@ class Run:
         )
         if response is None:
             return None
-        if len(data) > 4_500_000 and response.history and response.history[0].status_code != 307:
-            self.client.recorder.error(f"large upload of {path} answered {response.history[0].status_code}")
+        if large and [r.status_code for r in response.history] != [307]:
+            self.client.recorder.error(f"large upload of {path}: {response.history}, expected one 307")
+            return None
         return response.status_code if expect != (201,) else True
 
     def check_published(self, package: PackageState, version: str, vstate: VersionState) -> None:
@@ -646,78 +664,86 @@ class Run:
             thread.join()
         self.wall = time.perf_counter() - started
 
+    def _get(self, out: list[str], method: str, path: str, **kwargs: Any) -> Any:
+        """A check's request as the organisation's owner: its JSON, or None (and a difference)."""
+        r = self.client.call("check", method, path, self.scene.owner, **kwargs)
+        if r is None:
+            out.append(f"{method} {path} failed")
+            return None
+        return r.json()
+
+    def package_mismatches(self, package: PackageState, usage: dict | None = None) -> list[str]:
+        """The differences of one package: versions, labels, files (path, sha256, size), attributes,
+        download counts per version and (given its package_usage row) storage and file count."""
+        org, repo, name, out = self.scene.org, package.repo, package.name, []
+        with self.ledger.lock:
+            files = {p: f for v in package.versions.values() for p, f in v.files.items()}
+            versions = sorted(package.versions)
+            made = {v: n for (r, p, v), n in self.ledger.downloads.items() if (r, p) == (repo, name)}
+        if usage is not None:
+            expected = (sum(f.size for f in files.values()), len(files))
+            if (usage["storage_bytes"], usage["file_count"]) != expected:
+                out.append(f"package_usage {repo}/{name}: {usage}, expected {expected}")
+        body = self._get(out, "GET", f"/packages/{org}/{repo}/{name}")
+        if body is not None:
+            if sorted(body["versions"]) != versions:
+                out.append(f"{repo}/{name}: versions {sorted(body['versions'])}, expected {versions}")
+            if package.owner >= 0 and body.get("labels") != package.labels:
+                out.append(f"{repo}/{name}: labels {body.get('labels')}, expected {package.labels}")
+        path = f"/packages/{org}/{repo}/{name}/files"
+        listed = self._get(out, "GET", path, params={"include_unpublished": 1}) or []
+        got = {f["path"]: (f["sha256"], f["size"]) for f in listed}
+        want = {p: (f.sha256, f.size) for p, f in files.items() if not f.candidates}
+        undecided = {p for p, f in files.items() if f.candidates}
+        if {p: v for p, v in got.items() if p not in undecided} != want or set(got) != set(files):
+            out.append(f"{repo}/{name}: files differ: listed {sorted(got)}, expected {sorted(files)}")
+        if package.attributes:
+            attrs = self._get(out, "GET", f"/packages/{org}/{repo}/{name}/attributes") or []
+            have = {a["name"]: a["values"] for a in attrs}
+            if have != package.attributes:
+                out.append(f"{repo}/{name}: attributes {have}, expected {package.attributes}")
+        path = f"/packages/{org}/{repo}/{name}/stats/total_downloads"
+        stats = self._get(out, "POST", path, json={"from": "2000-01-01T00:00:00.000Z"})
+        if stats is not None:
+            counts = {
+                r["version"]: r["count"] for r in stats["records"] if r["count"] and r["version"] in versions
+            }
+            made = {v: n for v, n in made.items() if v in versions}
+            if counts != made:
+                out.append(f"{repo}/{name}: total_downloads {counts}, made {made}")
+        return out
+
     def mismatches(self) -> list[str]:
         """Every difference between what the API reports and what the clients did (empty: all equal)."""
-        c, org, owner, ledger = self.client, self.scene.org, self.scene.owner, self.ledger
+        org, ledger = self.scene.org, self.ledger
         out: list[str] = []
 
         def get(kind: str, method: str, path: str, **kwargs: Any) -> Any:
-            r = c.call(kind, method, path, owner, **kwargs)
-            if r is None:
-                out.append(f"{method} {path} failed")
-                return None
-            return r.json()
+            return self._get(out, method, path, **kwargs)
 
         with ledger.lock:
-            packages = {k: p for k, p in ledger.packages.items()}
-        total_size = 0
+            packages = dict(ledger.packages)
+            total_size = sum(
+                f.size for p in packages.values() for v in p.versions.values() for f in v.files.values()
+            )
         for repo in (self.scene.public, self.scene.private):
             mine = {p.name: p for (r, _), p in packages.items() if r == repo}
             info = get("check", "GET", f"/repos/{org}/{repo}")
             if info and info.get("package_count") != len(mine):
                 out.append(f"{repo}: package_count {info.get('package_count')}, expected {len(mine)}")
-            usage = get("check", "POST", f"/usage/package_usage/{org}/{repo}", params={"start_pos": 0}) or []
+            usage: list[dict] = []
+            while True:  # pages of 50
+                page = get(
+                    "check", "POST", f"/usage/package_usage/{org}/{repo}", params={"start_pos": len(usage)}
+                )
+                usage += page or []
+                if not page or len(page) < 50:
+                    break
             usage_by = {u["package"]: u for u in usage}
             for name, package in mine.items():
-                files = {p: f for v in package.versions.values() for p, f in v.files.items()}
-                size = sum(f.size for f in files.values())
-                total_size += size
-                expected_usage = (size, len(files))
-                u = usage_by.get(name, {"storage_bytes": 0, "file_count": 0})
-                if (u["storage_bytes"], u["file_count"]) != expected_usage:
-                    out.append(f"package_usage {repo}/{name}: {u}, expected {expected_usage}")
-                body = get("check", "GET", f"/packages/{org}/{repo}/{name}")
-                if body is not None:
-                    if sorted(body["versions"]) != sorted(package.versions):
-                        out.append(
-                            f"{repo}/{name}: versions {sorted(body['versions'])}, "
-                            f"expected {sorted(package.versions)}"
-                        )
-                    if package.owner >= 0 and body.get("labels") != package.labels:
-                        out.append(f"{repo}/{name}: labels {body.get('labels')}, expected {package.labels}")
-                listed = (
-                    get(
-                        "check",
-                        "GET",
-                        f"/packages/{org}/{repo}/{name}/files",
-                        params={"include_unpublished": 1},
-                    )
-                    or []
+                out += self.package_mismatches(
+                    package, usage_by.get(name, {"storage_bytes": 0, "file_count": 0})
                 )
-                got = {f["path"]: (f["sha256"], f["size"]) for f in listed}
-                want = {p: (f.sha256, f.size) for p, f in files.items() if not f.candidates}
-                undecided = {p for p, f in files.items() if f.candidates}
-                if {p: v for p, v in got.items() if p not in undecided} != want or set(got) != set(files):
-                    out.append(f"{repo}/{name}: files differ: listed {sorted(got)}, expected {sorted(files)}")
-                if package.attributes:
-                    attrs = get("check", "GET", f"/packages/{org}/{repo}/{name}/attributes") or []
-                    have = {a["name"]: a["values"] for a in attrs}
-                    if have != package.attributes:
-                        out.append(f"{repo}/{name}: attributes {have}, expected {package.attributes}")
-                stats = get(
-                    "check",
-                    "POST",
-                    f"/packages/{org}/{repo}/{name}/stats/total_downloads",
-                    json={"from": "2000-01-01T00:00:00.000Z"},
-                )
-                if stats is not None:
-                    counts = {r["version"]: r["count"] for r in stats["records"] if r["count"]}
-                    with ledger.lock:
-                        made = {v: n for (r, p, v), n in ledger.downloads.items() if r == repo and p == name}
-                    made = {v: n for v, n in made.items() if v in package.versions}
-                    counts = {v: n for v, n in counts.items() if v in package.versions}
-                    if counts != made:
-                        out.append(f"{repo}/{name}: total_downloads {counts}, made {made}")
         subject = get("check", "GET", f"/orgs/{org}")
         if subject and subject.get("quota_used_bytes") != total_size:
             out.append(f"quota_used_bytes {subject.get('quota_used_bytes')}, expected {total_size}")
