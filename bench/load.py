@@ -358,7 +358,7 @@ class Run:
                     target = rng.choice([p for p in self._packages() if p.owner == -1] if shared else own)
                     self.release(index, auth, rng, pool, target, state)
                 elif roll < 0.85:
-                    self.update_metadata(index, auth, rng, state)
+                    self.update_metadata(index, auth, rng, pool, state)
                 else:
                     self.delete_something(index, auth, rng, own)
         finally:
@@ -533,20 +533,35 @@ class Run:
             vstate.published = True
         self.ledger.publish(items)
 
-    def update_metadata(self, index: int, auth: Auth, rng: random.Random, state: dict) -> None:
-        """Every publisher merges its own attribute into the shared packages (no update may be lost);
-        labels of its own packages are replaced."""
+    def update_metadata(
+        self, index: int, auth: Auth, rng: random.Random, pool: ThreadPoolExecutor, state: dict
+    ) -> None:
+        """Every publisher merges its own attributes into a shared package, two PATCHes at once (or a
+        PATCH removing one): no update may be lost; labels of its own packages are replaced."""
         org = self.scene.org
         state["attr"] += 1
         repo = rng.choice([self.scene.public, self.scene.private])
         shared = self.ledger.packages[(repo, self.scene.shared[repo])]
-        name, value = f"pub{index}", [state["attr"]]
-        body = [{"name": name, "values": value, "type": "number"}]
-        if self.client.call(
-            "attributes", "PATCH", f"/packages/{org}/{repo}/{shared.name}/attributes", auth, json=body
-        ):
-            with self.ledger.lock:
-                shared.attributes[name] = value
+        url = f"/packages/{org}/{repo}/{shared.name}/attributes"
+        changes = {f"pub{index}a": [state["attr"]], f"pub{index}b": [state["attr"] + 1000]}
+        if rng.random() < 0.2:
+            changes = {f"pub{index}b": None}
+
+        def patch(change: tuple[str, list | None]) -> None:
+            name, values = change
+            body = [
+                {"name": name, "values": values, "type": "number"}
+                if values
+                else {"name": name, "values": None}
+            ]
+            if self.client.call("attributes", "PATCH", url, auth, json=body):
+                with self.ledger.lock:
+                    if values:
+                        shared.attributes[name] = values
+                    else:
+                        shared.attributes.pop(name, None)
+
+        list(pool.map(patch, changes.items()))
         own = [p for p in self._packages() if p.owner == index]
         if own:
             package = rng.choice(own)
@@ -688,6 +703,11 @@ class Run:
         if body is not None:
             if sorted(body["versions"]) != versions:
                 out.append(f"{repo}/{name}: versions {sorted(body['versions'])}, expected {versions}")
+            if sorted(body.get("attribute_names") or []) != sorted(package.attributes):
+                out.append(
+                    f"{repo}/{name}: attribute_names {body.get('attribute_names')}, "
+                    f"expected {sorted(package.attributes)}"
+                )
             if package.owner >= 0 and body.get("labels") != package.labels:
                 out.append(f"{repo}/{name}: labels {body.get('labels')}, expected {package.labels}")
         path = f"/packages/{org}/{repo}/{name}/files"
