@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 OUT    ?= out
 
-.PHONY: install tools serve test lint bench cost clean package cfn-lint
+.PHONY: install tools serve test lint bench cost clean package cfn-lint load
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ package: install
 cfn-lint: install
 	$(MAKE) package OUT=.package
 	$(VENV)/bin/cfn-lint .package/sam.json
+## load: PUBLISHERS (4) publishers and DOWNLOADERS (8) downloaders for DURATION or SECONDS (60) s against a
+## fresh make serve (CONTAINERS (2) API processes on its local AWS), or against URL= (loopback; ADMIN=user:key),
+## then the state checks; figures as in docs/reliability.md ("Load")
+load: install
+	DURATION=$(or $(DURATION),$(SECONDS),60) $(PY) -m bench.load $(if $(URL),--url $(URL))
+
 ## cost: dollars per million requests at AWS list prices, from measured operations (docs/performance.md)
 cost: install
 	$(PY) -m bench.cost

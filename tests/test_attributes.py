@@ -403,3 +403,43 @@ def test_search_reads_do_not_grow_with_non_matching_packages(api, world):
         add(f"miss{i}", 100 + i, f"w{i}")
     after = measure()
     assert after == before
+
+
+def test_two_concurrent_updates_keep_both_names_in_attribute_names(api, world):
+    """Two PATCHes of different attributes at once (two containers; found by ``make load``): both
+    read the rows before either writes. Each row lands, and ``attribute_names`` on the package must
+    name both, not only the last writer's merge."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.packages.models import Package
+
+    owner = world.user(plan="premium")
+    repo_name = world.repo(owner.name)
+    repo = Repository.get(owner.name, repo_name)
+    body = CreatePackageBody(name=unique("p"), licenses=["MIT"], vcs_url="https://x/y.git")
+    package = packages.create_package(Subject.get(owner.name), repo, body)
+    barrier = threading.Barrier(2)
+    first_reads: set[int] = set()
+    rows = attr_services._rows
+
+    def stale_rows(*args, **kwargs):
+        found = rows(*args, **kwargs)
+        if threading.get_ident() not in first_reads:  # each update's first read: both before any write
+            first_reads.add(threading.get_ident())
+            barrier.wait(timeout=10)
+        return found
+
+    def update(name: str) -> None:
+        target = attr_services.package_target(Package.get(repo.id, package.name))
+        attr_services.update_attributes(target, [{"name": name, "values": [1]}])
+
+    original, attr_services._rows = attr_services._rows, stale_rows
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(update, ["a", "b"]))
+    finally:
+        attr_services._rows = original
+    path = f"/packages/{owner.name}/{repo_name}/{package.name}"
+    assert [a["name"] for a in api.get(path + "/attributes", owner.auth).json()] == ["a", "b"]
+    assert api.get(path, owner.auth).json()["attribute_names"] == ["a", "b"]

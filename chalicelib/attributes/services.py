@@ -14,13 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import db
 from chalicelib.attributes import ranges
 from chalicelib.attributes.models import Attribute, AttributeIndex
 from chalicelib.content.models import File
-from chalicelib.errors import BadRequest, NotFound
+from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.packages.models import Package, Version
 
 NAME = re.compile(r"^[^,#\x00-\x1f]{1,128}$")
@@ -71,8 +71,10 @@ def visible(name: str, can_publish: bool) -> bool:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _rows(package_id: str, version: str) -> list[Attribute]:
-    return list(Attribute.query(package_id, Attribute.ref.startswith(f"{version}#")))
+def _rows(package_id: str, version: str, consistent: bool = False) -> list[Attribute]:
+    return list(
+        Attribute.query(package_id, Attribute.ref.startswith(f"{version}#"), consistent_read=consistent)
+    )
 
 
 def _shape(row: Attribute) -> dict[str, Any]:
@@ -168,21 +170,40 @@ def _index_of(row: Attribute, item: str) -> list[AttributeIndex]:
     return _index_rows(row.scope_id, row.name, row.type, json.loads(row.values_json), item)
 
 
-def _sync_names(target: Target, names: list[str]) -> None:
-    if target.model is None:
+#: Conditional writes of ``attribute_names`` tried while concurrent writers keep changing it.
+NAME_SYNC_ATTEMPTS = 10
+
+
+def _sync_names(target: Target) -> None:
+    """Set ``attribute_names`` to the names of the stored rows, on the condition that it still holds
+    what this request read before reading the rows (an optimistic lock). A concurrent write of the
+    target's attributes in between fails the condition and the rows are read again, so the last
+    write names every row: read-merge-write from a stale read would drop another writer's names."""
+    model = target.model
+    if model is None:
         return
-    model = type(target.model)
-    try:
-        if model is Package:
-            target.model.update(
-                actions=[Package.attribute_names.set(names)], condition=Package.id == target.package_id
-            )
+    kind = type(model)
+    exists = kind.id == target.package_id if kind is Package else Version.name.exists()
+    for _ in range(NAME_SYNC_ATTEMPTS):
+        seen = list(model.attribute_names or [])
+        names = sorted({row.name for row in _rows(target.package_id, target.version, consistent=True)})
+        if seen:
+            unchanged = kind.attribute_names == seen
         else:
-            target.model.update(actions=[Version.attribute_names.set(names)], condition=Version.name.exists())
-    except UpdateError as error:
-        if db.condition_failed(error):
+            unchanged = kind.attribute_names.does_not_exist() | (kind.attribute_names == [])
+        try:
+            model.update(actions=[kind.attribute_names.set(names)], condition=exists & unchanged)
+            return
+        except UpdateError as error:
+            if not db.condition_failed(error):
+                raise
+        try:
+            model.refresh(consistent_read=True)
+        except DoesNotExist:
             raise NotFound(f"'{target.item}' was not found") from None
-        raise
+        if kind is Package and model.id != target.package_id:
+            raise NotFound(f"'{target.item}' was not found")
+    raise Conflict(f"The attributes of '{target.item}' are changing concurrently; try again")
 
 
 def _write(target: Target, wanted: dict[str, tuple[str, list[Any]]], existing: list[Attribute]) -> None:
@@ -217,7 +238,7 @@ def _write(target: Target, wanted: dict[str, tuple[str, list[Any]]], existing: l
     fresh_keys = {_key(m) for m in fresh}
     db.batch_delete(m for m in stale if _key(m) not in fresh_keys)
     _batch_save(fresh)
-    _sync_names(target, sorted(wanted))
+    _sync_names(target)
 
 
 def _key(item: Attribute | AttributeIndex) -> tuple[str, str, str]:

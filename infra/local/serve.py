@@ -6,6 +6,8 @@ generated and printed once when unset), ``SHELF_LOCAL_SCHEDULE_SECONDS`` (10: th
 of a scheduled function locally, see infra/local/scheduler.py), and every ``SHELF_*`` setting of
 ``chalicelib/config.py``, e.g.
 ``SHELF_OUTBOUND_ALLOW_CIDRS=127.0.0.0/8`` to let webhooks and callbacks reach local listeners.
+``SHELF_LOCAL_AWS_ENDPOINT``: serve the API only, on the local AWS of another ``make serve`` (its
+"Local AWS (moto) on …" line), as a second Lambda container would (``make load`` does).
 """
 
 from __future__ import annotations
@@ -26,20 +28,27 @@ def main() -> None:
     # delay (10 s deployed) and rolls up every 10 s of downloads (60 s deployed).
     os.environ.setdefault("SHELF_STATS_LAG_SECONDS", "1")
     os.environ.setdefault("SHELF_STATS_ROLLUP_SECONDS", "10")
-    _, endpoint = start_moto(aws_port)
+    endpoint = os.environ.get("SHELF_LOCAL_AWS_ENDPOINT", "")
+    second = bool(endpoint)  # another container of the API: no local AWS, events or schedules of its own
+    if not second:
+        _, endpoint = start_moto(aws_port)
     point_at(endpoint)
-    create_resources()
+    if not second:
+        create_resources()
 
     import app as app_module
     from app import app
     from chalicelib import eventbus, queues
     from chalicelib.accounts.bootstrap import bootstrap_from_env
     from chalicelib.config import settings
-    from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
     from infra.local.events import EventPump
-    from infra.local.gateway import LocalGateway
     from infra.local.scheduler import Scheduler
 
+    if second:
+        print(f"Local AWS (moto) of another make serve: {endpoint}")
+        print(f"Shelf API on http://127.0.0.1:{port}")
+        serve(app, port)
+        return
     admin, generated_key = bootstrap_from_env()
     # Lambda's SQS event sources: S3 reports large uploads, which the app finishes in the background;
     # queued lifecycle events (downloads included) reach their subscribers.
@@ -62,13 +71,15 @@ def main() -> None:
         print(f"System administrator: {admin} / API key: {generated_key}  (shown once)")
     else:
         print(f"System administrator: {admin} (API key from SHELF_ADMIN_API_KEY)")
-    run_simple(
-        "127.0.0.1",
-        port,
-        LocalGateway(app, access_log=True, binary_media_types=API_BINARY_MEDIA_TYPES),
-        threaded=True,
-        use_reloader=False,
-    )
+    serve(app, port)
+
+
+def serve(app, port: int) -> None:
+    from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
+    from infra.local.gateway import LocalGateway
+
+    gateway = LocalGateway(app, access_log=True, binary_media_types=API_BINARY_MEDIA_TYPES)
+    run_simple("127.0.0.1", port, gateway, threaded=True, use_reloader=False)
 
 
 if __name__ == "__main__":
