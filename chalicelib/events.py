@@ -192,7 +192,6 @@ class Downloaded(Event):
     callback_email: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
 class DownloadsLogged(Event):
     """Downloads answered by the CDN, read from one part of one CloudFront log file (``source``, its
     S3 key): one event per part instead of one ``Downloaded`` per download. The ``id`` is derived from
