@@ -79,14 +79,22 @@ def check_values(name: str, type_: str, values: list[Any]) -> None:
 
 
 def encode_number(value: float) -> str:
-    """A fixed-width hex string whose lexical order is the numeric order (IEEE 754 bit trick)."""
-    (bits,) = struct.unpack(">Q", struct.pack(">d", float(value)))
+    """A fixed-width hex string whose lexical order is the numeric order (IEEE 754 bit trick); -0.0
+    is 0. An integer beyond the range of a double is a 400."""
+    try:
+        number = float(value) or 0.0  # -0.0 == 0.0: one encoding
+    except OverflowError:
+        raise BadRequest(f"Invalid number {str(value)[:20]}…: out of range") from None
+    (bits,) = struct.unpack(">Q", struct.pack(">d", number))
     bits = bits ^ 0xFFFFFFFFFFFFFFFF if bits >> 63 else bits | (1 << 63)
     return f"n:{bits:016x}"
 
 
 def encode_date(value: datetime) -> str:
-    return "d:" + value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    """``d:YYYY-mm-ddTHH:MM:SS.ffffff`` in UTC: the year zero-padded (strftime's ``%Y`` is not below
+    1000), so that the text sorts like the instants."""
+    value = value.astimezone(UTC)
+    return f"d:{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S.%f")
 
 
 def encode(type_: str, value: Any) -> str:
