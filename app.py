@@ -42,6 +42,7 @@ from chalicelib.teams.views import api as teams
 from chalicelib.thresholds.functions import functions as threshold_functions
 from chalicelib.thresholds.views import api as thresholds
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
+from chalicelib.web.openapi import api as openapi
 from chalicelib.web.telemetry import observe
 from chalicelib.webhooks.views import api as webhooks
 
@@ -76,6 +77,7 @@ app.register_blueprint(gpg.blueprint)
 app.register_blueprint(stats.blueprint)
 app.register_blueprint(thresholds.blueprint)
 app.register_blueprint(download_logs.blueprint)
+app.register_blueprint(openapi.blueprint)
 
 
 def register_functions(*blueprints: Blueprint) -> None:

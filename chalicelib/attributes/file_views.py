@@ -17,6 +17,7 @@ from chalicelib.auth.policy import Need, Right, require
 from chalicelib.content import services as content
 from chalicelib.errors import NotFound
 from chalicelib.validation import parse_json
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
@@ -39,12 +40,19 @@ def _get(ctx: Ctx, target: Target) -> list[dict[str, Any]]:
     return [{**attribute, "type": attribute["type"].upper()} for attribute in found]
 
 
-@api.route(FILES, ["GET"], Need.ANYONE)
+@api.route(FILES, ["GET"], Need.ANYONE, query=schemas.AttributeNames, response=schemas.ATTRIBUTES)
 def get_file_attributes(ctx: Ctx, subject: str, repo: str, file_path: str) -> list[dict]:
     return _get(ctx, _target(ctx, file_path))
 
 
-@api.route(FILES, ["POST"], Need.ANYONE)
+@api.route(
+    FILES,
+    ["POST"],
+    Need.ANYONE,
+    body=schemas.ATTRIBUTES_OR_QUERY,
+    query=schemas.AttributeNames,
+    response=schemas.FILE_ATTRIBUTES_OR_FILES,
+)
 def set_or_search_file_attributes(ctx: Ctx, subject: str, repo: str, file_path: str) -> list[dict]:
     assert ctx.repo is not None
     if file_path == SEARCH:
@@ -57,14 +65,21 @@ def set_or_search_file_attributes(ctx: Ctx, subject: str, repo: str, file_path: 
     return _get(ctx, target)
 
 
-@api.route(FILES, ["PATCH"], Need.PUBLISH)
+@api.route(
+    FILES,
+    ["PATCH"],
+    Need.PUBLISH,
+    body=schemas.ATTRIBUTES_BODY,
+    query=schemas.AttributeNames,
+    response=schemas.ATTRIBUTES,
+)
 def update_file_attributes(ctx: Ctx, subject: str, repo: str, file_path: str) -> list[dict]:
     target = _target(ctx, file_path)
     services.update_attributes(target, parse_json(ctx.raw_body))
     return _get(ctx, target)
 
 
-@api.route(FILES, ["DELETE"], Need.PUBLISH)
+@api.route(FILES, ["DELETE"], Need.PUBLISH, query=schemas.AttributeNames, response=schemas.MESSAGE)
 def delete_file_attributes(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     """Delete File Attributes; the answer names the file, as the real service's did."""
     target = _target(ctx, file_path)

@@ -10,6 +10,7 @@ from chalicelib.auth.policy import Need, Right
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.validation import flag, parse_json
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
@@ -52,22 +53,36 @@ def _delete(ctx: Ctx, target: Target) -> dict[str, str]:
 # --- package attributes -----------------------------------------------------------------------
 
 
-@api.route(PACKAGE, ["GET"], Need.ANYONE)
+@api.route(PACKAGE, ["GET"], Need.ANYONE, query=schemas.AttributeNames, response=schemas.ATTRIBUTES)
 def get_package_attributes(ctx: Ctx, subject: str, repo: str, package: str) -> list[dict]:
     return _get(ctx, _package(ctx, package))
 
 
-@api.route(PACKAGE, ["POST"], Need.PUBLISH)
+@api.route(
+    PACKAGE,
+    ["POST"],
+    Need.PUBLISH,
+    body=schemas.ATTRIBUTES_BODY,
+    query=schemas.AttributeNames,
+    response=schemas.ATTRIBUTES,
+)
 def set_package_attributes(ctx: Ctx, subject: str, repo: str, package: str) -> list[dict]:
     return _set(ctx, _package(ctx, package))
 
 
-@api.route(PACKAGE, ["PATCH"], Need.PUBLISH)
+@api.route(
+    PACKAGE,
+    ["PATCH"],
+    Need.PUBLISH,
+    body=schemas.ATTRIBUTES_BODY,
+    query=schemas.AttributeNames,
+    response=schemas.ATTRIBUTES,
+)
 def update_package_attributes(ctx: Ctx, subject: str, repo: str, package: str) -> list[dict]:
     return _update(ctx, _package(ctx, package))
 
 
-@api.route(PACKAGE, ["DELETE"], Need.PUBLISH)
+@api.route(PACKAGE, ["DELETE"], Need.PUBLISH, query=schemas.AttributeNames, response=schemas.MESSAGE)
 def delete_package_attributes(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     return _delete(ctx, _package(ctx, package))
 
@@ -75,22 +90,36 @@ def delete_package_attributes(ctx: Ctx, subject: str, repo: str, package: str) -
 # --- version attributes -----------------------------------------------------------------------
 
 
-@api.route(VERSION, ["GET"], Need.ANYONE)
+@api.route(VERSION, ["GET"], Need.ANYONE, query=schemas.AttributeNames, response=schemas.ATTRIBUTES)
 def get_version_attributes(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> list[dict]:
     return _get(ctx, _version(ctx, package, version))
 
 
-@api.route(VERSION, ["POST"], Need.PUBLISH)
+@api.route(
+    VERSION,
+    ["POST"],
+    Need.PUBLISH,
+    body=schemas.ATTRIBUTES_BODY,
+    query=schemas.AttributeNames,
+    response=schemas.ATTRIBUTES,
+)
 def set_version_attributes(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> list[dict]:
     return _set(ctx, _version(ctx, package, version))
 
 
-@api.route(VERSION, ["PATCH"], Need.PUBLISH)
+@api.route(
+    VERSION,
+    ["PATCH"],
+    Need.PUBLISH,
+    body=schemas.ATTRIBUTES_BODY,
+    query=schemas.AttributeNames,
+    response=schemas.ATTRIBUTES,
+)
 def update_version_attributes(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> list[dict]:
     return _update(ctx, _version(ctx, package, version))
 
 
-@api.route(VERSION, ["DELETE"], Need.PUBLISH)
+@api.route(VERSION, ["DELETE"], Need.PUBLISH, query=schemas.AttributeNames, response=schemas.MESSAGE)
 def delete_version_attributes(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     return _delete(ctx, _version(ctx, package, version))
 
@@ -98,7 +127,14 @@ def delete_version_attributes(ctx: Ctx, subject: str, repo: str, package: str, v
 # --- search -----------------------------------------------------------------------------------
 
 
-@api.route("/search/attributes/{subject}/{repo}", ["POST"], Need.ANYONE)
+@api.route(
+    "/search/attributes/{subject}/{repo}",
+    ["POST"],
+    Need.ANYONE,
+    body=schemas.ATTRIBUTE_QUERY,
+    query=schemas.AttributeValues,
+    response=schemas.array(schemas.PACKAGE),
+)
 def search_package_attributes(ctx: Ctx, subject: str, repo: str) -> list[dict]:
     assert ctx.repo is not None
     can_publish = ctx.can(Right.PUBLISH)
@@ -107,7 +143,14 @@ def search_package_attributes(ctx: Ctx, subject: str, repo: str) -> list[dict]:
     return [packages.describe(ctx, p, attribute_values=values) for p in found]
 
 
-@api.route("/search/attributes/{subject}/{repo}/{package}/versions", ["POST"], Need.ANYONE)
+@api.route(
+    "/search/attributes/{subject}/{repo}/{package}/versions",
+    ["POST"],
+    Need.ANYONE,
+    body=schemas.ATTRIBUTE_QUERY,
+    query=schemas.AttributeValues,
+    response=schemas.array(schemas.VERSION),
+)
 def search_version_attributes(ctx: Ctx, subject: str, repo: str, package: str) -> list[dict]:
     assert ctx.repo is not None
     parent = packages.get_package(ctx.repo, package)

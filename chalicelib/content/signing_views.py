@@ -15,6 +15,7 @@ from chalicelib.auth.policy import Need
 from chalicelib.content import services, signing
 from chalicelib.content.paths import split_matrix, truthy
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created, json_response
 
@@ -27,7 +28,14 @@ def request_base_url() -> str:
     return signing.base_url(request.headers, request.context or {})
 
 
-@api.route("/signed_url/{subject}/{repo}/{file_path+}", ["POST"], Need.PUBLISH)
+@api.route(
+    "/signed_url/{subject}/{repo}/{file_path+}",
+    ["POST"],
+    Need.PUBLISH,
+    body=signing.SignedUrlBody,
+    query=schemas.Encrypt,
+    response=schemas.SIGNED_URL_ANSWER,
+)
 def create_signed_url(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     """A signed, anonymous download URL (``encrypt=true``: the answer is encrypted, see ``signing``)."""
     assert ctx.repo is not None and ctx.subject is not None
@@ -44,7 +52,7 @@ def create_signed_url(ctx: Ctx, subject: str, repo: str, file_path: str) -> Resp
     )
 
 
-@api.route("/subjects/{subject}/keypair", ["POST"], Need.ADMIN)
+@api.route("/subjects/{subject}/keypair", ["POST"], Need.ADMIN, response={201: schemas.MESSAGE})
 def regenerate_keypair(ctx: Ctx, subject: str) -> Response:
     """Re-generate the subject's URL signing key: every outstanding signed URL stops working."""
     assert ctx.subject is not None

@@ -30,6 +30,7 @@ from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.storage import presign_get
 from chalicelib.validation import Body, Flag, flag, parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, start_pos
 from chalicelib.web.routing import Api, created, json_response
@@ -83,7 +84,15 @@ def _raw_body(ctx: Ctx) -> bytes:
     return body.encode() if isinstance(body, str) else body
 
 
-@api.route("/content/{subject}/{repo}/{file_path+}", ["PUT"], Need.PUBLISH, key_files=True)
+@api.route(
+    "/content/{subject}/{repo}/{file_path+}",
+    ["PUT"],
+    Need.PUBLISH,
+    key_files=True,
+    body=schemas.BINARY,
+    query=schemas.UploadOptions,
+    response=schemas.UPLOADED,
+)
 def upload_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     assert ctx.repo is not None
     request = _upload_request(ctx, file_path)
@@ -113,7 +122,15 @@ def _redirect_upload(ctx: Ctx, request: Upload, maven: MavenCoordinates | None =
     return json_response(large.redirect_message(), 307, {"Location": url})
 
 
-@api.route("/maven/{subject}/{repo}/{package}/{file_path+}", ["PUT"], Need.PUBLISH, key_files=True)
+@api.route(
+    "/maven/{subject}/{repo}/{package}/{file_path+}",
+    ["PUT"],
+    Need.PUBLISH,
+    key_files=True,
+    body=schemas.BINARY,
+    query=schemas.UploadOptions,
+    response=schemas.UPLOADED,
+)
 def upload_maven(ctx: Ctx, subject: str, repo: str, package: str, file_path: str) -> Response:
     assert ctx.repo is not None
     parsed = split_matrix(file_path)
@@ -128,7 +145,13 @@ def upload_maven(ctx: Ctx, subject: str, repo: str, package: str, file_path: str
     return created(SUCCESS)
 
 
-@api.route("/content/{subject}/{repo}/{file_path+}", ["POST"], Need.PUBLISH)
+@api.route(
+    "/content/{subject}/{repo}/{file_path+}",
+    ["POST"],
+    Need.PUBLISH,
+    body=PublishBody,
+    response=schemas.FILES_COUNT,
+)
 def publish_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     assert ctx.repo is not None
     parts = file_path.split("/")
@@ -225,19 +248,39 @@ def _dynamic_download(ctx: Ctx, file_path: str) -> Response:
     return Response(body="", status_code=302, headers={"Location": url})
 
 
-@api.route("/content/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.DOWNLOAD, key_files=True)
+@api.route(
+    "/content/{subject}/{repo}/{file_path+}",
+    ["GET", "HEAD"],
+    Need.DOWNLOAD,
+    key_files=True,
+    query=schemas.Download,
+    response=schemas.DOWNLOAD,
+)
 def download_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     if "$latest" in file_path:
         return _dynamic_download(ctx, file_path)
     return _download(ctx, file_path)
 
 
-@api.route("/dl/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.DOWNLOAD, key_files=True)
+@api.route(
+    "/dl/{subject}/{repo}/{file_path+}",
+    ["GET", "HEAD"],
+    Need.DOWNLOAD,
+    key_files=True,
+    query=schemas.Download,
+    response=schemas.DOWNLOAD,
+)
 def download(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response:
     return _download(ctx, file_path)
 
 
-@api.route("/content/{subject}/{repo}/{file_path+}", ["DELETE"], Need.PUBLISH, key_files=True)
+@api.route(
+    "/content/{subject}/{repo}/{file_path+}",
+    ["DELETE"],
+    Need.PUBLISH,
+    key_files=True,
+    response=schemas.MESSAGE,
+)
 def delete_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     assert ctx.repo is not None
     record = services.visible_file(ctx, file_path)
@@ -246,7 +289,13 @@ def delete_content(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     return SUCCESS
 
 
-@api.route("/packages/{subject}/{repo}/{package}/files", ["GET"], Need.ANYONE)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/files",
+    ["GET"],
+    Need.ANYONE,
+    query=schemas.IncludeUnpublished,
+    response=schemas.array(schemas.FILE),
+)
 def get_package_files(ctx: Ctx, subject: str, repo: str, package: str) -> list[dict]:
     assert ctx.repo is not None
     found = packages.get_package(ctx.repo, package)
@@ -254,7 +303,13 @@ def get_package_files(ctx: Ctx, subject: str, repo: str, package: str) -> list[d
     return [services.describe(f) for f in rows]
 
 
-@api.route("/packages/{subject}/{repo}/{package}/versions/{version}/files", ["GET"], Need.ANYONE)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/versions/{version}/files",
+    ["GET"],
+    Need.ANYONE,
+    query=schemas.IncludeUnpublished,
+    response=schemas.array(schemas.FILE),
+)
 def get_version_files(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> list[dict]:
     assert ctx.repo is not None
     found = packages.get_package(ctx.repo, package)
@@ -263,7 +318,13 @@ def get_version_files(ctx: Ctx, subject: str, repo: str, package: str, version: 
     return [services.describe(f) for f in rows]
 
 
-@api.route("/packages/{subject}/{repo}/{package}/versions/{version}/uploads", ["GET"], Need.PUBLISH)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/versions/{version}/uploads",
+    ["GET"],
+    Need.PUBLISH,
+    query=schemas.Path,
+    response=schemas.array(schemas.UPLOAD),
+)
 def get_version_uploads(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> list[dict]:
     """Large uploads of a version and their state (``pending``, ``processing``, ``done``, ``failed`` with
     a ``reason``); ``?path=`` for one file. Not in the spec: how a client waits for a large upload."""
@@ -273,7 +334,7 @@ def get_version_uploads(ctx: Ctx, subject: str, repo: str, package: str, version
     return [large.describe(row) for row in large.version_uploads(found, name, ctx.query.get("path") or None)]
 
 
-@api.route("/file_version/{subject}/{repo}/{file_path+}", ["GET"], Need.ANYONE)
+@api.route("/file_version/{subject}/{repo}/{file_path+}", ["GET"], Need.ANYONE, response=schemas.VERSION)
 def file_version(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     assert ctx.repo is not None
     record = services.visible_file(ctx, file_path)
@@ -281,21 +342,33 @@ def file_version(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     return versions.describe(ctx, versions.get_version(package, record.version))
 
 
-@api.route("/file_package/{subject}/{repo}/{file_path+}", ["GET"], Need.ANYONE)
+@api.route("/file_package/{subject}/{repo}/{file_path+}", ["GET"], Need.ANYONE, response=schemas.PACKAGE)
 def file_package(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     assert ctx.repo is not None
     record = services.visible_file(ctx, file_path)
     return packages.describe(ctx, services.package_of(record, ctx.repo))
 
 
-@api.route("/file_metadata/{subject}/{repo}/{file_path+}", ["PUT"], Need.PUBLISH)
+@api.route(
+    "/file_metadata/{subject}/{repo}/{file_path+}",
+    ["PUT"],
+    Need.PUBLISH,
+    body=FileMetadataBody,
+    response=schemas.MESSAGE,
+)
 def file_metadata(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     body = parse_body(ctx.raw_body, FileMetadataBody)
     services.set_list_in_downloads(services.visible_file(ctx, file_path), body.list_in_downloads)
     return SUCCESS
 
 
-@api.route("/search/file", ["GET"], Need.ANYONE)
+@api.route(
+    "/search/file",
+    ["GET"],
+    Need.ANYONE,
+    query=schemas.FileSearch,
+    response=schemas.array(schemas.FILE),
+)
 def search_files(ctx: Ctx) -> list[dict]:
     q = ctx.query
     start = start_pos(q)

@@ -11,6 +11,7 @@ from chalicelib.docs_meta.services import PackageNotesBody, ReadmeBody, VersionN
 from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import get_version
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
@@ -25,20 +26,20 @@ VERSION_NOTES = "/packages/{subject}/{repo}/{package}/versions/{version}/release
 # --- readme -----------------------------------------------------------------------------------
 
 
-@api.route(README, ["GET"], Need.ANYONE)
+@api.route(README, ["GET"], Need.ANYONE, response=schemas.README)
 def get_readme(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     assert ctx.repo is not None
     return services.get_readme(get_package(ctx.repo, package))
 
 
-@api.route(README, ["POST"], Need.PUBLISH)
+@api.route(README, ["POST"], Need.PUBLISH, body=ReadmeBody, response=schemas.README)
 def create_readme(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     assert ctx.repo is not None
     found = get_package(ctx.repo, package)
     return services.set_readme(found, parse_body(ctx.raw_body, ReadmeBody))
 
 
-@api.route(README, ["DELETE"], Need.PUBLISH)
+@api.route(README, ["DELETE"], Need.PUBLISH, response=schemas.MESSAGE)
 def delete_readme(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     assert ctx.repo is not None
     services.delete_readme(get_package(ctx.repo, package))
@@ -48,20 +49,20 @@ def delete_readme(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
 # --- package release notes --------------------------------------------------------------------
 
 
-@api.route(PACKAGE_NOTES, ["GET"], Need.ANYONE)
+@api.route(PACKAGE_NOTES, ["GET"], Need.ANYONE, response=schemas.RELEASE_NOTES)
 def get_package_release_notes(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     assert ctx.repo is not None
     return services.get_package_notes(get_package(ctx.repo, package))
 
 
-@api.route(PACKAGE_NOTES, ["POST"], Need.PUBLISH)
+@api.route(PACKAGE_NOTES, ["POST"], Need.PUBLISH, body=PackageNotesBody, response=schemas.RELEASE_NOTES)
 def create_package_release_notes(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     assert ctx.repo is not None
     found = get_package(ctx.repo, package)
     return services.set_package_notes(found, parse_body(ctx.raw_body, PackageNotesBody))
 
 
-@api.route(PACKAGE_NOTES, ["DELETE"], Need.PUBLISH)
+@api.route(PACKAGE_NOTES, ["DELETE"], Need.PUBLISH, response=schemas.MESSAGE)
 def delete_package_release_notes(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     assert ctx.repo is not None
     services.delete_package_notes(get_package(ctx.repo, package))
@@ -71,14 +72,14 @@ def delete_package_release_notes(ctx: Ctx, subject: str, repo: str, package: str
 # --- version release notes --------------------------------------------------------------------
 
 
-@api.route(VERSION_NOTES, ["GET"], Need.ANYONE)
+@api.route(VERSION_NOTES, ["GET"], Need.ANYONE, response=schemas.RELEASE_NOTES)
 def get_version_release_notes(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     assert ctx.repo is not None
     found = get_package(ctx.repo, package)
     return services.get_version_notes(found, get_version(found, version))
 
 
-@api.route(VERSION_NOTES, ["POST"], Need.PUBLISH)
+@api.route(VERSION_NOTES, ["POST"], Need.PUBLISH, body=VersionNotesBody, response=schemas.RELEASE_NOTES)
 def create_version_release_notes(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     assert ctx.repo is not None
     found = get_package(ctx.repo, package)

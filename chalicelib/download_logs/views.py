@@ -11,6 +11,7 @@ from chalicelib.auth.policy import Need, Right, require_file
 from chalicelib.download_logs import services
 from chalicelib.packages.models import Package
 from chalicelib.packages.services import get_package
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
@@ -27,12 +28,24 @@ def _package(ctx: Ctx, package: str, log_name: str | None = None) -> Package:
     return found
 
 
-@api.route("/packages/{subject}/{repo}/{package}/logs", ["GET"], Need.PUBLISH, key_files=True)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/logs",
+    ["GET"],
+    Need.PUBLISH,
+    key_files=True,
+    response=schemas.array(schemas.LOG),
+)
 def list_package_logs(ctx: Ctx, subject: str, repo: str, package: str) -> list[dict]:
     return services.list_logs(_package(ctx, package))
 
 
-@api.route("/packages/{subject}/{repo}/{package}/logs/{log_name}", ["GET"], Need.PUBLISH, key_files=True)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/logs/{log_name}",
+    ["GET"],
+    Need.PUBLISH,
+    key_files=True,
+    response={302: schemas.REDIRECT},
+)
 def download_package_log(ctx: Ctx, subject: str, repo: str, package: str, log_name: str) -> Response:
     url = services.log_url(_package(ctx, package, log_name), log_name)
     return Response(body="", status_code=302, headers={"Location": url})

@@ -17,6 +17,7 @@ from chalicelib.gpg.services import KeyBody, SigningInfo
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
@@ -37,17 +38,17 @@ def _subject(ctx: Ctx, kind: str) -> Subject:
     return subject
 
 
-@api.route("/keys/gpg/public.key", ["GET"], Need.ANYONE)
+@api.route("/keys/gpg/public.key", ["GET"], Need.ANYONE, response=schemas.ARMORED_KEY)
 def system_public_key(ctx: Ctx) -> Response:
     return _armored(services.system_public_key())
 
 
-@api.route("/users/{user}/keys/gpg/public.key", ["GET"], Need.ANYONE)
+@api.route("/users/{user}/keys/gpg/public.key", ["GET"], Need.ANYONE, response=schemas.ARMORED_KEY)
 def user_public_key(ctx: Ctx, user: str) -> Response:
     return _armored(services.public_key(_subject(ctx, "user").name))
 
 
-@api.route("/orgs/{org}/keys/gpg/public.key", ["GET"], Need.ANYONE)
+@api.route("/orgs/{org}/keys/gpg/public.key", ["GET"], Need.ANYONE, response=schemas.ARMORED_KEY)
 def org_public_key(ctx: Ctx, org: str) -> Response:
     return _armored(services.public_key(_subject(ctx, "org").name))
 
@@ -63,29 +64,36 @@ def _set_key(ctx: Ctx, kind: str) -> Response:
     return created(services.describe(key))
 
 
-@api.route("/users/{user}/keys/gpg", ["POST"], Need.ADMIN)
+@api.route("/users/{user}/keys/gpg", ["POST"], Need.ADMIN, body=KeyBody, response={201: schemas.GPG_KEY})
 def set_user_key(ctx: Ctx, user: str) -> Response:
     return _set_key(ctx, "user")
 
 
-@api.route("/orgs/{org}/keys/gpg", ["POST"], Need.ADMIN)
+@api.route("/orgs/{org}/keys/gpg", ["POST"], Need.ADMIN, body=KeyBody, response={201: schemas.GPG_KEY})
 def set_org_key(ctx: Ctx, org: str) -> Response:
     return _set_key(ctx, "org")
 
 
-@api.route("/users/{user}/keys/gpg", ["DELETE"], Need.ADMIN)
+@api.route("/users/{user}/keys/gpg", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_user_key(ctx: Ctx, user: str) -> dict:
     services.delete_key(_subject(ctx, "user").name)
     return SUCCESS
 
 
-@api.route("/orgs/{org}/keys/gpg", ["DELETE"], Need.ADMIN)
+@api.route("/orgs/{org}/keys/gpg", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_org_key(ctx: Ctx, org: str) -> dict:
     services.delete_key(_subject(ctx, "org").name)
     return SUCCESS
 
 
-@api.route("/gpg/{subject}/{repo}/{file_path+}", ["POST"], Need.PUBLISH, key_files=True)
+@api.route(
+    "/gpg/{subject}/{repo}/{file_path+}",
+    ["POST"],
+    Need.PUBLISH,
+    key_files=True,
+    body=SigningInfo,
+    response=schemas.MESSAGE,
+)
 def gpg_sign(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     """GPG Sign a Version (``:package/versions/:version``) or GPG Sign a File (any other path)."""
     assert ctx.repo is not None

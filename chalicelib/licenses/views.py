@@ -15,6 +15,7 @@ from chalicelib.accounts.models import ORG, USER, Subject
 from chalicelib.auth.policy import Need
 from chalicelib.errors import NotFound
 from chalicelib.licenses import services
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
@@ -49,41 +50,65 @@ def _delete(subject: Subject, name: str) -> dict:
     return SUCCESS
 
 
-@api.route("/orgs/{org}/licenses", ["GET"], Need.PUBLISH)
+@api.route("/orgs/{org}/licenses", ["GET"], Need.PUBLISH, response=schemas.array(schemas.LICENSE))
 def get_org_licenses(ctx: Ctx, org: str) -> list[dict]:
     return _list(_check_kind(ctx.subject, ORG))
 
 
-@api.route("/users/{user}/licenses", ["GET"], Need.ADMIN)
+@api.route("/users/{user}/licenses", ["GET"], Need.ADMIN, response=schemas.array(schemas.LICENSE))
 def get_user_licenses(ctx: Ctx, user: str) -> list[dict]:
     return _list(_check_kind(ctx.subject, USER))
 
 
-@api.route("/orgs/{org}/licenses", ["POST"], Need.ADMIN)
+@api.route(
+    "/orgs/{org}/licenses",
+    ["POST"],
+    Need.ADMIN,
+    body=services.LicenseBody,
+    response={201: schemas.LICENSE},
+)
 def create_org_license(ctx: Ctx, org: str) -> Response:
     return _create(ctx, _check_kind(ctx.subject, ORG))
 
 
-@api.route("/users/{user}/licenses", ["POST"], Need.ADMIN)
+@api.route(
+    "/users/{user}/licenses",
+    ["POST"],
+    Need.ADMIN,
+    body=services.LicenseBody,
+    response={201: schemas.LICENSE},
+)
 def create_user_license(ctx: Ctx, user: str) -> Response:
     return _create(ctx, _check_kind(ctx.subject, USER))
 
 
-@api.route("/orgs/{org}/licenses/{custom_license_name}", ["PATCH"], Need.ADMIN)
+@api.route(
+    "/orgs/{org}/licenses/{custom_license_name}",
+    ["PATCH"],
+    Need.ADMIN,
+    body=services.LicenseBody,
+    response=schemas.LICENSE,
+)
 def update_org_license(ctx: Ctx, org: str, custom_license_name: str) -> dict:
     return _update(ctx, _check_kind(ctx.subject, ORG), custom_license_name)
 
 
-@api.route("/users/{user}/licenses/{custom_license_name}", ["PATCH"], Need.ADMIN)
+@api.route(
+    "/users/{user}/licenses/{custom_license_name}",
+    ["PATCH"],
+    Need.ADMIN,
+    body=services.LicenseBody,
+    response=schemas.LICENSE,
+)
 def update_user_license(ctx: Ctx, user: str, custom_license_name: str) -> dict:
     return _update(ctx, _check_kind(ctx.subject, USER), custom_license_name)
 
 
-@api.route("/orgs/{org}/licenses/{custom_license_name}", ["DELETE"], Need.ADMIN)
+@api.route("/orgs/{org}/licenses/{custom_license_name}", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_org_license(ctx: Ctx, org: str, custom_license_name: str) -> dict:
     return _delete(_check_kind(ctx.subject, ORG), custom_license_name)
 
 
-@api.route("/users/{user}/licenses/{custom_license_name}", ["DELETE"], Need.ADMIN)
+@api.route("/users/{user}/licenses/{custom_license_name}", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_user_license(ctx: Ctx, user: str, custom_license_name: str) -> dict:
     return _delete(_check_kind(ctx.subject, USER), custom_license_name)

@@ -8,6 +8,7 @@ from chalicelib.auth.policy import Need
 from chalicelib.links import services
 from chalicelib.links.services import LinkBody
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
@@ -16,7 +17,7 @@ SUCCESS = {"message": "success"}
 LINK_PATH = "/repository/{subject}/{repo}/links/{source_subject}/{source_repo}/{source_package}"
 
 
-@api.route(LINK_PATH, ["PUT"], Need.PUBLISH)
+@api.route(LINK_PATH, ["PUT"], Need.PUBLISH, body=LinkBody, response={201: schemas.MESSAGE})
 def link_package(
     ctx: Ctx, subject: str, repo: str, source_subject: str, source_repo: str, source_package: str
 ) -> Response:
@@ -26,7 +27,7 @@ def link_package(
     return created(SUCCESS)
 
 
-@api.route(LINK_PATH, ["DELETE"], Need.PUBLISH)
+@api.route(LINK_PATH, ["DELETE"], Need.PUBLISH, response=schemas.MESSAGE)
 def unlink_package(
     ctx: Ctx, subject: str, repo: str, source_subject: str, source_repo: str, source_package: str
 ) -> dict:

@@ -16,6 +16,7 @@ from chalicelib.errors import NotFound, Unauthorized
 from chalicelib.npm import paths, services
 from chalicelib.storage import presign_get
 from chalicelib.validation import parse_json
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
@@ -53,7 +54,13 @@ def _entitled(ctx: Ctx, right: Right, name: str) -> None:
     require_file(ctx, right, f"{name}/-/", paths.package_name(name))
 
 
-@api.route("/npm/{subject}/{repo}/{file_path+}", ["GET", "HEAD"], Need.DOWNLOAD, key_files=True)
+@api.route(
+    "/npm/{subject}/{repo}/{file_path+}",
+    ["GET", "HEAD"],
+    Need.DOWNLOAD,
+    key_files=True,
+    response=schemas.NPM_READ,
+)
 def npm_read(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response | dict:
     """Packuments (abbreviated when asked for), dist-tags, ``whoami``, tarballs and other files."""
     assert ctx.repo is not None
@@ -82,7 +89,14 @@ def npm_read(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response | di
     raise NotFound("Not found")
 
 
-@api.route("/npm/{subject}/{repo}/{file_path+}", ["PUT"], Need.PUBLISH, key_files=True)
+@api.route(
+    "/npm/{subject}/{repo}/{file_path+}",
+    ["PUT"],
+    Need.PUBLISH,
+    key_files=True,
+    body=schemas.OBJECT,
+    response={201: schemas.OBJECT},
+)
 def npm_write(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response | dict:
     """``npm publish`` (PUT <name>), ``npm unpublish <name>@<version>`` (PUT <name>/-rev/<rev>),
     ``npm dist-tag add`` (PUT -/package/<name>/dist-tags/<tag>)."""
@@ -105,7 +119,13 @@ def npm_write(ctx: Ctx, subject: str, repo: str, file_path: str) -> Response | d
     raise NotFound("Not found")
 
 
-@api.route("/npm/{subject}/{repo}/{file_path+}", ["DELETE"], Need.PUBLISH, key_files=True)
+@api.route(
+    "/npm/{subject}/{repo}/{file_path+}",
+    ["DELETE"],
+    Need.PUBLISH,
+    key_files=True,
+    response=schemas.OBJECT,
+)
 def npm_delete(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     """``npm dist-tag rm`` (DELETE -/package/<name>/dist-tags/<tag>), the tarball step of ``npm
     unpublish`` (DELETE <name>/-/<file>/-rev/<rev>), ``npm unpublish <name>`` (DELETE <name>/-rev/<rev>)."""
@@ -127,7 +147,14 @@ def npm_delete(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
 
 # The repository is not loaded (``creates_repo``): a login comes without credentials, for private
 # registries too, and needs only the user's.
-@api.route("/npm/{subject}/{repo}/-/user/{user}", ["PUT"], Need.ANYONE, creates_repo=True)
+@api.route(
+    "/npm/{subject}/{repo}/-/user/{user}",
+    ["PUT"],
+    Need.ANYONE,
+    creates_repo=True,
+    body=schemas.NPM_LOGIN,
+    response={201: schemas.NPM_TOKEN},
+)
 def npm_login(ctx: Ctx, subject: str, repo: str, user: str) -> Response:
     """``npm login``: 201 with a token for valid credentials (``_authToken``), 401 otherwise."""
     return created(services.login(user, parse_json(ctx.raw_body)))

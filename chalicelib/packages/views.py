@@ -10,6 +10,7 @@ from chalicelib.packages import services, versions
 from chalicelib.packages.services import CreatePackageBody, UpdatePackageBody
 from chalicelib.packages.versions import CreateVersionBody, UpdateVersionBody
 from chalicelib.validation import flag, parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.paging import AUTHENTICATED_PAGE_SIZE, PAGE_SIZE, paged_response, start_pos
 from chalicelib.web.routing import Api, created
@@ -21,7 +22,13 @@ SUCCESS = {"message": "success"}
 # --- packages ---------------------------------------------------------------------------------
 
 
-@api.route("/repos/{subject}/{repo}/packages", ["GET"], Need.ANYONE)
+@api.route(
+    "/repos/{subject}/{repo}/packages",
+    ["GET"],
+    Need.ANYONE,
+    query=schemas.StartName,
+    response=schemas.paged(schemas.PACKAGE_ITEM),
+)
 def get_packages(ctx: Ctx, subject: str, repo: str) -> Response:
     assert ctx.repo is not None
     start = start_pos(ctx.query)
@@ -30,21 +37,39 @@ def get_packages(ctx: Ctx, subject: str, repo: str) -> Response:
     return paged_response([{"name": n, "linked": linked} for n, linked in items], start, total)
 
 
-@api.route("/packages/{subject}/{repo}", ["POST"], Need.PUBLISH)
+@api.route(
+    "/packages/{subject}/{repo}",
+    ["POST"],
+    Need.PUBLISH,
+    body=CreatePackageBody,
+    response={201: schemas.PACKAGE},
+)
 def create_package(ctx: Ctx, subject: str, repo: str) -> Response:
     assert ctx.subject is not None and ctx.repo is not None
     package = services.create_package(ctx.subject, ctx.repo, parse_body(ctx.raw_body, CreatePackageBody))
     return created(services.describe(ctx, package))
 
 
-@api.route("/packages/{subject}/{repo}/{package}", ["GET"], Need.ANYONE)
+@api.route(
+    "/packages/{subject}/{repo}/{package}",
+    ["GET"],
+    Need.ANYONE,
+    query=schemas.AttributeValues,
+    response=schemas.PACKAGE,
+)
 def get_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     assert ctx.repo is not None
     found = services.get_package(ctx.repo, package)
     return services.describe(ctx, found, attribute_values=flag(ctx.query, "attribute_values"))
 
 
-@api.route("/packages/{subject}/{repo}/{package}", ["PATCH"], Need.PUBLISH)
+@api.route(
+    "/packages/{subject}/{repo}/{package}",
+    ["PATCH"],
+    Need.PUBLISH,
+    body=UpdatePackageBody,
+    response=schemas.MESSAGE,
+)
 def update_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     """Update Package: ``{"message": "success"}`` (as the real service answered)."""
     assert ctx.subject is not None and ctx.repo is not None
@@ -53,14 +78,20 @@ def update_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     return SUCCESS
 
 
-@api.route("/packages/{subject}/{repo}/{package}", ["DELETE"], Need.PUBLISH)
+@api.route("/packages/{subject}/{repo}/{package}", ["DELETE"], Need.PUBLISH, response=schemas.MESSAGE)
 def delete_package(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     assert ctx.repo is not None
     services.delete_package(ctx.repo, services.get_package(ctx.repo, package))
     return SUCCESS
 
 
-@api.route("/search/packages", ["GET"], Need.ANYONE)
+@api.route(
+    "/search/packages",
+    ["GET"],
+    Need.ANYONE,
+    query=schemas.PackageSearch,
+    response=schemas.array(schemas.PACKAGE),
+)
 def search_packages(ctx: Ctx) -> list[dict]:
     q = ctx.query
     found = services.search(
@@ -69,7 +100,13 @@ def search_packages(ctx: Ctx) -> list[dict]:
     return [services.describe(ctx, package, can_publish=False) for package in found]
 
 
-@api.route("/search/packages/maven", ["GET"], Need.ANYONE)
+@api.route(
+    "/search/packages/maven",
+    ["GET"],
+    Need.ANYONE,
+    query=schemas.MavenSearch,
+    response=schemas.array(schemas.OBJECT),
+)
 def search_maven_packages(ctx: Ctx) -> list[dict]:
     q = ctx.query
     return services.maven_search(
@@ -80,7 +117,13 @@ def search_maven_packages(ctx: Ctx) -> list[dict]:
 # --- versions ---------------------------------------------------------------------------------
 
 
-@api.route("/packages/{subject}/{repo}/{package}/versions", ["POST"], Need.PUBLISH)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/versions",
+    ["POST"],
+    Need.PUBLISH,
+    body=CreateVersionBody,
+    response={201: schemas.VERSION},
+)
 def create_version(ctx: Ctx, subject: str, repo: str, package: str) -> Response:
     assert ctx.repo is not None
     found = services.get_package(ctx.repo, package)
@@ -88,14 +131,26 @@ def create_version(ctx: Ctx, subject: str, repo: str, package: str) -> Response:
     return created(versions.describe(ctx, version))
 
 
-@api.route("/packages/{subject}/{repo}/{package}/versions/{version}", ["GET"], Need.ANYONE)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/versions/{version}",
+    ["GET"],
+    Need.ANYONE,
+    query=schemas.AttributeValues,
+    response=schemas.VERSION,
+)
 def get_version(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     assert ctx.repo is not None
     found = versions.get_version(services.get_package(ctx.repo, package), version)
     return versions.describe(ctx, found, attribute_values=flag(ctx.query, "attribute_values"))
 
 
-@api.route("/packages/{subject}/{repo}/{package}/versions/{version}", ["PATCH"], Need.PUBLISH)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/versions/{version}",
+    ["PATCH"],
+    Need.PUBLISH,
+    body=UpdateVersionBody,
+    response=schemas.MESSAGE,
+)
 def update_version(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     """Update Version: ``{"message": "success"}`` (as the real service answered)."""
     assert ctx.repo is not None
@@ -104,7 +159,12 @@ def update_version(ctx: Ctx, subject: str, repo: str, package: str, version: str
     return SUCCESS
 
 
-@api.route("/packages/{subject}/{repo}/{package}/versions/{version}", ["DELETE"], Need.PUBLISH)
+@api.route(
+    "/packages/{subject}/{repo}/{package}/versions/{version}",
+    ["DELETE"],
+    Need.PUBLISH,
+    response=schemas.MESSAGE,
+)
 def delete_version(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     assert ctx.repo is not None
     parent = services.get_package(ctx.repo, package)
@@ -115,6 +175,6 @@ def delete_version(ctx: Ctx, subject: str, repo: str, package: str, version: str
 # --- licenses ---------------------------------------------------------------------------------
 
 
-@api.route("/licenses/oss_licenses", ["GET"], Need.ANYONE)
+@api.route("/licenses/oss_licenses", ["GET"], Need.ANYONE, response=schemas.OSS_LICENSES)
 def oss_licenses(ctx: Ctx) -> list[dict]:
     return [dict(entry) for entry in licenses.OSS_LICENSES]

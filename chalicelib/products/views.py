@@ -22,12 +22,14 @@ from chalice import Response
 from chalicelib import plans
 from chalicelib.auth.policy import Need
 from chalicelib.content import services as content
+from chalicelib.docs_meta.services import ReadmeBody
 from chalicelib.errors import NotFound
 from chalicelib.products import eulas, services
 from chalicelib.products.eulas import CreateEulaBody, UpdateEulaBody
 from chalicelib.products.models import Eula, Product
 from chalicelib.products.services import CreateProductBody, UpdateProductBody
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, start_pos
 from chalicelib.web.routing import Api, created, json_response
@@ -62,27 +64,27 @@ def _eulas(ctx: Ctx) -> None:
 # --- products ------------------------------------------------------------------------------------
 
 
-@api.route(PRODUCTS, ["GET"], Need.AUTHENTICATED)
+@api.route(PRODUCTS, ["GET"], Need.AUTHENTICATED, response=schemas.PRODUCTS)
 def get_products(ctx: Ctx, subject: str) -> list[dict]:
     _products(ctx)
     return services.list_products(ctx, subject)
 
 
-@api.route(PRODUCT, ["GET"], Need.AUTHENTICATED)
+@api.route(PRODUCT, ["GET"], Need.AUTHENTICATED, response=schemas.PRODUCT)
 def get_product(ctx: Ctx, subject: str, product: str) -> dict:
     found = services.readable_product(ctx, subject, product)
     _products(ctx)
     return services.describe(*found)
 
 
-@api.route(PRODUCTS, ["POST"], Need.ADMIN)
+@api.route(PRODUCTS, ["POST"], Need.ADMIN, body=CreateProductBody, response={201: schemas.PRODUCT})
 def create_product(ctx: Ctx, subject: str) -> Response:
     assert ctx.subject is not None
     made = services.create_product(ctx.subject, parse_body(ctx.raw_body, CreateProductBody))
     return created(services.describe(made, services.load_members(subject, list(made.packages))))
 
 
-@api.route(PRODUCT, ["PATCH"], Need.ADMIN)
+@api.route(PRODUCT, ["PATCH"], Need.ADMIN, body=UpdateProductBody, response=schemas.PRODUCT)
 def update_product(ctx: Ctx, subject: str, product: str) -> dict:
     assert ctx.subject is not None
     found = services.get_product(subject, product)
@@ -90,7 +92,7 @@ def update_product(ctx: Ctx, subject: str, product: str) -> dict:
     return services.describe(updated, services.load_members(subject, list(updated.packages)))
 
 
-@api.route(PRODUCT, ["DELETE"], Need.ADMIN)
+@api.route(PRODUCT, ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_product(ctx: Ctx, subject: str, product: str) -> dict:
     found = _products(ctx, product)
     assert found is not None
@@ -101,14 +103,14 @@ def delete_product(ctx: Ctx, subject: str, product: str) -> dict:
 # --- product readme ------------------------------------------------------------------------------
 
 
-@api.route(README, ["POST"], Need.PUBLISH)
+@api.route(README, ["POST"], Need.PUBLISH, body=ReadmeBody, response=schemas.array(schemas.README))
 def create_product_readme(ctx: Ctx, subject: str, product: str) -> list[dict]:
     found = _products(ctx, product)
     assert found is not None
     return services.set_readme(subject, found, ctx.raw_body)
 
 
-@api.route(README, ["DELETE"], Need.PUBLISH)
+@api.route(README, ["DELETE"], Need.PUBLISH, response=schemas.MESSAGE)
 def delete_product_readme(ctx: Ctx, subject: str, product: str) -> dict:
     found = _products(ctx, product)
     assert found is not None
@@ -119,14 +121,14 @@ def delete_product_readme(ctx: Ctx, subject: str, product: str) -> dict:
 # --- EULAs ---------------------------------------------------------------------------------------
 
 
-@api.route(EULAS, ["GET"], Need.KEY_HOLDER)
+@api.route(EULAS, ["GET"], Need.KEY_HOLDER, response=schemas.array(schemas.EULA_SUMMARY))
 def get_eulas(ctx: Ctx, subject: str, product: str) -> list[dict]:
     services.get_product(subject, product)
     _eulas(ctx)
     return [eulas.summary(e) for e in eulas.eulas_of(subject, product)]
 
 
-@api.route(EULAS, ["POST"], Need.ADMIN)
+@api.route(EULAS, ["POST"], Need.ADMIN, body=CreateEulaBody, response={201: schemas.EULA})
 def create_eula(ctx: Ctx, subject: str, product: str) -> Response:
     found = services.get_product(subject, product)
     _eulas(ctx)
@@ -141,25 +143,25 @@ def _eula(ctx: Ctx, subject: str, product: str, eula: str) -> tuple[Product, Eul
     return found
 
 
-@api.route(EULA, ["GET"], Need.ADMIN)
+@api.route(EULA, ["GET"], Need.ADMIN, response=schemas.EULA)
 def get_eula(ctx: Ctx, subject: str, product: str, eula: str) -> dict:
     return eulas.describe(_eula(ctx, subject, product, eula)[1])
 
 
-@api.route(EULA, ["PATCH"], Need.ADMIN)
+@api.route(EULA, ["PATCH"], Need.ADMIN, body=UpdateEulaBody, response=schemas.EULA)
 def update_eula(ctx: Ctx, subject: str, product: str, eula: str) -> dict:
     found, target = _eula(ctx, subject, product, eula)
     body = parse_body(ctx.raw_body, UpdateEulaBody)
     return eulas.describe(eulas.update_eula(subject, found, target, body))
 
 
-@api.route(EULA, ["DELETE"], Need.ADMIN)
+@api.route(EULA, ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_eula(ctx: Ctx, subject: str, product: str, eula: str) -> dict:
     eulas.delete_eula(_eula(ctx, subject, product, eula)[1])
     return DELETED
 
 
-@api.route(FILE_EULA, ["GET"], Need.ADMIN)
+@api.route(FILE_EULA, ["GET"], Need.ADMIN, response=schemas.EULA)
 def get_file_eula(ctx: Ctx, subject: str, repo: str, file_path: str) -> dict:
     record = content.visible_file(ctx, file_path)
     _eulas(ctx)
@@ -182,13 +184,19 @@ def _version_eula(ctx: Ctx, subject: str, product: str, version: str) -> tuple[P
     return found, eula
 
 
-@api.route(ACCEPT, ["GET"], Need.KEY_HOLDER)
+@api.route(ACCEPT, ["GET"], Need.KEY_HOLDER, query=schemas.Acceptance, response=schemas.OBJECT)
 def show_eula_acceptance(ctx: Ctx, subject: str, product: str, version: str) -> dict:
     found, eula = _version_eula(ctx, subject, product, version)
     return eulas.show_acceptance(subject, found, version, eula, ctx.principal, ctx.query)
 
 
-@api.route(ACCEPT, ["POST"], Need.KEY_HOLDER)
+@api.route(
+    ACCEPT,
+    ["POST"],
+    Need.KEY_HOLDER,
+    query=schemas.Acceptance,
+    response={200: schemas.OBJECT, 201: schemas.OBJECT},
+)
 def accept_eula(ctx: Ctx, subject: str, product: str, version: str) -> dict:
     found, eula = _version_eula(ctx, subject, product, version)
     return eulas.accept(subject, found, version, eula, ctx.principal, ctx.query)
@@ -197,7 +205,13 @@ def accept_eula(ctx: Ctx, subject: str, product: str, version: str) -> dict:
 # --- tracking ------------------------------------------------------------------------------------
 
 
-@api.route(SIGNED, ["GET"], Need.ADMIN)
+@api.route(
+    SIGNED,
+    ["GET"],
+    Need.ADMIN,
+    query=schemas.SignedEulas,
+    response=schemas.WithHeaders(schemas.OBJECT, schemas.RANGE_HEADERS),
+)
 def get_signed_eulas(ctx: Ctx, subject: str, product: str) -> Response:
     """One product's acceptances, or every product's for ``_all``; ``start_pos`` pages through all
     rows (products by name, newest first in each), 50 at a time."""

@@ -8,6 +8,7 @@ from chalicelib.auth.policy import Need
 from chalicelib.repositories import services
 from chalicelib.repositories.services import CreateRepoBody, UpdateRepoBody
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, start_pos
 from chalicelib.web.routing import Api, created
@@ -16,7 +17,7 @@ api = Api(__name__)
 SUCCESS = {"message": "success"}
 
 
-@api.route("/repos/{subject}", ["GET"], Need.ANYONE)
+@api.route("/repos/{subject}", ["GET"], Need.ANYONE, response=schemas.array(schemas.REPOSITORY_ITEM))
 def get_repositories(ctx: Ctx, subject: str) -> list[dict]:
     assert ctx.subject is not None
     return [
@@ -25,13 +26,20 @@ def get_repositories(ctx: Ctx, subject: str) -> list[dict]:
     ]
 
 
-@api.route("/repos/{subject}/{repo}", ["GET"], Need.ANYONE)
+@api.route("/repos/{subject}/{repo}", ["GET"], Need.ANYONE, response=schemas.REPOSITORY)
 def get_repository(ctx: Ctx, subject: str, repo: str) -> dict:
     assert ctx.subject is not None and ctx.repo is not None
     return services.describe(ctx.repo, ctx.subject)
 
 
-@api.route("/repos/{subject}/{repo}", ["POST"], Need.MANAGE_REPOS, creates_repo=True)
+@api.route(
+    "/repos/{subject}/{repo}",
+    ["POST"],
+    Need.MANAGE_REPOS,
+    creates_repo=True,
+    body=CreateRepoBody,
+    response={201: schemas.REPOSITORY},
+)
 def create_repository(ctx: Ctx, subject: str, repo: str) -> Response:
     assert ctx.subject is not None
     body = parse_body(ctx.raw_body, CreateRepoBody)
@@ -41,7 +49,13 @@ def create_repository(ctx: Ctx, subject: str, repo: str) -> Response:
     return created(services.describe(services.create_repository(ctx.subject, repo, body), ctx.subject))
 
 
-@api.route("/repos/{subject}/{repo}", ["PATCH"], Need.MANAGE_REPOS)
+@api.route(
+    "/repos/{subject}/{repo}",
+    ["PATCH"],
+    Need.MANAGE_REPOS,
+    body=UpdateRepoBody,
+    response=schemas.MESSAGE,
+)
 def update_repository(ctx: Ctx, subject: str, repo: str) -> dict:
     """Update Repository: ``{"message": "success"}`` (as the real service answered)."""
     assert ctx.subject is not None and ctx.repo is not None
@@ -49,14 +63,20 @@ def update_repository(ctx: Ctx, subject: str, repo: str) -> dict:
     return SUCCESS
 
 
-@api.route("/repos/{subject}/{repo}", ["DELETE"], Need.ADMIN)
+@api.route("/repos/{subject}/{repo}", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_repository(ctx: Ctx, subject: str, repo: str) -> dict:
     assert ctx.repo is not None
     services.delete_repository(ctx.repo)
     return SUCCESS
 
 
-@api.route("/search/repos", ["GET"], Need.AUTHENTICATED)
+@api.route(
+    "/search/repos",
+    ["GET"],
+    Need.AUTHENTICATED,
+    query=schemas.RepoSearch,
+    response=schemas.array(schemas.REPOSITORY),
+)
 def search_repositories(ctx: Ctx) -> list[dict]:
     found = services.search(ctx.query.get("name"), ctx.query.get("desc"), start_pos(ctx.query), PAGE_SIZE)
     owners = services.owners_of(found)

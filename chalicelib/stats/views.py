@@ -16,6 +16,7 @@ from chalicelib.auth.policy import Need, Right, require_file
 from chalicelib.stats import services
 from chalicelib.stats.services import RangeBody, TimeRange
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, paged_response, start_pos
 from chalicelib.web.routing import Api
@@ -44,32 +45,74 @@ def _statistics(ctx: Ctx, report: str, package: str, version: str | None) -> dic
     return REPORTS[report](ctx.repo, found, version, _range(ctx))
 
 
-@api.route(f"{PACKAGE}/stats/time_range_downloads", ["POST"], Need.PUBLISH, key_files=True)
+@api.route(
+    f"{PACKAGE}/stats/time_range_downloads",
+    ["POST"],
+    Need.PUBLISH,
+    key_files=True,
+    body=RangeBody,
+    response=schemas.OBJECT,
+)
 def package_time_range_downloads(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     return _statistics(ctx, "time_range_downloads", package, None)
 
 
-@api.route(f"{VERSION}/stats/time_range_downloads", ["POST"], Need.PUBLISH, key_files=True)
+@api.route(
+    f"{VERSION}/stats/time_range_downloads",
+    ["POST"],
+    Need.PUBLISH,
+    key_files=True,
+    body=RangeBody,
+    response=schemas.OBJECT,
+)
 def version_time_range_downloads(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     return _statistics(ctx, "time_range_downloads", package, version)
 
 
-@api.route(f"{PACKAGE}/stats/total_downloads", ["POST"], Need.PUBLISH, key_files=True)
+@api.route(
+    f"{PACKAGE}/stats/total_downloads",
+    ["POST"],
+    Need.PUBLISH,
+    key_files=True,
+    body=RangeBody,
+    response=schemas.OBJECT,
+)
 def package_total_downloads(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     return _statistics(ctx, "total_downloads", package, None)
 
 
-@api.route(f"{VERSION}/stats/total_downloads", ["POST"], Need.PUBLISH, key_files=True)
+@api.route(
+    f"{VERSION}/stats/total_downloads",
+    ["POST"],
+    Need.PUBLISH,
+    key_files=True,
+    body=RangeBody,
+    response=schemas.OBJECT,
+)
 def version_total_downloads(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     return _statistics(ctx, "total_downloads", package, version)
 
 
-@api.route(f"{PACKAGE}/stats/country_downloads", ["POST"], Need.PUBLISH, key_files=True)
+@api.route(
+    f"{PACKAGE}/stats/country_downloads",
+    ["POST"],
+    Need.PUBLISH,
+    key_files=True,
+    body=RangeBody,
+    response=schemas.OBJECT,
+)
 def package_country_downloads(ctx: Ctx, subject: str, repo: str, package: str) -> dict:
     return _statistics(ctx, "country_downloads", package, None)
 
 
-@api.route(f"{VERSION}/stats/country_downloads", ["POST"], Need.PUBLISH, key_files=True)
+@api.route(
+    f"{VERSION}/stats/country_downloads",
+    ["POST"],
+    Need.PUBLISH,
+    key_files=True,
+    body=RangeBody,
+    response=schemas.OBJECT,
+)
 def version_country_downloads(ctx: Ctx, subject: str, repo: str, package: str, version: str) -> dict:
     return _statistics(ctx, "country_downloads", package, version)
 
@@ -77,14 +120,20 @@ def version_country_downloads(ctx: Ctx, subject: str, repo: str, package: str, v
 # --- usage ----------------------------------------------------------------------------------------
 
 
-@api.route("/usage/{subject}", ["POST"], Need.ADMIN)
+@api.route("/usage/{subject}", ["POST"], Need.ADMIN, body=RangeBody, response=schemas.array(schemas.OBJECT))
 def subject_usage(ctx: Ctx, subject: str) -> list:
     assert ctx.subject is not None
     plans.require(ctx.subject, "usage")
     return services.subject_usage(ctx.subject, _range(ctx))
 
 
-@api.route("/usage/{subject}/{repo}", ["POST"], Need.ADMIN)
+@api.route(
+    "/usage/{subject}/{repo}",
+    ["POST"],
+    Need.ADMIN,
+    body=RangeBody,
+    response=schemas.array(schemas.OBJECT),
+)
 def repo_usage(ctx: Ctx, subject: str, repo: str) -> list:
     assert ctx.subject is not None and ctx.repo is not None
     plans.require(ctx.subject, "repository_usage")
@@ -101,24 +150,48 @@ def _package_usage(ctx: Ctx, package: str | None) -> Response:
     return paged_response(items, start, total)
 
 
-@api.route("/usage/package_usage/{subject}/{repo}", ["POST"], Need.ADMIN)
+@api.route(
+    "/usage/package_usage/{subject}/{repo}",
+    ["POST"],
+    Need.ADMIN,
+    query=schemas.Paging,
+    response=schemas.paged(schemas.OBJECT),
+)
 def repo_package_usage(ctx: Ctx, subject: str, repo: str) -> Response:
     return _package_usage(ctx, None)
 
 
-@api.route("/usage/package_usage/{subject}/{repo}/{package}", ["POST"], Need.PUBLISH)
+@api.route(
+    "/usage/package_usage/{subject}/{repo}/{package}",
+    ["POST"],
+    Need.PUBLISH,
+    query=schemas.Paging,
+    response=schemas.paged(schemas.OBJECT),
+)
 def package_usage(ctx: Ctx, subject: str, repo: str, package: str) -> Response:
     return _package_usage(ctx, package)
 
 
-@api.route("/usage/business_unit_usage/{subject}", ["POST"], Need.ADMIN)
+@api.route(
+    "/usage/business_unit_usage/{subject}",
+    ["POST"],
+    Need.ADMIN,
+    body=RangeBody,
+    response=schemas.array(schemas.OBJECT),
+)
 def business_unit_usage(ctx: Ctx, subject: str) -> list:
     assert ctx.subject is not None
     plans.require(ctx.subject, "business_unit_usage")
     return services.business_unit_usage(ctx.subject, _range(ctx))
 
 
-@api.route("/usage/business_unit_usage/{subject}/{business_unit}", ["POST"], Need.ADMIN)
+@api.route(
+    "/usage/business_unit_usage/{subject}/{business_unit}",
+    ["POST"],
+    Need.ADMIN,
+    body=RangeBody,
+    response=schemas.array(schemas.OBJECT),
+)
 def one_business_unit_usage(ctx: Ctx, subject: str, business_unit: str) -> list:
     assert ctx.subject is not None
     plans.require(

@@ -12,6 +12,7 @@ from chalice import Response
 from chalicelib.auth.policy import Need, Right, require
 from chalicelib.config import settings
 from chalicelib.stream import services
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api
 
@@ -56,7 +57,7 @@ def stream_response(answer: services.Answer, accept_encoding: str | None) -> Res
     return Response(text, headers, 200)
 
 
-@api.route("/stream/{subject}", ["GET"], Need.AUTHENTICATED)
+@api.route("/stream/{subject}", ["GET"], Need.AUTHENTICATED, response=schemas.NDJSON)
 def read_stream(ctx: Ctx, subject: str) -> Response:
     """The subject's events since the reconnect id (its admins only: others 403 ``Forbidden``)."""
     require(ctx, Right.ADMIN, FORBIDDEN)

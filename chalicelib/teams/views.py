@@ -14,6 +14,7 @@ from chalicelib.auth.policy import Need
 from chalicelib.teams import services
 from chalicelib.teams.services import CreateTeamBody, PermissionBody, UpdateTeamBody
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
@@ -50,27 +51,27 @@ def _delete(ctx: Ctx, kind: str, team: str) -> dict:
 # --- organisations' teams ---------------------------------------------------------------------
 
 
-@api.route("/orgs/{org}/teams", ["GET"], Need.ADMIN)
+@api.route("/orgs/{org}/teams", ["GET"], Need.ADMIN, response=schemas.TEAMS)
 def get_org_teams(ctx: Ctx, org: str) -> dict:
     return _list(ctx, ORG)
 
 
-@api.route("/orgs/{org}/teams", ["POST"], Need.ADMIN)
+@api.route("/orgs/{org}/teams", ["POST"], Need.ADMIN, body=CreateTeamBody, response={201: schemas.TEAM})
 def create_org_team(ctx: Ctx, org: str) -> Response:
     return _create(ctx, ORG)
 
 
-@api.route("/orgs/{org}/teams/{team}", ["GET"], Need.ADMIN)
+@api.route("/orgs/{org}/teams/{team}", ["GET"], Need.ADMIN, response=schemas.TEAM)
 def get_org_team(ctx: Ctx, org: str, team: str) -> dict:
     return _get(ctx, ORG, team)
 
 
-@api.route("/orgs/{org}/teams/{team}", ["PATCH"], Need.ADMIN)
+@api.route("/orgs/{org}/teams/{team}", ["PATCH"], Need.ADMIN, body=UpdateTeamBody, response=schemas.TEAM)
 def update_org_team(ctx: Ctx, org: str, team: str) -> dict:
     return _update(ctx, ORG, team)
 
 
-@api.route("/orgs/{org}/teams/{team}", ["DELETE"], Need.ADMIN)
+@api.route("/orgs/{org}/teams/{team}", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_org_team(ctx: Ctx, org: str, team: str) -> dict:
     return _delete(ctx, ORG, team)
 
@@ -78,27 +79,27 @@ def delete_org_team(ctx: Ctx, org: str, team: str) -> dict:
 # --- users' teams -----------------------------------------------------------------------------
 
 
-@api.route("/users/{user}/teams", ["GET"], Need.ADMIN)
+@api.route("/users/{user}/teams", ["GET"], Need.ADMIN, response=schemas.TEAMS)
 def get_user_teams(ctx: Ctx, user: str) -> dict:
     return _list(ctx, USER)
 
 
-@api.route("/users/{user}/teams", ["POST"], Need.ADMIN)
+@api.route("/users/{user}/teams", ["POST"], Need.ADMIN, body=CreateTeamBody, response={201: schemas.TEAM})
 def create_user_team(ctx: Ctx, user: str) -> Response:
     return _create(ctx, USER)
 
 
-@api.route("/users/{user}/teams/{team}", ["GET"], Need.ADMIN)
+@api.route("/users/{user}/teams/{team}", ["GET"], Need.ADMIN, response=schemas.TEAM)
 def get_user_team(ctx: Ctx, user: str, team: str) -> dict:
     return _get(ctx, USER, team)
 
 
-@api.route("/users/{user}/teams/{team}", ["PATCH"], Need.ADMIN)
+@api.route("/users/{user}/teams/{team}", ["PATCH"], Need.ADMIN, body=UpdateTeamBody, response=schemas.TEAM)
 def update_user_team(ctx: Ctx, user: str, team: str) -> dict:
     return _update(ctx, USER, team)
 
 
-@api.route("/users/{user}/teams/{team}", ["DELETE"], Need.ADMIN)
+@api.route("/users/{user}/teams/{team}", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_user_team(ctx: Ctx, user: str, team: str) -> dict:
     return _delete(ctx, USER, team)
 
@@ -106,14 +107,25 @@ def delete_user_team(ctx: Ctx, user: str, team: str) -> dict:
 # --- team permissions on a repository ---------------------------------------------------------
 
 
-@api.route("/repos/{subject}/{repo}/permissions", ["GET"], Need.ADMIN)
+@api.route(
+    "/repos/{subject}/{repo}/permissions",
+    ["GET"],
+    Need.ADMIN,
+    response=schemas.array(schemas.TEAM_PERMISSION),
+)
 def get_team_permissions(ctx: Ctx, subject: str, repo: str) -> list[dict]:
     assert ctx.repo is not None
     services.require_teams_plan(ctx.subject)
     return services.list_permissions(ctx.repo)
 
 
-@api.route("/repos/{subject}/{repo}/permissions", ["PUT"], Need.ADMIN)
+@api.route(
+    "/repos/{subject}/{repo}/permissions",
+    ["PUT"],
+    Need.ADMIN,
+    body=PermissionBody,
+    response=schemas.MESSAGE,
+)
 def set_team_permission(ctx: Ctx, subject: str, repo: str) -> dict:
     assert ctx.repo is not None
     body = parse_body(ctx.raw_body, PermissionBody)
@@ -122,14 +134,19 @@ def set_team_permission(ctx: Ctx, subject: str, repo: str) -> dict:
     return SUCCESS
 
 
-@api.route("/repos/{subject}/{repo}/permissions/{team}", ["GET"], Need.ADMIN)
+@api.route(
+    "/repos/{subject}/{repo}/permissions/{team}",
+    ["GET"],
+    Need.ADMIN,
+    response=schemas.TEAM_PERMISSION,
+)
 def get_team_permission(ctx: Ctx, subject: str, repo: str, team: str) -> dict:
     assert ctx.repo is not None
     services.require_teams_plan(ctx.subject, team, ctx.repo)
     return services.get_permission(ctx.repo, team)
 
 
-@api.route("/repos/{subject}/{repo}/permissions/{team}", ["DELETE"], Need.ADMIN)
+@api.route("/repos/{subject}/{repo}/permissions/{team}", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_team_permission(ctx: Ctx, subject: str, repo: str, team: str) -> dict:
     assert ctx.repo is not None
     services.require_teams_plan(ctx.subject, team, ctx.repo)

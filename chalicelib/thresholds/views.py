@@ -17,6 +17,7 @@ from chalicelib.thresholds import services
 from chalicelib.thresholds.models import BUSINESS_UNIT, ORGANIZATION, REPO, scope_key
 from chalicelib.thresholds.services import ThresholdBody
 from chalicelib.validation import parse_body
+from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import Api, created
 
@@ -69,22 +70,34 @@ def _delete(ctx: Ctx, kind: str, name: str | None = None) -> dict:
 # --- an organisation ----------------------------------------------------------------------------
 
 
-@api.route("/usage_threshold/organization/{org}", ["GET"], Need.ADMIN)
+@api.route("/usage_threshold/organization/{org}", ["GET"], Need.ADMIN, response=schemas.THRESHOLD)
 def get_org_threshold(ctx: Ctx, org: str) -> dict:
     return _get(ctx, ORGANIZATION)
 
 
-@api.route("/usage_threshold/organization/{org}", ["POST"], Need.ADMIN)
+@api.route(
+    "/usage_threshold/organization/{org}",
+    ["POST"],
+    Need.ADMIN,
+    body=ThresholdBody,
+    response={201: schemas.THRESHOLD},
+)
 def create_org_threshold(ctx: Ctx, org: str) -> Response:
     return _create(ctx, ORGANIZATION)
 
 
-@api.route("/usage_threshold/organization/{org}", ["PATCH"], Need.ADMIN)
+@api.route(
+    "/usage_threshold/organization/{org}",
+    ["PATCH"],
+    Need.ADMIN,
+    body=ThresholdBody,
+    response=schemas.THRESHOLD,
+)
 def update_org_threshold(ctx: Ctx, org: str) -> dict:
     return _update(ctx, ORGANIZATION)
 
 
-@api.route("/usage_threshold/organization/{org}", ["DELETE"], Need.ADMIN)
+@api.route("/usage_threshold/organization/{org}", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_org_threshold(ctx: Ctx, org: str) -> dict:
     return _delete(ctx, ORGANIZATION)
 
@@ -92,22 +105,34 @@ def delete_org_threshold(ctx: Ctx, org: str) -> dict:
 # --- a repository -------------------------------------------------------------------------------
 
 
-@api.route("/usage_threshold/repo/{org}/{repo}", ["GET"], Need.ADMIN)
+@api.route("/usage_threshold/repo/{org}/{repo}", ["GET"], Need.ADMIN, response=schemas.THRESHOLD)
 def get_repo_threshold(ctx: Ctx, org: str, repo: str) -> dict:
     return _get(ctx, REPO)
 
 
-@api.route("/usage_threshold/repo/{org}/{repo}", ["POST"], Need.ADMIN)
+@api.route(
+    "/usage_threshold/repo/{org}/{repo}",
+    ["POST"],
+    Need.ADMIN,
+    body=ThresholdBody,
+    response={201: schemas.THRESHOLD},
+)
 def create_repo_threshold(ctx: Ctx, org: str, repo: str) -> Response:
     return _create(ctx, REPO)
 
 
-@api.route("/usage_threshold/repo/{org}/{repo}", ["PATCH"], Need.ADMIN)
+@api.route(
+    "/usage_threshold/repo/{org}/{repo}",
+    ["PATCH"],
+    Need.ADMIN,
+    body=ThresholdBody,
+    response=schemas.THRESHOLD,
+)
 def update_repo_threshold(ctx: Ctx, org: str, repo: str) -> dict:
     return _update(ctx, REPO)
 
 
-@api.route("/usage_threshold/repo/{org}/{repo}", ["DELETE"], Need.ADMIN)
+@api.route("/usage_threshold/repo/{org}/{repo}", ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_repo_threshold(ctx: Ctx, org: str, repo: str) -> dict:
     return _delete(ctx, REPO)
 
@@ -115,21 +140,43 @@ def delete_repo_threshold(ctx: Ctx, org: str, repo: str) -> dict:
 # --- a business unit ----------------------------------------------------------------------------
 
 
-@api.route("/usage_threshold/business_unit/{org}/{business_unit}", ["GET"], Need.AUTHENTICATED)
+@api.route(
+    "/usage_threshold/business_unit/{org}/{business_unit}",
+    ["GET"],
+    Need.AUTHENTICATED,
+    response=schemas.THRESHOLD,
+)
 def get_business_unit_threshold(ctx: Ctx, org: str, business_unit: str) -> dict:
     return _get(ctx, BUSINESS_UNIT, business_unit)
 
 
-@api.route("/usage_threshold/business_unit/{org}/{business_unit}", ["POST"], Need.AUTHENTICATED)
+@api.route(
+    "/usage_threshold/business_unit/{org}/{business_unit}",
+    ["POST"],
+    Need.AUTHENTICATED,
+    body=ThresholdBody,
+    response={201: schemas.THRESHOLD},
+)
 def create_business_unit_threshold(ctx: Ctx, org: str, business_unit: str) -> Response:
     return _create(ctx, BUSINESS_UNIT, business_unit)
 
 
-@api.route("/usage_threshold/business_unit/{org}/{business_unit}", ["PATCH"], Need.AUTHENTICATED)
+@api.route(
+    "/usage_threshold/business_unit/{org}/{business_unit}",
+    ["PATCH"],
+    Need.AUTHENTICATED,
+    body=ThresholdBody,
+    response=schemas.THRESHOLD,
+)
 def update_business_unit_threshold(ctx: Ctx, org: str, business_unit: str) -> dict:
     return _update(ctx, BUSINESS_UNIT, business_unit)
 
 
-@api.route("/usage_threshold/business_unit/{org}/{business_unit}", ["DELETE"], Need.AUTHENTICATED)
+@api.route(
+    "/usage_threshold/business_unit/{org}/{business_unit}",
+    ["DELETE"],
+    Need.AUTHENTICATED,
+    response=schemas.MESSAGE,
+)
 def delete_business_unit_threshold(ctx: Ctx, org: str, business_unit: str) -> dict:
     return _delete(ctx, BUSINESS_UNIT, business_unit)

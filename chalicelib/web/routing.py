@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -52,6 +52,12 @@ class RouteSpec:
     handler: str
     creates_repo: bool = False
     key_files: bool = False
+    #: What OpenAPI says of it (``chalicelib/web/openapi.py``): the JSON body's model, the query
+    #: parameters' model, the answers (a schema for 200, or ``{status: schema}``), a summary.
+    body: Any = None
+    query: Any = None
+    response: Any = None
+    summary: str | None = None
 
 
 #: Every route declared through ``Api.route`` in this process.
@@ -121,12 +127,23 @@ class Api:
         need: Need,
         creates_repo: bool = False,
         key_files: bool = False,
+        *,
+        body: Any = None,
+        query: Any = None,
+        response: Any = None,
+        summary: str | None = None,
     ) -> Callable[[Callable], Callable]:
         """Register ``handler(ctx, **path_params)`` for ``methods`` on ``path``.
 
         ``creates_repo``: the ``{repo}`` in the path is about to be created, so it is not loaded.
         ``key_files``: the route reads or writes one file and calls ``policy.require_file`` for it, so
         an access key with any grant in the repository passes ``resolve`` (see ``chalicelib/auth/policy.py``).
+
+        For the OpenAPI document (built only when ``GET /openapi.json`` asks, ``chalicelib/web/openapi.py``):
+        ``body``, the model of the JSON body (a pydantic model, or a JSON schema); ``query``, the query
+        parameters read (``{name: JSON schema}``, or a pydantic model or TypedDict); ``response``, the
+        successful answer: a JSON schema (or a model, or ``None`` for no body) for 200, or
+        ``{status: schema}``.
         """
 
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -140,8 +157,11 @@ class Api:
 
             view.__name__ = handler.__name__
             view.__doc__ = handler.__doc__
+            view.__wrapped__ = handler  # type: ignore[attr-defined]  (tests read the handler's source)
             self.blueprint.route(path, methods=methods, content_types=ANY_CONTENT_TYPE)(view)
-            ROUTES.append(RouteSpec(path, tuple(methods), need, handler.__name__, creates_repo, key_files))
+            doc = summary or (handler.__doc__ or "").strip().split("\n\n")[0] or None
+            spec = RouteSpec(path, tuple(methods), need, handler.__name__, creates_repo, key_files)
+            ROUTES.append(replace(spec, body=body, query=query, response=response, summary=doc))
             return handler
 
         return decorator
