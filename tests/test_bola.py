@@ -40,6 +40,7 @@ NOT_CROSS_SUBJECT = {
     "system_public_key": "no path parameter: the system's public key",
     "oss_licenses": "no path parameter: the public license list",
     "list_users": "no path parameter (system administrators only: tests/test_permissions.py)",
+    "openapi_document": "no path parameter: the public API description",
 }
 
 #: Search routes naming the other subject in the query (the leak check covers their answers).

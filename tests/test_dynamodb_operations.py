@@ -388,6 +388,7 @@ def walkthrough(
         ("delete_org", "DELETE", f"/orgs/{org}", None, None),
         ("delete_user", "DELETE", f"/api/security/users/{name}", None, None),
         ("oss_licenses", "GET", "/licenses/oss_licenses", None, None),
+        ("openapi_document", "GET", "/openapi.json", None, None),
         ("delete_user_license", "DELETE", f"{user_licenses}/eula", None, None),
     ]
     steps += product_steps + threshold_steps + log_steps
