@@ -45,6 +45,7 @@ MODEL_MODULES = (
     "chalicelib.gpg.models",
     "chalicelib.thresholds.models",
     "chalicelib.download_logs.models",
+    "chalicelib.outbox",
 )
 
 

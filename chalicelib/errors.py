@@ -47,3 +47,14 @@ class RequestTimeout(ShelfError):
 
 class TooManyRequests(ShelfError):
     status = 429
+
+
+class ServiceUnavailable(ShelfError):
+    """An AWS service (DynamoDB, S3, SQS, KMS) failed or could not be reached: nothing is lost, the
+    client tries again (``chalicelib/web/faults.py`` maps such failures to this)."""
+
+    status = 503
+    MESSAGE = "A storage service is unavailable; try again in a moment"
+
+    def __init__(self, message: str = MESSAGE, retry_after: int = 1):
+        super().__init__(message, {"Retry-After": str(retry_after)})

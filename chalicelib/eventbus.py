@@ -9,10 +9,10 @@ least once: queued subscribers are idempotent on the event's ``id``.
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice import Blueprint, Rate
 from chalice.app import SQSEvent
 
-from chalicelib import events, queues
+from chalicelib import events, outbox, queues
 
 bus = Blueprint(__name__)
 
@@ -31,3 +31,10 @@ def install() -> None:
 def lifecycle_events(event: SQSEvent) -> None:
     """Deliver queued lifecycle events to their queued subscribers (a failing batch is retried)."""
     events.consume(event.to_dict())
+
+
+@bus.schedule(Rate(1, unit=Rate.MINUTES))
+def outbox_sweep(event: object) -> None:
+    """Publish the lifecycle events that requests which failed half-way left in the outbox
+    (chalicelib/outbox.py)."""
+    outbox.sweep()

@@ -223,6 +223,8 @@ class PackageDeleted(Event):
     repo_id: str
     package: str
     package_id: str
+    #: Its Maven coordinates (``group:artifact``), whose search rows go with it.
+    system_ids: tuple[str, ...] = ()
 
 
 class RepositoryDeleted(Event):

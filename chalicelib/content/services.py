@@ -14,7 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import db, events, storage
+from chalicelib import db, events, outbox, storage
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Access, Right, org_role
 from chalicelib.auth.principal import Principal
@@ -201,21 +201,21 @@ def store(
         condition = File.path.does_not_exist()
     else:
         condition = (File.sha256 == replaced.sha256) & (File.created == replaced.created)
-    _write_record(record, condition, data.size - (int(replaced.size) if replaced else 0))
-    events.publish(
-        FileStored(
-            owner=repo.owner,
-            repo=repo.name,
-            repo_id=repo.id,
-            package=package.name,
-            version=version.name,
-            path=record.path,
-            size=data.size,
-            sha256=data.sha256,
-            uploader=uploader,
-            replaced_size=int(replaced.size) if replaced is not None else None,
-        )
+    stored = FileStored(
+        owner=repo.owner,
+        repo=repo.name,
+        repo_id=repo.id,
+        package=package.name,
+        version=version.name,
+        path=record.path,
+        size=data.size,
+        sha256=data.sha256,
+        uploader=uploader,
+        replaced_size=int(replaced.size) if replaced is not None else None,
     )
+    pending = outbox.entry(f"file#{repo.id}#{record.path}", stored)
+    _write_record(record, condition, data.size - (int(replaced.size) if replaced else 0), pending)
+    outbox.release(pending)
     return record
 
 
@@ -227,13 +227,16 @@ def _quota(tx: Any, owner: str, delta: int) -> None:
     )
 
 
-def _write_record(record: File, condition: Any, delta: int) -> None:
+def _write_record(record: File, condition: Any, delta: int, pending: outbox.Pending | None = None) -> None:
     """Put ``record`` under ``condition`` and move the owner's quota by ``delta``, in one transaction:
-    the quota is the sum of the sizes of the subject's files, whatever fails or runs concurrently."""
+    the quota is the sum of the sizes of the subject's files, whatever fails or runs concurrently.
+    ``pending``: the outbox entry of the event announcing it, written in the same transaction."""
 
     def write(tx: TransactWrite) -> None:
         tx.save(record, condition=condition)
         _quota(tx, record.owner, delta)
+        if pending is not None:
+            tx.save(pending)
 
     try:
         db.run_transaction(write)
@@ -288,6 +291,19 @@ def publish_files(
     at = now()
     done = 0
     published: list[str] = []
+    announced = VersionPublished(
+        owner=repo.owner,
+        repo=repo.name,
+        repo_id=repo.id,
+        package=package.name,
+        version=version.name,
+        sign_files=bool(repo.gpg_sign_files or repo.gpg_use_owner_key),
+    )
+    # The intent first (docs/reliability.md, "Fault injection"): if this publish fails half-way, the
+    # files it did publish are announced by the retry, or by the outbox's sweep.
+    candidates = {record.path for record in files}
+    key = f"version#{package.id}#{version.name}"
+    intent = outbox.intend(key, announced, sorted(candidates)) if files else None
     for record in files:
         if deadline is not None and clock() > deadline:
             break
@@ -303,17 +319,11 @@ def publish_files(
         done += 1
     if done:
         _mark_version_published(package, version, at)
-        events.publish(
-            VersionPublished(
-                owner=repo.owner,
-                repo=repo.name,
-                repo_id=repo.id,
-                package=package.name,
-                version=version.name,
-                files=tuple(published),
-                sign_files=bool(repo.gpg_sign_files or repo.gpg_use_owner_key),
-            )
-        )
+        # With the files an earlier publish of the version published before it failed.
+        earlier = sorted(set(intent.paths or ()) - candidates) if intent is not None else []
+        events.publish(announced.replace(files=(*published, *earlier)))
+    if intent is not None:
+        outbox.settle(intent)
     return done
 
 
@@ -519,8 +529,9 @@ def _delete_record(record: File, by: str | None = None) -> None:
         raise Conflict(f"'{record.path}' was changed at the same time; try again")
 
 
-#: File deletes per transaction: with the quota update, moto's (and DynamoDB's old) limit of 25 actions.
-DELETE_CHUNK = 24
+#: File deletes per transaction: with the quota update and the outbox entry of their ``FileDeleted``
+#: events, moto's (and DynamoDB's old) limit of 25 actions.
+DELETE_CHUNK = 23
 
 
 def _delete_records(records: list[File], strict: bool = False, by: str | None = None) -> int:
@@ -537,12 +548,17 @@ def _delete_records(records: list[File], strict: bool = False, by: str | None = 
         for attempt in range(db.TRANSACTION_ATTEMPTS * 2):
             if not chunk:
                 break
+            first = next(iter(chunk.values()))
+            pending = outbox.entry(
+                f"file#{first.repo_id}#{first.path}", *(_file_deleted(r, by) for r in chunk.values())
+            )
             try:
                 with db.transaction() as tx:
                     for record in chunk.values():
                         tx.delete(record, condition=File.sha256 == record.sha256)
                     if with_quota:
                         _quota(tx, records[start].owner, -sum(int(r.size) for r in chunk.values()))
+                    tx.save(pending)
             except TransactWriteError as error:
                 items = list(chunk.items())
                 changed = [key for i, (key, _) in enumerate(items) if db.cancelled_by_condition(error, i)]
@@ -561,8 +577,7 @@ def _delete_records(records: list[File], strict: bool = False, by: str | None = 
                     continue
                 raise
             deleted += len(chunk)
-            for record in chunk.values():
-                events.publish(_file_deleted(record, by))
+            outbox.release(pending)
             break
     return deleted
 

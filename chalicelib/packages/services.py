@@ -13,7 +13,7 @@ from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import db, events, licenses, plans
+from chalicelib import db, licenses, outbox, plans
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import Access, Right
 from chalicelib.errors import BadRequest, Conflict, NotFound
@@ -176,8 +176,22 @@ def update_package(owner: Subject, repo: Repository, package: Package, body: Upd
     return package
 
 
+def package_deleted_event(package: Package) -> PackageDeleted:
+    return PackageDeleted(
+        owner=package.owner,
+        repo=package.repo,
+        repo_id=package.repo_id,
+        package=package.name,
+        package_id=package.id,
+        system_ids=tuple(package.system_ids or ()),
+    )
+
+
 def delete_package(repo: Repository, package: Package) -> None:
-    """Delete a package with its versions and coordinates."""
+    """Delete a package with its versions and coordinates: the package goes with the outbox entry of
+    its ``PackageDeleted`` in one transaction, whose subscribers remove every record under it
+    (idempotent; a failure half-way is finished by the outbox's sweep, ``chalicelib/outbox.py``)."""
+    pending = outbox.entry(f"package#{package.id}", package_deleted_event(package))
 
     def write(tx: TransactWrite) -> None:
         tx.delete(package, condition=Package.id == package.id)
@@ -186,6 +200,7 @@ def delete_package(repo: Repository, package: Package) -> None:
             actions=[Repository.package_count.add(-1)],
             condition=Repository.id == repo.id,
         )
+        tx.save(pending)
 
     try:
         db.run_transaction(write)
@@ -196,30 +211,28 @@ def delete_package(repo: Repository, package: Package) -> None:
             # The repository is being deleted: its purge removes this package too.
             return
         raise
-    purge_package_contents(package)
+    outbox.release(pending)
 
 
-def purge_package_contents(package: Package) -> None:
-    """Remove every record under a deleted package (idempotent): the other domains' records (files,
-    attributes, docs, links) by the subscribers of ``PackageDeleted``, then its versions."""
-    events.publish(
-        PackageDeleted(
-            owner=package.owner,
-            repo=package.repo,
-            repo_id=package.repo_id,
-            package=package.name,
-            package_id=package.id,
-        )
-    )
-    db.batch_delete(Version.query(package.id))
-    db.batch_delete(_system_id_rows(package))
+def purge_package_records(event: PackageDeleted) -> None:
+    """Remove the versions and Maven coordinates of a deleted package (after the other domains'
+    subscribers of ``PackageDeleted`` removed theirs; idempotent)."""
+    db.batch_delete(Version.query(event.package_id))
+    db.batch_delete(_system_id_rows(event.package_id, event.system_ids))
 
 
 def purge_repository_contents(repo_id: str) -> None:
-    """Remove every package of a deleted repository with what is under it (idempotent)."""
+    """Remove every package of a deleted repository with what is under it (idempotent): each package
+    goes with the outbox entry of its ``PackageDeleted``, as ``delete_package`` does."""
     for package in Package.query(repo_id):
-        purge_package_contents(package)
-        package.delete()
+        pending = outbox.entry(f"package#{package.id}", package_deleted_event(package))
+
+        def write(tx: TransactWrite, package: Package = package, pending: outbox.Pending = pending) -> None:
+            tx.delete(package)
+            tx.save(pending)
+
+        db.run_transaction(write)
+        outbox.release(pending)
 
 
 def list_packages(
@@ -372,11 +385,11 @@ def register_system_id(repo: Repository, package: Package, group_id: str, artifa
             raise
 
 
-def _system_id_rows(package: Package) -> list[SystemId]:
+def _system_id_rows(package_id: str, system_ids: Iterable[str]) -> list[SystemId]:
     rows = []
-    for coordinate in package.system_ids or []:
+    for coordinate in system_ids or []:
         group_id, _, artifact_id = coordinate.partition(":")
-        rows.append(SystemId(group_id, f"{artifact_id}#{package.id}"))
+        rows.append(SystemId(group_id, f"{artifact_id}#{package_id}"))
     return rows
 
 

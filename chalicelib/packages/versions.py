@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import Field
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import db, events
+from chalicelib import db, outbox
 from chalicelib.auth.policy import Access, Right
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.events import VersionDeleted
@@ -147,25 +147,31 @@ def update_version(version: Version, body: UpdateVersionBody) -> Version:
 
 
 def delete_version(package: Package, version: Version) -> None:
-    """Delete a version; the package's newest/latest pointers move to the next candidates."""
+    """Delete a version. Its files, attributes and release notes go (their domains' subscribers of
+    ``VersionDeleted``), and the package's newest/latest pointers move to the next candidates (this
+    domain's); the event is written in the transaction of the delete (``chalicelib/outbox.py``), so
+    a failure half-way is finished by the outbox's sweep."""
+    deleted = VersionDeleted(
+        owner=package.owner,
+        repo=package.repo,
+        repo_id=package.repo_id,
+        package=package.name,
+        package_id=package.id,
+        version=version.name,
+    )
+    pending = outbox.entry(f"version#{package.id}#{version.name}", deleted)
+
+    def write(tx: Any) -> None:
+        tx.delete(version, condition=Version.name.exists())
+        tx.save(pending)
+
     try:
-        version.delete(condition=Version.name.exists())
-    except DeleteError as error:
-        if db.condition_failed(error):
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
             raise NotFound(f"Version '{version.name}' was not found") from None
         raise
-    events.publish(
-        VersionDeleted(
-            owner=package.owner,
-            repo=package.repo,
-            repo_id=package.repo_id,
-            package=package.name,
-            package_id=package.id,
-            version=version.name,
-        )
-    )  # its files, attributes and release notes go (their domains' subscribers)
-    if version.name in (package.newest_version, package.latest_published_version):
-        refresh_latest(package)
+    outbox.release(pending)
 
 
 def refresh_latest(package: Package) -> None:

@@ -6,9 +6,9 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
-from chalicelib import db, events, plans
+from chalicelib import db, outbox, plans
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.policy import readable
 from chalicelib.auth.principal import Principal
@@ -175,14 +175,21 @@ def delete_repository(repo: Repository) -> None:
     land in it (children are written under a condition on the repository's id); its children
     (team permissions, links, packages) are purged after, idempotently, by the subscribers of
     ``RepositoryDeleted``."""
+    teams = tuple(sorted(map_dict(repo.team_permissions)))
+    deleted = RepositoryDeleted(owner=repo.owner, repo=repo.name, repo_id=repo.id, teams=teams)
+    pending = outbox.entry(f"repo#{repo.id}", deleted)  # a failure half-way: the sweep finishes
+
+    def write(tx: Any) -> None:
+        tx.delete(repo, condition=Repository.id == repo.id)
+        tx.save(pending)
+
     try:
-        repo.delete(condition=Repository.id == repo.id)
-    except DeleteError as error:
-        if db.condition_failed(error):
+        db.run_transaction(write)
+    except TransactWriteError as error:
+        if db.cancelled_by_condition(error, 0):
             raise NotFound(f"Repo '{repo.name}' was not found") from None
         raise
-    teams = tuple(sorted(map_dict(repo.team_permissions)))
-    events.publish(RepositoryDeleted(owner=repo.owner, repo=repo.name, repo_id=repo.id, teams=teams))
+    outbox.release(pending)
 
 
 def delete_all_repositories(owner: str) -> None:

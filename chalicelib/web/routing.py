@@ -24,12 +24,13 @@ from pydantic import ValidationError
 
 from chalicelib import ratelimits
 from chalicelib.auth.policy import SUBJECT_PARAMS, Need, rate_limit_key, resolve
-from chalicelib.errors import BadRequest, ShelfError, Unauthorized
+from chalicelib.errors import BadRequest, ServiceUnavailable, ShelfError, Unauthorized
 from chalicelib.telemetry import metrics, tracing
 from chalicelib.validation import describe_validation_error
 from chalicelib.web import logins
 from chalicelib.web.client import client_address
 from chalicelib.web.context import Ctx
+from chalicelib.web.faults import service_fault
 from chalicelib.web.telemetry import outcome
 
 log = logging.getLogger("shelf")
@@ -203,7 +204,12 @@ class Api:
             return with_headers(error_response(error), limit_headers)
         except ValidationError as error:
             return with_headers(error_response(BadRequest(describe_validation_error(error))), limit_headers)
-        except Exception:
+        except Exception as error:
+            if service_fault(error):
+                # DynamoDB, S3, SQS or KMS failed: the client tries again (nothing is lost: see
+                # docs/reliability.md, "Fault injection").
+                log.warning("AWS unavailable in %s %s: %r", request.method, handler.__name__, error)
+                return with_headers(error_response(ServiceUnavailable()), limit_headers)
             # Still a 500 (Chalice's), and still a bug: bad input must be a ShelfError. Logged with the
             # route so that it can be found and fixed.
             log.exception("Unexpected error in %s %s", request.method, handler.__name__)
