@@ -156,6 +156,12 @@ class VersionPublished(Event):
     files: tuple[str, ...] = ()
     #: The repository signs published files (gpg_sign_files or gpg_use_owner_key): chalicelib/gpg.
     sign_files: bool = False
+    #: The package's id and the version's ordinal: the packages domain marks the version published
+    #: and moves the package's latest published version (in-request, idempotent).
+    package_id: str = ""
+    ordinal: int | None = None
+    #: The version was published already (nothing to mark on it).
+    version_was_published: bool = False
 
 
 class FileDeleted(Event):

@@ -36,7 +36,11 @@ ANSWERS = {
     ],
     "s3": [(500, "InternalError"), (503, "SlowDown"), (503, "ServiceUnavailable")],
     "sqs": [(500, "InternalError"), (503, "ServiceUnavailable"), (400, "ThrottlingException")],
-    "kms": [(500, "KMSInternalException"), (503, "ServiceUnavailableException"), (400, "ThrottlingException")],
+    "kms": [
+        (500, "KMSInternalException"),
+        (503, "ServiceUnavailableException"),
+        (400, "ThrottlingException"),
+    ],
 }
 DEFAULT_ANSWERS = [(500, "InternalFailure"), (503, "ServiceUnavailable"), (400, "Throttling")]
 

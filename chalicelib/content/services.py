@@ -8,7 +8,7 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -298,6 +298,9 @@ def publish_files(
         package=package.name,
         version=version.name,
         sign_files=bool(repo.gpg_sign_files or repo.gpg_use_owner_key),
+        package_id=package.id,
+        ordinal=int(version.ordinal),
+        version_was_published=bool(version.published),
     )
     # The intent first (docs/reliability.md, "Fault injection"): if this publish fails half-way, the
     # files it did publish are announced by the retry, or by the outbox's sweep.
@@ -318,33 +321,14 @@ def publish_files(
                 raise
         done += 1
     if done:
-        _mark_version_published(package, version, at)
-        # With the files an earlier publish of the version published before it failed.
+        # The version is marked published by the packages domain's subscriber (so that a retry or
+        # the outbox's sweep marks it too). The event has the files an earlier publish of the
+        # version published before it failed.
         earlier = sorted(set(intent.paths or ()) - candidates) if intent is not None else []
         events.publish(announced.replace(files=(*published, *earlier)))
     if intent is not None:
         outbox.settle(intent)
     return done
-
-
-def _mark_version_published(package: Package, version: Version, at: datetime) -> None:
-    if not version.published:
-        version.update(actions=[Version.published.set(True), Version.released.set(version.released or at)])
-    try:
-        package.update(
-            actions=[
-                Package.latest_published_version.set(version.name),
-                Package.latest_published_ordinal.set(version.ordinal),
-            ],
-            condition=(Package.id == package.id)
-            & (
-                Package.latest_published_ordinal.does_not_exist()
-                | (Package.latest_published_ordinal <= version.ordinal)
-            ),
-        )
-    except UpdateError as error:
-        if not db.condition_failed(error):
-            raise
 
 
 # --- large uploads of a version ----------------------------------------------------------------

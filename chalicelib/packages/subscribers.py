@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.events import PackageDeleted, RepositoryDeleted, VersionDeleted
+from chalicelib.events import PackageDeleted, RepositoryDeleted, VersionDeleted, VersionPublished
 from chalicelib.packages.models import Package
 from chalicelib.packages.services import purge_package_records, purge_repository_contents
-from chalicelib.packages.versions import refresh_latest
+from chalicelib.packages.versions import mark_published, refresh_latest
 
 
 def repository_deleted(event: RepositoryDeleted) -> None:
@@ -31,3 +31,8 @@ def version_deleted(event: VersionDeleted) -> None:
         package.latest_published_version,
     ):
         refresh_latest(package)
+
+
+def version_published(event: VersionPublished) -> None:
+    """The version is published, and the package's latest published version if newest."""
+    mark_published(event)

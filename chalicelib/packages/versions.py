@@ -11,10 +11,10 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from chalicelib import db, outbox
 from chalicelib.auth.policy import Access, Right
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.events import VersionDeleted
+from chalicelib.events import VersionDeleted, VersionPublished
 from chalicelib.packages.models import Package, Version
 from chalicelib.repositories.models import Repository
-from chalicelib.timefmt import iso, now, parse_iso
+from chalicelib.timefmt import iso, now, parse_iso, read_iso
 from chalicelib.validation import Body, Flag, version_name
 
 LATEST = "_latest"
@@ -172,6 +172,39 @@ def delete_version(package: Package, version: Version) -> None:
             raise NotFound(f"Version '{version.name}' was not found") from None
         raise
     outbox.release(pending)
+
+
+def mark_published(event: VersionPublished) -> None:
+    """A version's files were published: the version is published (released then, unless it was
+    before) and the package's latest published version if newest. Idempotent."""
+    if not event.version_was_published:
+        try:
+            Version(event.package_id, event.version).update(
+                actions=[
+                    Version.published.set(True),
+                    Version.released.set(Version.released | (read_iso(event.at) or now())),
+                ],
+                condition=Version.name.exists(),
+            )
+        except UpdateError as error:
+            if not db.condition_failed(error):
+                raise
+            return  # deleted meanwhile
+    try:
+        Package(event.repo_id, event.package).update(
+            actions=[
+                Package.latest_published_version.set(event.version),
+                Package.latest_published_ordinal.set(event.ordinal),
+            ],
+            condition=(Package.id == event.package_id)
+            & (
+                Package.latest_published_ordinal.does_not_exist()
+                | (Package.latest_published_ordinal <= event.ordinal)
+            ),
+        )
+    except UpdateError as error:
+        if not db.condition_failed(error):
+            raise
 
 
 def refresh_latest(package: Package) -> None:
