@@ -70,6 +70,10 @@ class Faults:
         self.failed: str | None = None  # the call that was failed
         self._registered: set[int] = set()
 
+    @property
+    def armed(self) -> bool:
+        return self._armed
+
     def install(self) -> None:
         """Hook the app's clients (again after a client was re-created)."""
         for client in app_clients():

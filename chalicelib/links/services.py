@@ -124,6 +124,9 @@ def link_package(
         if db.cancelled_by_condition(error, 1):
             raise NotFound(f"Package '{package}' was not found") from None
         if db.cancelled_by_condition(error, 2):
+            # A retry of a link whose request failed after writing it: its source package's
+            # ``linked_to_repos`` may not show it yet.
+            refresh_linked_to_repos(repo.id, package, source.id)
             raise Conflict(f"Package '{package}' is already linked into '{target.name}'") from None
         raise
     refresh_linked_to_repos(repo.id, package, source.id, added=link)
@@ -140,6 +143,7 @@ def unlink_package(target: Repository, source_owner: str, source_repo: str, pack
     )
     found = next(iter(Link.query(target.id, filter_condition=condition)), None)
     if found is None:
+        _refresh_source(source_owner, source_repo, package)  # a retry: the link may be gone already
         raise NotFound(NOT_LINKED)
     try:
         found.delete(condition=Link.source_package_id.exists())
@@ -148,6 +152,16 @@ def unlink_package(target: Repository, source_owner: str, source_repo: str, pack
             raise NotFound(NOT_LINKED) from None
         raise
     refresh_linked_to_repos(found.source_repo_id, package, found.source_package_id, removed=found)
+
+
+def _refresh_source(source_owner: str, source_repo: str, package: str) -> None:
+    """Recompute ``linked_to_repos`` of a source package named by its path, if it exists."""
+    try:
+        repo = Repository.get(source_owner, source_repo)
+        source = Package.get(repo.id, package)
+    except DoesNotExist:
+        return
+    refresh_linked_to_repos(repo.id, package, source.id)
 
 
 def refresh_linked_to_repos(
