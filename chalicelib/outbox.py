@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import zlib
 from datetime import timedelta
 
 from pynamodb.attributes import (
@@ -42,18 +43,27 @@ log = logging.getLogger("shelf")
 
 #: Entries younger than this are left to the request that wrote them (it may still be publishing).
 SWEEP_AGE = timedelta(seconds=60)
-#: The range key of a publish's intent (one per version).
+#: Partitions of the table: the sweep reads them with one Query each (the deployed role may not Scan),
+#: and no partition takes every write.
+SHARDS = 4
+#: The range key's prefix of a publish's intent (one per version).
 INTENT = "intent"
 
 
+def shard_of(key: str) -> str:
+    return str(zlib.crc32(key.encode()) % SHARDS)
+
+
 class Pending(Model):
-    """Events not yet (known to be) published: ``key`` names what they are about (``repo#<id>``,
-    ``file#<repo id>#<path>``, ``version#<package id>#<name>``), ``entry`` orders the entries of one key."""
+    """Events not yet (known to be) published. ``shard`` spreads the entries (``shard_of(key)``);
+    ``entry`` is ``<ISO time>#<key>#<random>``, or ``intent#<key>`` for a publish's intent; ``key`` names
+    what the events are about (``repo#<id>``, ``file#<repo id>#<path>``, ``version#<package id>#<name>``)."""
 
     Meta = db.table_meta("outbox")
 
-    key = UnicodeAttribute(hash_key=True)
+    shard = UnicodeAttribute(hash_key=True)
     entry = UnicodeAttribute(range_key=True)
+    key = UnicodeAttribute()
     #: ``Event.to_json()`` of each event, published in this order.
     events = ListAttribute(of=UnicodeAttribute, default=list)
     #: A publish's intent: the paths its event announces (added to the event's ``files``).
@@ -70,8 +80,9 @@ def entry(key: str, *announced: events.Event) -> Pending:
     """A new entry for ``announced`` (save it in the transaction of the change, then ``release`` it)."""
     at = now()
     return Pending(
-        key,
-        f"{iso(at)}#{uuid.uuid4().hex[:8]}",
+        shard_of(key),
+        f"{iso(at)}#{key}#{uuid.uuid4().hex[:8]}",
+        key=key,
         events=[event.to_json() for event in announced],
         created=at,
     )
@@ -95,8 +106,9 @@ def release(pending: Pending) -> None:
 def intend(key: str, event: events.Event, paths: list[str]) -> Pending:
     """Record that ``event`` (a ``VersionPublished``) is about to announce ``paths``, before they are
     changed; returns the version's entry with the paths of earlier publishes not settled (failed)."""
-    pending = Pending(key, INTENT)
+    pending = Pending(shard_of(key), f"{INTENT}#{key}")
     actions = [
+        Pending.key.set(key),
         Pending.events.set([event.to_json()]),
         Pending.seq.add(1),
         Pending.created.set(Pending.created | now()),
@@ -119,15 +131,17 @@ def settle(pending: Pending) -> None:
 
 def sweep(min_age: timedelta = SWEEP_AGE) -> int:
     """Publish the events of entries older than ``min_age`` (left by requests that failed); returns how
-    many entries were released. The table is empty but for such failures, so a Scan reads next to nothing."""
+    many entries were released. The table is empty but for such failures, so its ``SHARDS`` Queries read
+    next to nothing."""
     cutoff = now() - min_age
     released = 0
     failed: Exception | None = None
-    for pending in Pending.scan(consistent_read=True):
+    entries = [p for shard in range(SHARDS) for p in Pending.query(str(shard), consistent_read=True)]
+    for pending in entries:
         if pending.created > cutoff:
             continue
         try:
-            if pending.entry == INTENT:
+            if pending.entry.startswith(f"{INTENT}#"):
                 for event in _events(pending):
                     events.publish(event)
                 settle(pending)
