@@ -466,3 +466,45 @@ def test_an_admin_request_counts_its_calls(env: Env) -> None:
     with FAULTS.counting() as calls:
         assert env.api.get("/repos", ADMIN).status_code in (200, 404)
     assert all(call.startswith("dynamodb.") for call in calls)
+
+
+def test_only_a_failing_service_is_a_service_fault() -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+    from pynamodb.connection.base import VerboseClientError
+    from pynamodb.exceptions import CancellationReason, PutError, TransactWriteError
+
+    from chalicelib.web.faults import service_fault
+
+    def client_error(code: str, status: int = 400) -> ClientError:
+        answer = {"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return ClientError(answer, "PutItem")  # type: ignore[arg-type]
+
+    def cancelled(*codes: str | None) -> TransactWriteError:
+        reasons = [CancellationReason(code=code) if code else None for code in codes]
+        cause = VerboseClientError(
+            {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}},
+            "TransactWriteItems",
+            cancellation_reasons=reasons,
+        )
+        return TransactWriteError("Failed to write transaction items", cause=cause)
+
+    assert service_fault(EndpointConnectionError(endpoint_url="https://x"))
+    assert service_fault(PutError("put", cause=client_error("ProvisionedThroughputExceededException")))
+    assert service_fault(client_error("SlowDown", 503))
+    assert service_fault(cancelled(None, "ThrottlingError"))
+    assert not service_fault(PutError("put", cause=client_error("ConditionalCheckFailedException")))
+    assert not service_fault(cancelled(None, "ConditionalCheckFailed"))
+    assert not service_fault(cancelled("ThrottlingError", "ConditionalCheckFailed"))
+    assert not service_fault(client_error("ValidationException"))
+    assert not service_fault(ValueError("a bug"))
+
+
+def test_the_sweep_leaves_young_entries_to_their_request(env: Env) -> None:
+    event = events.RepositoryAccessChanged(owner="nobody", repo="gone", repo_id="r-none")
+    pending = outbox.entry("test#young", event)
+    pending.save()
+    assert outbox.sweep() == 0  # younger than SWEEP_AGE: its request may still be publishing it
+    assert outbox.sweep(timedelta(0)) == 1
+    assert event in env.queued
+    env.queued.clear()
+    assert not list(outbox.Pending.query(outbox.shard_of("test#young")))
