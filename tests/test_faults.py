@@ -7,6 +7,7 @@ under a file, the quota, package counts and storage statistics equal to a recomp
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -363,6 +364,77 @@ def check_teams(env: Env, made: Made) -> None:
     assert permissions == {name: value for name, value in permitted.items() if value}
 
 
+@dataclass
+class WorkerAnswer:
+    """What a background function's run answers, as a response: 200 when it returned, 503 when a
+    service failed (SQS delivers the event again: the retry); any other exception is raised."""
+
+    status_code: int
+    text: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+    def json(self) -> dict[str, str]:
+        return {"message": MESSAGE}
+
+
+def as_worker(run: Callable[[], Any]) -> WorkerAnswer:
+    from chalicelib.web.faults import service_fault
+
+    try:
+        run()
+    except Exception as error:
+        if not service_fault(error):
+            raise
+        return WorkerAnswer(503, repr(error))
+    return WorkerAnswer(200)
+
+
+#: Above this, an upload goes through the 307 to S3 and the finisher (lowered for small fixtures).
+SMALL_LIMIT = 64
+
+
+def staged_setup(env: Env, made: Made) -> None:
+    """A large upload (``publish=1``) whose bytes are in S3, and the SQS event S3 sends for it."""
+    import requests as http
+
+    from chalicelib.content import large
+
+    made.package = env.world.package(made.owner.name, made.repo)
+    made.version = "1.0"
+    body = b"L" * (SMALL_LIMIT + 1)
+    original, large.MAX_INLINE_UPLOAD = large.MAX_INLINE_UPLOAD, SMALL_LIMIT
+    try:
+        url = f"{_content(made)}/{made.package}/{made.version}/large.bin?publish=1"
+        redirect = env.api.put(url, made.owner.auth, data=body)
+    finally:
+        large.MAX_INLINE_UPLOAD = original
+    assert redirect.status_code == 307, redirect.text
+    assert http.put(redirect.headers["Location"], data=body, timeout=30).status_code == 200
+    key = "uploads/" + redirect.headers["Location"].split("?")[0].rsplit("/", 1)[-1]
+    notification = {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"object": {"key": key}}}]}
+    made.extra = {"Records": [{"body": json.dumps(notification)}]}
+
+
+def finish_upload(env: Env, made: Made) -> WorkerAnswer:
+    from chalicelib.content import large
+
+    return as_worker(lambda: large.finish_from_event(made.extra))
+
+
+def check_finished(env: Env, made: Made) -> None:
+    """The large upload is recorded and published, its staged object gone."""
+    from chalicelib.content.models import PendingUpload
+
+    rows = [p for p in PendingUpload.scan() if p.repo_id in made.repo_ids]
+    assert [row.state for row in rows] == ["done"], [(r.state, r.reason) for r in rows]
+    record = File.get(next(iter(made.repo_ids)), "large.bin")
+    assert record.published
+    assert not storage.object_exists(storage.staged_key(rows[0].id))
+
+
 OPS: dict[str, Op] = {
     "upload": Op(upload_setup, upload, (201,)),
     # A retry after the file was published (the version's marking failed) finds it published: 409.
@@ -379,6 +451,7 @@ OPS: dict[str, Op] = {
     "entitlement": Op(entitlement_setup, entitlement, (201,), (409,), check_entitlements),
     "team": Op(team_setup, team, (201,), (409,), check_teams),
     "team_permission": Op(team_permission_setup, team_permission, (200,), (), check_teams),
+    "large_upload_finisher": Op(staged_setup, finish_upload, (200,), (), check_finished),
 }
 
 

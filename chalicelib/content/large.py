@@ -172,6 +172,9 @@ def finish(upload_id: str) -> str:
         log.warning("large upload %s: no pending upload (expired or unknown)", upload_id)
         return "unknown"
     if pending.state in (DONE, FAILED) or not _claim(pending):
+        if pending.state in (DONE, FAILED):
+            # A redelivery: the run that settled it may have failed before removing the staged object.
+            storage.delete_object(storage.staged_key(pending.id))
         return pending.state
     try:
         return _finish_claimed(pending)
