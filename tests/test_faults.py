@@ -435,6 +435,19 @@ def check_finished(env: Env, made: Made) -> None:
     assert not storage.object_exists(storage.staged_key(rows[0].id))
 
 
+def consumer_setup(env: Env, made: Made) -> None:
+    """A published upload whose queued events (FileStored, VersionPublished) wait for the consumer."""
+    upload_setup(env, made)
+    assert upload_and_publish(env, made).status_code == 201
+    made.extra = {"Records": [{"body": event.to_json()} for event in env.queued]}
+    env.queued.clear()
+
+
+def consume(env: Env, made: Made) -> WorkerAnswer:
+    """``eventbus.lifecycle_events`` on the batch: every queued subscriber (SQS redelivers on failure)."""
+    return as_worker(lambda: events.consume(made.extra))
+
+
 OPS: dict[str, Op] = {
     "upload": Op(upload_setup, upload, (201,)),
     # A retry after the file was published (the version's marking failed) finds it published: 409.
@@ -452,6 +465,7 @@ OPS: dict[str, Op] = {
     "team": Op(team_setup, team, (201,), (409,), check_teams),
     "team_permission": Op(team_permission_setup, team_permission, (200,), (), check_teams),
     "large_upload_finisher": Op(staged_setup, finish_upload, (200,), (), check_finished),
+    "event_consumer": Op(consumer_setup, consume, (200,)),
 }
 
 
