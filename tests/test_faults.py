@@ -201,6 +201,8 @@ class Op:
     retried: tuple[int, ...] = ()
     #: What else must hold after it (``check(env, made)``).
     check: Callable[[Env, Made], None] | None = None
+    #: Its first run makes calls the next ones do not (clients' first-use lookups): count on a second.
+    warm: bool = False
 
 
 def fresh(env: Env, op: Op) -> Made:
@@ -404,7 +406,7 @@ def staged_setup(env: Env, made: Made) -> None:
 
     made.package = env.world.package(made.owner.name, made.repo)
     made.version = "1.0"
-    body = b"L" * (SMALL_LIMIT + 1)
+    body = os.urandom(SMALL_LIMIT + 1)  # new content: the finisher copies it to its blob key
     original, large.MAX_INLINE_UPLOAD = large.MAX_INLINE_UPLOAD, SMALL_LIMIT
     try:
         url = f"{_content(made)}/{made.package}/{made.version}/large.bin?publish=1"
@@ -464,7 +466,7 @@ OPS: dict[str, Op] = {
     "entitlement": Op(entitlement_setup, entitlement, (201,), (409,), check_entitlements),
     "team": Op(team_setup, team, (201,), (409,), check_teams),
     "team_permission": Op(team_permission_setup, team_permission, (200,), (), check_teams),
-    "large_upload_finisher": Op(staged_setup, finish_upload, (200,), (), check_finished),
+    "large_upload_finisher": Op(staged_setup, finish_upload, (200,), (), check_finished, warm=True),
     "event_consumer": Op(consumer_setup, consume, (200,)),
 }
 
@@ -532,6 +534,8 @@ def every_n(env: Env, op: Op, lost: bool = False) -> int:
     """Run ``op`` once to count its calls K, then with its calls failing (``failures_to_try``);
     returns K."""
     calls, _ = run(env, op, fresh(env, op), None)
+    if op.warm:
+        calls, _ = run(env, op, fresh(env, op), None)
     made = None
     for n in failures_to_try(calls):
         t0 = time.process_time()
