@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 import zlib
@@ -56,7 +57,8 @@ def shard_of(key: str) -> str:
 
 class Pending(Model):
     """Events not yet (known to be) published. ``shard`` spreads the entries (``shard_of(key)``);
-    ``entry`` is ``<ISO time>#<key>#<random>``, or ``intent#<key>`` for a publish's intent; ``key`` names
+    ``entry`` is ``<ISO time>#<random>``, or ``intent#<SHA-256 of key>`` for a publish's intent (never the
+    key itself: a file path may be 1,024 bytes, DynamoDB's limit for the whole range key); ``key`` names
     what the events are about (``repo#<id>``, ``file#<repo id>#<path>``, ``version#<package id>#<name>``)."""
 
     Meta = db.table_meta("outbox")
@@ -81,7 +83,7 @@ def entry(key: str, *announced: events.Event) -> Pending:
     at = now()
     return Pending(
         shard_of(key),
-        f"{iso(at)}#{key}#{uuid.uuid4().hex[:8]}",
+        f"{iso(at)}#{uuid.uuid4().hex}",
         key=key,
         events=[event.to_json() for event in announced],
         created=at,
@@ -106,7 +108,7 @@ def release(pending: Pending) -> None:
 def intend(key: str, event: events.Event, paths: list[str]) -> Pending:
     """Record that ``event`` (a ``VersionPublished``) is about to announce ``paths``, before they are
     changed; returns the version's entry with the paths of earlier publishes not settled (failed)."""
-    pending = Pending(shard_of(key), f"{INTENT}#{key}")
+    pending = Pending(shard_of(key), f"{INTENT}#{hashlib.sha256(key.encode()).hexdigest()}")
     actions = [
         Pending.key.set(key),
         Pending.events.set([event.to_json()]),
