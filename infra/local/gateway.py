@@ -118,7 +118,7 @@ class LocalGateway:
             if body is False:
                 return Response(json.dumps(TOO_LARGE), 413, content_type="application/json")
             return self.invoke(self.http_api_event(request, body))
-        found = match(self.tree, request.path)
+        found = match(self.tree, self.raw_path(request))
         if found is None:
             return Response(json.dumps(MISSING_TOKEN), 403, content_type="application/json")
         resource, params = found
@@ -128,6 +128,16 @@ class LocalGateway:
         if body is False:
             return Response(json.dumps(TOO_LARGE), 413, content_type="application/json")
         return self.invoke(self.event(request, resource, params, body))
+
+    @staticmethod
+    def raw_path(request: Request) -> str:
+        """The request's path still percent-encoded, as API Gateway REST matches it (``match`` decodes each
+        segment once; werkzeug's ``request.path`` is decoded already, and a name with ``%2541`` would be
+        decoded twice). The server's raw request line where there is one (werkzeug's, gunicorn's)."""
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+        if not raw or not raw.startswith("/"):
+            return request.path
+        return raw.split("?", 1)[0]
 
     def invoke(self, event: dict[str, Any]) -> Response:
         """Run the app on ``event`` (one at a time, as one container) and answer its result."""
