@@ -59,7 +59,8 @@ class Usage:
 
     route: str
     runs: int = 0
-    api_gateway: int = 0  # requests through API Gateway (HTTP API, metered in 512 KB increments)
+    api_gateway: int = 0  # requests through API Gateway and the API function
+    api_gateway_billed: int = 0  # the requests the HTTP API bills for them (512 KB increments)
     lambda_seconds: float = 0.0  # billed duration of the API function
     background_invocations: int = 0  # consumer invocations (batches) the requests caused
     background_seconds: float = 0.0
@@ -280,7 +281,7 @@ def measure(base: str, runs: int) -> list[Usage]:
                 started = time.perf_counter()
                 response = request()
                 seconds.append(time.perf_counter() - started)
-            usage.api_gateway += prices.http_api_requests(_request_bytes(response.request))
+            usage.api_gateway_billed += prices.http_api_requests(_request_bytes(response.request))
             usage.units.read += units.read
             usage.units.write += units.write
             usage.sqs += sum(calls["sqs"].values())
@@ -289,6 +290,7 @@ def measure(base: str, runs: int) -> list[Usage]:
         # Consumers get the messages in batches of up to 10, as Lambda's SQS event source sends them
         # under a steady load.
         deliver_queued(usage, clients)
+        usage.api_gateway = runs
         usage.lambda_seconds = sum(_billed(s) for s in seconds)
         if route.startswith(("private download", "public download")):
             usage.s3_get += runs  # the client then fetches the object from S3 (the presigned GET)
@@ -303,6 +305,7 @@ def serving_only(usage: Usage) -> Usage:
         usage.route,
         runs=usage.runs,
         api_gateway=usage.api_gateway,
+        api_gateway_billed=usage.api_gateway_billed,
         lambda_seconds=usage.lambda_seconds,
         units=usage.units,
         sqs=max(0, sent),
@@ -318,7 +321,7 @@ def dollars(usage: Usage, memory_mb: int) -> dict[str, float]:
     gb = memory_mb / 1024
     invocations = usage.api_gateway + usage.background_invocations
     return {
-        "API Gateway": usage.api_gateway * per * prices.API_GATEWAY_HTTP_PER_MILLION / prices.MILLION,
+        "API Gateway": usage.api_gateway_billed * per * prices.API_GATEWAY_HTTP_PER_MILLION / prices.MILLION,
         "Lambda": (
             invocations * per * prices.LAMBDA_PER_MILLION_REQUESTS / prices.MILLION
             + (usage.lambda_seconds + usage.background_seconds) * per * gb * prices.LAMBDA_PER_GB_SECOND
