@@ -10,8 +10,8 @@ request whose Content-Length exceeds ``max_body`` (6 MB, base64-encoded: about 4
 the app with ``body: None`` and its headers; the gateway reads and discards the body, so the client gets
 the app's answer (for uploads a 307 to S3, which python-requests follows by resending the body) instead
 of a broken pipe. A body without Content-Length that grows past the limit gets 413. In AWS the same role
-is played by a front such as a CloudFront function, because API Gateway itself refuses bodies over
-10 MB and Lambda refuses events over 6 MB (see docs/architecture.md, "Large files").
+is played by CloudFront's upload front (Lambda@Edge, infra/edge/upload_front.py), because API Gateway
+refuses bodies over 10 MB and Lambda refuses events over 6 MB (see docs/architecture.md, "Large files").
 
 The deployed API is an HTTP API (``ANY /{proxy+}`` and ``ANY /`` to the function, payload format 1.0):
 ``event_shape="httpapi"`` (or ``SHELF_TEST_EVENT_SHAPE=httpapi`` in the environment) sends its events
