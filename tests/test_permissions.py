@@ -379,3 +379,46 @@ def test_denied_writes_leave_everything_in_place(api, scene):
         assert team_permissions == [{"team": "team", "permission": permission}]
     team = api.get(f"/orgs/{scene['org']}/teams/team", ADMIN).json()
     assert len(team["members"]) == 1 and len(team["permitted_repos"]) == 2
+
+
+#: Views of ``app.routes`` without a permission question, hence without cases: the fallbacks of
+#: ``chalicelib/web/middleware.install_fallbacks``, declared through Chalice directly for every method a
+#: resource lacks (``method_not_allowed``: 405) and for paths nobody declared (``not_found`` on
+#: ``/{proxy+}``, ``root`` on ``/``: 404). They read nothing and answer every caller alike, before any
+#: authentication (``test_fallbacks_answer_every_caller_alike``). Every other view must come from
+#: ``Api.route`` (so the central policy runs first) and have a case for every role.
+NO_PERMISSION_QUESTION = {"method_not_allowed", "not_found", "root"}
+
+
+def test_every_route_of_the_app_has_cases_for_every_role():
+    """The coverage guard: each (path, method) of Chalice's route table has a case per role in the
+    matrix, from the same handler, unless its view is a fallback above; the matrix names no route the
+    app lacks."""
+    from app import app
+
+    matrix: dict[tuple[str, str], tuple[str, set[str]]] = {}
+    for spec, method, role, _ in cases():
+        matrix.setdefault((spec.path, method), (spec.handler, set()))[1].add(role)
+    uncovered = []
+    for path, entries in app.routes.items():
+        for method, entry in entries.items():
+            if entry.view_name in NO_PERMISSION_QUESTION:
+                assert (path, method) not in matrix, (path, method, "a declared route shadowed by a fallback")
+                continue
+            handler, roles = matrix.get((path, method), (None, set()))
+            if handler != entry.view_name or roles != set(ROLES):
+                uncovered.append((method, path, entry.view_name, sorted(set(ROLES) - roles)))
+    assert not uncovered, "routes without a full permission matrix (declare them with Api.route)"
+    declared = {(path, method) for path, entries in app.routes.items() for method in entries}
+    assert not set(matrix) - declared
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("DELETE", "/licenses/oss_licenses", 405), ("GET", "/no/such/route", 404), ("POST", "/", 404)],
+)
+def test_fallbacks_answer_every_caller_alike(api, method, path, status):
+    """The exempt views: anonymous, a wrong key and the system administrator get the same answer."""
+    answers = [api.request(method, path, auth) for auth in (None, ("nobody", "wrong-key"), ADMIN)]
+    assert {(r.status_code, r.text) for r in answers} == {(status, answers[0].text)}
+    assert set(answers[0].json()) == {"message"}
