@@ -58,8 +58,9 @@ REDACTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(_PRESIGNED + _SECRET_VALUE), r"\1[REDACTED]"),
     # Shelf's signed download URLs: ...?expiry=E&id=I&signature=S
     (re.compile(r"(?i)([?&](?:signature|id)=)" + _SECRET_VALUE), r"\1[REDACTED]"),
-    # Authorization headers of any scheme (header lines, dict reprs), whatever the value holds.
-    (re.compile(r"(?i)(\bauthorization\\?[\"']?\s*[:=]\s*\\?[\"']?)[^\"'\\\r\n]+"), r"\1[REDACTED]"),
+    # Authorization values of any scheme: quoted (dict reprs, JSON), then header lines (to the line's end).
+    (re.compile(r"(?i)(\bauthorization\\?[\"']?\s*[:=]\s*\\?[\"'])[^\"'\\\r\n]+"), r"\1[REDACTED]"),
+    (re.compile(r"(?i)(\bauthorization\s*[:=][ \t]*)(?!\\?[\"'\[])[^\r\n]+"), r"\1[REDACTED]"),
     (re.compile(r"(?i)\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}"), r"\1 [REDACTED]"),
     # key=value and "key": "value" forms of credentials (headers such as X-GPG-PASSPHRASE included).
     (re.compile(_CREDENTIAL_KEY + _SECRET_VALUE), r"\1[REDACTED]"),
