@@ -28,7 +28,9 @@ Which response may carry which secret (``may_carry`` of each call; everything el
   private keys, Sonatype passwords, the CDN origin secret, every ``Authorization`` value: no answer.
 
 No log line, emitted or raw, carries any of them (the raw check excludes the deliberately careless
-request, whose exception the redaction must catch: its emitted line is checked like every other).
+request, whose exception the redaction must catch: its emitted line is checked like every other). No
+DynamoDB item or S3 object holds in clear what is kept hashed, sealed or not at all (``NEVER_STORED``).
+Two unit tests pin the redaction forms and the reprs of ``Ctx``, ``Access`` and ``Principal``.
 """
 
 from __future__ import annotations
@@ -562,3 +564,20 @@ def test_redaction_of_what_a_careless_message_could_carry() -> None:
     record = logging.LogRecord("shelf", logging.INFO, __file__, 1, "m", None, None)
     record.fields = {"note": "password=f1eld"}
     assert "f1eld" not in logs.JsonFormatter().format(record)
+
+
+def test_reprs_leave_the_request_and_the_hashes_out() -> None:
+    """An exception message or log call formatting a context carries no header, query, body or hash."""
+    from chalicelib.accounts.models import Subject
+    from chalicelib.auth.policy import Access
+    from chalicelib.auth.principal import Principal
+    from chalicelib.web.context import Ctx
+
+    user = Subject("u", api_key_hash="sha256$k3yhash", password_hash="scrypt$pwh4sh", kind="user")
+    principal = Principal.of_user(user)
+    access = Access(principal=principal, _subject=user)
+    request = {"headers": {"x-gpg-passphrase": "phr4se"}, "query": {"signature": "s1g"}}
+    ctx = Ctx.of(access, **request, raw_body=b'{"password": "pw"}')
+    for text in (repr(principal), repr(access), repr(ctx)):
+        for secret in ("k3yhash", "pwh4sh", "phr4se", "s1g", '"pw"'):
+            assert secret not in text, text
