@@ -108,7 +108,7 @@ class Access:
     repo: Repository | None = None
     rights: frozenset[Right] = NO_RIGHTS
     extra: dict[str, Any] = field(default_factory=dict)
-    _subject: Subject | None = None
+    _subject: Subject | None = field(default=None, repr=False)  # its item holds key and password hashes
 
     @property
     def subject(self) -> Subject | None:

@@ -54,7 +54,8 @@ class Principal:
 
     name: str | None
     is_admin: bool = False
-    subject: Subject | None = None
+    #: The caller's item (not in a repr: it holds the API key's and the password's hashes).
+    subject: Subject | None = field(default=None, repr=False)
     #: An access key (``name`` is ``<key_id>@<key_owner>``): its id and the subject that owns it.
     key_id: str | None = None
     key_owner: str | None = None

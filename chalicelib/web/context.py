@@ -19,9 +19,11 @@ from chalicelib.auth.policy import Access
 class Ctx(Access):
     """What a route handler gets: the policy's ``Access`` and the HTTP request."""
 
-    headers: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, str] = field(default_factory=dict)
-    raw_body: bytes | None = None
+    # Never in a repr (an exception message or a log line built from a Ctx): the headers carry the
+    # Authorization and X-GPG-PASSPHRASE, the query a signed URL's signature, the body passwords.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    query: Mapping[str, str] = field(default_factory=dict, repr=False)
+    raw_body: bytes | None = field(default=None, repr=False)
     source_ip: str | None = None
     request_id: str = ""
 
