@@ -17,7 +17,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import db, plans
@@ -38,7 +37,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.packages.models import Package
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import now
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 ACCESS = ("r", "rw")
 #: At most this many access keys and tags per entitlement: with its reference rows, an update stays

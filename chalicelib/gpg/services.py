@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import db, storage
@@ -34,7 +33,7 @@ from chalicelib.gpg.models import SYSTEM, GpgKey
 from chalicelib.packages.models import Package, Version
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import now
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 SIGNATURE_SUFFIX = ".asc"
 #: The passphrase of the current request (X-GPG-PASSPHRASE), for signing on upload and publish.

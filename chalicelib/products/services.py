@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -32,7 +31,7 @@ from chalicelib.products.models import (
 )
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import PACKAGE_NAME, REPO_NAME, Body, check_name
+from chalicelib.validation import PACKAGE_NAME, REPO_NAME, Body, Field, check_name
 
 #: Product names: like repository names; ``_all`` is reserved (``/products/{subject}/_all/signed_eulas``).
 PRODUCT_NAME = REPO_NAME

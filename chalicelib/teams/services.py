@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -30,7 +29,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import Repository
 from chalicelib.teams.models import PERMISSIONS, Team, TeamMembership, map_dict
 from chalicelib.timefmt import now
-from chalicelib.validation import REPO_NAME, SUBJECT_NAME, Body, Flag, check_name
+from chalicelib.validation import REPO_NAME, SUBJECT_NAME, Body, Field, Flag, check_name
 
 #: Items per transaction: moto (the local AWS) accepts 25, DynamoDB 100.
 TRANSACTION_ITEMS = 25
