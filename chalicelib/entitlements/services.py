@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
@@ -35,6 +34,7 @@ from chalicelib.entitlements.models import (
 )
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.packages.models import Package
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import now
 from chalicelib.validation import Body, Field

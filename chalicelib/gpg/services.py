@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -31,6 +30,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.gpg import keystore
 from chalicelib.gpg.models import SYSTEM, GpgKey
 from chalicelib.packages.models import Package, Version
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import now
 from chalicelib.validation import Body, Field

@@ -9,7 +9,7 @@ package in one Query. A package deleted after joining a product is left out of t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, TransactWriteError
@@ -29,6 +29,7 @@ from chalicelib.products.models import (
     package_key,
     product_key,
 )
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now
 from chalicelib.validation import PACKAGE_NAME, REPO_NAME, Body, Field, check_name

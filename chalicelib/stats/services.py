@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib import business_units, db
 from chalicelib.accounts.models import Subject
 from chalicelib.errors import BadRequest
 from chalicelib.packages.models import Package, Version
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.stats import storage
 from chalicelib.stats.models import (

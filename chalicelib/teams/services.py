@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
@@ -26,6 +25,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import db, plans
 from chalicelib.accounts.models import USER, Membership, Subject
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.teams.models import PERMISSIONS, Team, TeamMembership, map_dict
 from chalicelib.timefmt import now

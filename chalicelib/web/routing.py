@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -24,6 +24,7 @@ from chalice import Blueprint, Response
 from chalicelib import ratelimits
 from chalicelib.auth.policy import SUBJECT_PARAMS, Need, rate_limit_key, resolve
 from chalicelib.errors import ShelfError, Unauthorized
+from chalicelib.records import dataclass
 from chalicelib.telemetry import metrics, tracing
 from chalicelib.validation import validation_error
 from chalicelib.web import logins
