@@ -268,9 +268,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=50, help="requests per route (default 50)")
     parser.add_argument("--stats-only", action="store_true", help="only the download statistics section")
     parser.add_argument("--imports-only", action="store_true", help="only the cold-import section")
+    parser.add_argument("--cold-start", action="store_true", help="only the first requests after import")
+    parser.add_argument("--against", type=Path, help="--cold-start: also measure this checkout (e.g. main's)")
     args = parser.parse_args()
     if args.imports_only:
         report_imports()
+        return
+    if args.cold_start:
+        from bench import coldstart
+
+        coldstart.report(against=args.against)
         return
     if args.stats_only:
         start()
@@ -280,6 +287,8 @@ def main() -> None:
         return
 
     report_imports()
+    # Its own process: it starts its own local AWS, and chalicelib reads the endpoint on import.
+    subprocess.run([sys.executable, "-m", "bench", "--cold-start"], cwd=ROOT, check=True)
 
     base = start()
     results = measure_routes(base, args.runs)
