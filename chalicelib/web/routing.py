@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -160,8 +159,8 @@ class Api:
             view.__wrapped__ = handler  # type: ignore[attr-defined]  (tests read the handler's source)
             self.blueprint.route(path, methods=methods, content_types=ANY_CONTENT_TYPE)(view)
             doc = summary or (handler.__doc__ or "").strip().split("\n\n")[0] or None
-            spec = RouteSpec(path, tuple(methods), need, handler.__name__, creates_repo, key_files)
-            ROUTES.append(replace(spec, body=body, query=query, response=response, summary=doc))
+            spec = (path, tuple(methods), need, handler.__name__, creates_repo, key_files)
+            ROUTES.append(RouteSpec(*spec, body=body, query=query, response=response, summary=doc))
             return handler
 
         return decorator
