@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -180,10 +181,11 @@ class _BodyType(type):
     ``model_validate``, ``model_fields``, ``model_json_schema`` ...) go to the built model."""
 
     def model(cls) -> Any:
-        """The pydantic model of this declaration, built on the first call."""
+        """The pydantic model of this declaration, built on the first call (once, whatever the threads)."""
         built = _MODELS.get(cls)
         if built is None:
-            built = _MODELS[cls] = _build(cls)
+            with _BUILDING:  # reentrant: a body's model builds its bases' and nested bodies' first
+                built = _MODELS.get(cls) or _MODELS.setdefault(cls, _build(cls))
         return built
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
@@ -203,6 +205,7 @@ class Body(metaclass=_BodyType):
 
 
 _MODELS: dict[type, Any] = {}
+_BUILDING = threading.RLock()
 #: What the class statement adds to a declaration's namespace that is not the body's.
 _NOT_COPIED = frozenset({"__dict__", "__weakref__", "__annotations__", "__module__", "__qualname__"})
 
