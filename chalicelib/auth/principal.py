@@ -3,9 +3,10 @@ is ``chalicelib/auth/credentials.py``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from chalicelib.accounts.models import Subject
+from chalicelib.records import dataclass
 
 
 @dataclass(frozen=True)

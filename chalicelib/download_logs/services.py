@@ -27,7 +27,6 @@ import gzip
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -38,6 +37,7 @@ from chalicelib.config import settings
 from chalicelib.download_logs.models import LogJob
 from chalicelib.errors import NotFound
 from chalicelib.packages.models import Package
+from chalicelib.records import dataclass
 from chalicelib.stats.models import BUCKET_SECONDS, PENDING_KEY, Download, DownloadEvent, Stat, downloads_of
 from chalicelib.stats.recording import bucket_of
 from chalicelib.storage import content_disposition, s3

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db, events
@@ -15,7 +14,7 @@ from chalicelib.events import VersionDeleted
 from chalicelib.packages.models import Package, Version
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now, parse_iso
-from chalicelib.validation import Body, Flag, version_name
+from chalicelib.validation import Body, Field, Flag, version_name
 
 LATEST = "_latest"
 MAX_ORDINAL_RETRIES = 16

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import (
@@ -28,6 +27,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.db import table_meta
+from chalicelib.records import dataclass
 
 #: Raw download events expire after this (aggregates stay).
 RAW_RETENTION = timedelta(days=30)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -28,6 +28,7 @@ from pynamodb.expressions.condition import size as size_of
 
 from chalicelib import db
 from chalicelib.config import settings
+from chalicelib.records import dataclass
 from chalicelib.stats.models import (
     BUCKET_SECONDS,
     MINUTE_RETENTION,

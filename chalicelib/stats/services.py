@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from pydantic import Field
 
 from chalicelib import business_units, db
 from chalicelib.accounts.models import Subject
 from chalicelib.errors import BadRequest
 from chalicelib.packages.models import Package, Version
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.stats import storage
 from chalicelib.stats.models import (
@@ -37,7 +35,7 @@ from chalicelib.stats.models import (
 )
 from chalicelib.stats.rollup import UNKNOWN_COUNTRY
 from chalicelib.timefmt import iso, now, parse_iso
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 #: Minute rows cover the last 24 hours.
 MINUTE_WINDOW = timedelta(hours=24)

@@ -28,13 +28,13 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from chalicelib import db, events, waits
 from chalicelib.errors import BadRequest, TooManyRequests
+from chalicelib.records import dataclass
 from chalicelib.stream.models import HEAD, StreamEvent, StreamEventId, StreamReader
 from chalicelib.timefmt import iso, now, now_ms, parse_iso, read_iso
 from chalicelib.validation import SUBJECT_NAME

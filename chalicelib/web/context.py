@@ -9,10 +9,11 @@ request values they need as arguments, so they run the same from a worker withou
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any
 
 from chalicelib.auth.policy import Access
+from chalicelib.records import dataclass
 
 
 @dataclass(kw_only=True)
