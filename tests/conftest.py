@@ -25,6 +25,9 @@ from infra.local.aws import point_at, start_moto
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 _moto, AWS_ENDPOINT = start_moto(0)
+# The app's own AWS calls skip the loopback HTTP: botocore hands them to the moto server's application
+# in the calling thread (same state; presigned URLs and other clients still use the server over HTTP).
+IN_PROCESS = _moto.dispatch_in_process()
 # API query limits stay on (every request runs the counting code) but far out of the suite's reach;
 # tests/test_ratelimits.py lowers them.
 os.environ["SHELF_RATE_LIMIT_DAILY"] = os.environ["SHELF_RATE_LIMIT_MONTHLY"] = str(10**9)
