@@ -5,8 +5,9 @@ without changing what moto answers. Installed by ``infra.local.aws.LocalAws`` (t
   failure: a cost that grew with the table (a test module's data) on every transaction. Here the backup is
   a copy of the items the transaction names (and the length of the table's stream, if any), put back
   on the same failures; the result is the same table state as moto's rollback.
-- Every request listed its handler class's methods (``inspect.getmembers``) to find the action; the list
-  of a class does not change, so it is computed once per class.
+- Every request listed its handler class's methods (``inspect.getmembers``) to find the action, and the
+  server listed moto's package directory (``list_of_moto_modules``, a ``listdir`` and an ``isdir`` per
+  entry) to route it; neither changes while the process runs, so each is computed once.
 """
 
 from __future__ import annotations
@@ -42,8 +43,12 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    import moto.backends as backends
     import moto.core.responses as responses
     import moto.dynamodb.models as dynamodb_models
+
+    modules = frozenset(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
 
     responses.method_names_from_class = functools.lru_cache(maxsize=None)(responses.method_names_from_class)
 
