@@ -1,5 +1,14 @@
-"""Test harness: one moto server (the local AWS) and one local API Gateway per test session,
-both on loopback; every test talks HTTP to the gateway, like a real client.
+"""Test harness: one moto server (the local AWS) and one local API Gateway per test session (per xdist
+worker), both on loopback; every test talks HTTP to the gateway, like a real client.
+
+The app's own AWS calls (boto3 and PynamoDB, in the gateway's threads and in fixtures) do not cross the
+loopback: ``LocalAws.dispatch_in_process`` (infra/local/aws.py) adds a botocore ``before-send`` handler
+that gives each request for the local endpoint to the moto server's WSGI application in the calling
+thread. It is the server's own application object (same backends, same DynamoDB lock), so what the app
+writes is what HTTP clients of the server read (presigned S3 URLs followed by requests or curl, the
+``moto-api/reset`` below) and the other way round (``tests/test_infra.py``). moto itself runs with the
+patches of ``infra/local/motofast.py`` (no whole-table copy per transaction, no directory listing per
+request). Figures: docs/performance.md, "The test suite".
 
 Tests isolate themselves by unique names (``unique()``). After each test module the local AWS is reset
 (moto's reset API) and its resources are created again, so its memory stays bounded by one module's data.

@@ -107,8 +107,30 @@ class InProcessDispatch:
         from moto.core.botocore_stubber import MockRawResponse
 
         self.calls += 1
-        status, headers, body = self.call(request.method, url, request.headers.items(), request.body)
+        target = request.headers.get("X-Amz-Target") or b""
+        if (target.decode("latin-1") if isinstance(target, bytes) else target).startswith("DynamoDB_"):
+            status, headers, body = self.dynamodb(request)
+        else:
+            status, headers, body = self.call(request.method, url, request.headers.items(), request.body)
         return AWSResponse(url, status, headers, MockRawResponse(body))
+
+    def dynamodb(self, request: Any) -> tuple[int, dict[str, str], Any]:
+        """A DynamoDB request straight to moto's handler, under the server's DynamoDB lock: what the
+        server's Flask route does (``moto.core.utils.convert_to_flask_response``) without Flask and
+        without the WSGI round trip. DynamoDB has one route (``POST /``), so nothing is lost in routing."""
+        from moto.core.exceptions import HTTPException
+        from moto.core.request import normalize_request
+        from moto.dynamodb.responses import DynamoHandler
+        from moto.moto_api import recorder
+
+        moto_request = normalize_request(request)
+        moto_request.from_wsgi_server = True  # answer as the server does
+        with self.app._lock:
+            recorder._record_request(moto_request)
+            try:
+                return DynamoHandler.dispatch(moto_request, moto_request.raw_url, dict(moto_request.headers))
+            except HTTPException as error:
+                return error.code, dict(error.get_headers()), error.get_body()
 
     def call(self, method: str, url: str, headers: Any, body: Any) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body) of the application's answer to one request."""
