@@ -49,12 +49,14 @@ bench: install
 
 ## package: the deployable CloudFormation template in $(OUT)/ (sam.json + deployment.zip; no AWS account
 ## needed): the merge template generated from the code (infra/cloudformation.py) merged into `chalice package`,
-## the package's modules compiled for the functions' runtime (which must be this venv's Python)
+## Chalice's REST API replaced by the merge template's HTTP API, the package's modules compiled for the
+## functions' runtime (which must be this venv's Python)
 package: install
 	mkdir -p $(OUT)
 	$(PY) -m infra.cloudformation $(OUT)/merge-template.json
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package --stage prod \
 	    --merge-template $(OUT)/merge-template.json $(OUT)
+	$(PY) -m infra.cloudformation http-api $(OUT)/sam.json  # the HTTP API replaces Chalice's REST API
 	$(PY) -m infra.cloudformation compact $(OUT)/sam.json  # CloudFormation's 1 MB template limit
 	$(PY) -m infra.cloudformation compile $(OUT)  # .pyc in deployment.zip: /var/task is read-only
 

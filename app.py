@@ -7,7 +7,7 @@ import gc
 # made is wasted work. Collection resumes at the end of this module (docs/performance.md, "Cold import").
 gc.disable()
 
-from chalice import Blueprint, Chalice
+from chalice import Blueprint
 
 from chalicelib import eventbus, telemetry
 from chalicelib.accounts.views import api as accounts
@@ -41,6 +41,7 @@ from chalicelib.stream.views import api as stream
 from chalicelib.teams.views import api as teams
 from chalicelib.thresholds.functions import functions as threshold_functions
 from chalicelib.thresholds.views import api as thresholds
+from chalicelib.web.httpapi import HttpApiChalice
 from chalicelib.web.middleware import install_fallbacks, normalise_errors
 from chalicelib.web.openapi import api as openapi
 from chalicelib.web.telemetry import observe
@@ -50,7 +51,8 @@ telemetry.install()  # JSON logs (SHELF_LOG_FORMAT) and X-Ray (SHELF_TRACING), i
 
 # configure_logs=False: Chalice would give the "shelf" logger its own text handler at level ERROR and
 # stop it propagating, swallowing warnings and bypassing the JSON formatter (chalicelib/telemetry/logs.py).
-app = Chalice(app_name="shelf", configure_logs=False)
+# HttpApiChalice: the deployed API Gateway HTTP API's events are routed as REST ones (web/httpapi.py).
+app = HttpApiChalice(app_name="shelf", configure_logs=False)
 app.register_middleware(observe, "all")  # traces, request ids on log lines, EMF metrics
 app.register_middleware(normalise_errors, "http")
 

@@ -10,6 +10,8 @@ Per route it measures, over real HTTP through the local gateway (as ``make bench
 - the work the request leaves for later: the queued messages it sent are delivered to their consumers
   (download events, lifecycle events) in batches of 10 as Lambda's SQS event source does, measuring
   their DynamoDB units, SQS receive + delete, Lambda invocations and durations;
+- API Gateway: HTTP API requests, each metered in 512 KB increments of the request as sent (request
+  line, headers, body);
 - Lambda duration: the mean client-side latency through the gateway (an upper bound: it includes the
   local AWS and the gateway), billed at the API function's configured memory (``.chalice/config.json``,
   stage ``prod``, Chalice's default 128 MB when unset).
@@ -58,6 +60,7 @@ class Usage:
     route: str
     runs: int = 0
     api_gateway: int = 0  # requests through API Gateway and the API function
+    api_gateway_billed: int = 0  # the requests the HTTP API bills for them (512 KB increments)
     lambda_seconds: float = 0.0  # billed duration of the API function
     background_invocations: int = 0  # consumer invocations (batches) the requests caused
     background_seconds: float = 0.0
@@ -200,6 +203,13 @@ def deliver_queued(usage: Usage, clients: dict[str, Any]) -> None:
             )
 
 
+def _request_bytes(request: Any) -> int:
+    """The size of a sent request (request line, headers, body): what an HTTP API meters."""
+    body = request.body or b""
+    headers = sum(len(f"{k}: {v}\r\n") for k, v in request.headers.items())
+    return len(f"{request.method} {request.path_url} HTTP/1.1\r\n") + headers + len(body)
+
+
 def _billed(seconds: float) -> float:
     """Lambda bills duration per millisecond, rounded up."""
     return math.ceil(seconds * 1000) / 1000
@@ -269,8 +279,9 @@ def measure(base: str, runs: int) -> list[Usage]:
         for request in requests_:
             with capacity_units() as units, aws_calls(clients) as calls:
                 started = time.perf_counter()
-                request()
+                response = request()
                 seconds.append(time.perf_counter() - started)
+            usage.api_gateway_billed += prices.http_api_requests(_request_bytes(response.request))
             usage.units.read += units.read
             usage.units.write += units.write
             usage.sqs += sum(calls["sqs"].values())
@@ -294,6 +305,7 @@ def serving_only(usage: Usage) -> Usage:
         usage.route,
         runs=usage.runs,
         api_gateway=usage.api_gateway,
+        api_gateway_billed=usage.api_gateway_billed,
         lambda_seconds=usage.lambda_seconds,
         units=usage.units,
         sqs=max(0, sent),
@@ -309,7 +321,7 @@ def dollars(usage: Usage, memory_mb: int) -> dict[str, float]:
     gb = memory_mb / 1024
     invocations = usage.api_gateway + usage.background_invocations
     return {
-        "API Gateway": usage.api_gateway * per * prices.API_GATEWAY_REST_PER_MILLION / prices.MILLION,
+        "API Gateway": usage.api_gateway_billed * per * prices.API_GATEWAY_HTTP_PER_MILLION / prices.MILLION,
         "Lambda": (
             invocations * per * prices.LAMBDA_PER_MILLION_REQUESTS / prices.MILLION
             + (usage.lambda_seconds + usage.background_seconds) * per * gb * prices.LAMBDA_PER_GB_SECOND
@@ -377,6 +389,14 @@ def main() -> None:
         )
     for u in cdn_rows:
         print(f"\n{u.route}: {u.rollup_writes / u.runs:.3g} aggregate row writes per download.")
+    rest_extra = prices.API_GATEWAY_REST_PER_MILLION - prices.API_GATEWAY_HTTP_PER_MILLION
+    edge = prices.LAMBDA_EDGE_PER_MILLION_REQUESTS + prices.LAMBDA_EDGE_PER_GB_SECOND * 0.125 * 0.001 * 1e6
+    print(
+        f"\nAPI rows: API Gateway HTTP API ${prices.API_GATEWAY_HTTP_PER_MILLION:.2f} per million requests "
+        f"(512 KB increments; REST would add ${rest_extra:.2f}), requests to ApiUrl. Through the CDN URL "
+        f"add CloudFront ${prices.CLOUDFRONT_HTTPS_PER_MILLION:.2f} and the upload front's Lambda@Edge "
+        f"${edge:.2f} (1 ms at 128 MB)."
+    )
     print(
         f"\nTransfer out per GB: CloudFront ${prices.CLOUDFRONT_TRANSFER_PER_GB}, S3 (redirect downloads) "
         f"${prices.S3_TRANSFER_PER_GB}, CodeArtifact ${prices.CODEARTIFACT_TRANSFER_PER_GB}."

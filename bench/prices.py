@@ -13,8 +13,17 @@ REGION = "us-east-1"
 
 MILLION = 1_000_000
 
-#: API Gateway REST API: per million requests (first 333 million a month).
+#: API Gateway REST API: per million requests (first 333 million a month). Shelf's API is an HTTP API
+#: since issue #14; kept for comparison.
 API_GATEWAY_REST_PER_MILLION = 3.50
+#: API Gateway HTTP API: per million requests (first 300 million a month), each request metered in
+#: 512 KB increments: one of up to 512 KB counts once, one of 1.2 MB three times.
+API_GATEWAY_HTTP_PER_MILLION = 1.00
+API_GATEWAY_HTTP_METERING_BYTES = 512 * 1024
+#: Lambda@Edge (the CDN's upload front runs on every request to the API through CloudFront): per million
+#: requests, and per GB-second (billed per millisecond; 128 MB).
+LAMBDA_EDGE_PER_MILLION_REQUESTS = 0.60
+LAMBDA_EDGE_PER_GB_SECOND = 0.00005001
 #: Lambda (x86): per million requests, and per GB-second of duration (billed per millisecond).
 LAMBDA_PER_MILLION_REQUESTS = 0.20
 LAMBDA_PER_GB_SECOND = 0.0000166667
@@ -37,3 +46,8 @@ S3_TRANSFER_PER_GB = 0.09
 #: AWS CodeArtifact, the comparison: requests per million, data transfer out per GB.
 CODEARTIFACT_PER_MILLION_REQUESTS = 5.00
 CODEARTIFACT_TRANSFER_PER_GB = 0.09
+
+
+def http_api_requests(size: int) -> int:
+    """How many requests an HTTP API bills for one request of ``size`` bytes (512 KB increments)."""
+    return max(1, -(-size // API_GATEWAY_HTTP_METERING_BYTES))

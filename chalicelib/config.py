@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
 from functools import lru_cache
+
+from chalicelib.records import dataclass
 
 
 @dataclass(frozen=True)

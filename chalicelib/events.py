@@ -30,9 +30,9 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar, dataclass_transform
 
+from chalicelib.records import dataclass
 from chalicelib.timefmt import iso, now
 
 log = logging.getLogger("shelf")

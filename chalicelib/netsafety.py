@@ -97,6 +97,10 @@ def resolve_host(host: str, port: int) -> list[str]:
 def vet(url: str) -> tuple[str | None, str | None]:
     """Resolve ``url``'s host once: ``(address to connect to, None)`` when every address it resolves
     to is public, else ``(None, why it may not be called)``."""
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        # http.client refuses to send them (InvalidURL, whose message quotes the URL: a substituted
+        # access-key password included); URL-encode them (%20).
+        return None, "it contains spaces or control characters (URL-encode them)"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -186,6 +190,16 @@ def call_public_url(request: urllib.request.Request, timeout: float, purpose: st
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        log.warning("%s failed: %s", purpose, error)
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
+        # Never the URL: it may carry credentials (an existence check's password, a CI token).
+        log.warning("%s failed: %s", purpose, _failure(error))
         return None
+
+
+def _failure(error: Exception) -> str:
+    """What went wrong in a call, without the URL (http.client's InvalidURL quotes it)."""
+    if isinstance(error, http.client.InvalidURL):
+        return "invalid URL"
+    if isinstance(error, urllib.error.URLError):
+        return f"{type(error).__name__}: {error.reason}"
+    return f"{type(error).__name__}: {error}"

@@ -16,10 +16,10 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from chalicelib.accounts.models import Subject
 from chalicelib.errors import BadRequest, Forbidden, ShelfError
+from chalicelib.records import dataclass
 
 PLAN_RANK = {"oss": 0, "premium": 1, "enterprise": 2}
 

@@ -15,7 +15,6 @@ Example::
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -25,6 +24,7 @@ from pynamodb.models import Model
 from chalicelib.config import settings
 from chalicelib.db import condition_failed, table_meta
 from chalicelib.errors import TooManyRequests
+from chalicelib.records import dataclass
 from chalicelib.timefmt import now as timefmt_now
 
 

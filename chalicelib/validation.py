@@ -1,15 +1,16 @@
 """Input validation: names in paths, integers in query strings and JSON request bodies.
 
 Request bodies are pydantic models (strict types, unknown fields ignored); a failure becomes a 400
-whose message names the offending field. Booleans are ``Flag`` fields (clients send ``"true"`` and
-``"false"`` as well as JSON booleans); readme, release-notes and EULA syntaxes are ``Syntax`` fields
-(any case in, upper case out). A body that is not JSON (invalid UTF-8 included) or nests deeper than
-``MAX_JSON_DEPTH`` is a 400 before any model sees it.
+whose message names the offending field. They are declared as ``Body`` classes, built as pydantic
+models on first use, not at import ("Lazy bodies" below). Booleans are ``Flag`` fields (clients send
+``"true"`` and ``"false"`` as well as JSON booleans); readme, release-notes and EULA syntaxes are
+``Syntax`` fields (any case in, upper case out). A body that is not JSON (invalid UTF-8 included) or
+nests deeper than ``MAX_JSON_DEPTH`` is a 400 before any model sees it.
 
-Example::
+Example (``Field`` and the validators come from this module, not from pydantic)::
 
     class CreateThing(Body):
-        name: str
+        name: str = Field(max_length=64)
     body = parse_body(request.raw_body, CreateThing)
 """
 
@@ -17,11 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import sys
+import threading
+import types
+import typing
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, TypeVar
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
-from pydantic_core import PydanticCustomError
 
 from chalicelib.errors import BadRequest, NotFound
 
@@ -116,10 +118,150 @@ def version_name(value: str) -> str:
     return value
 
 
-class Body(BaseModel):
-    """Base of request bodies: strict types, unknown fields ignored."""
+# --- Lazy bodies -----------------------------------------------------------------------------------
+# A ``Body`` subclass is written as a pydantic model (annotations, ``Field(...)``, validators, nested
+# bodies, subclasses), but ``Field``, ``BeforeValidator``, ``AfterValidator`` and ``model_validator``
+# come from this module and only record their arguments, and the class is a declaration: the first
+# time it is used (``parse_body``, a call such as ``CreateRepoBody(desc="x")``, any ``model_*``
+# attribute, the OpenAPI document) ``Body.model()`` builds the real pydantic model from it, with the
+# same name, module, docstring, fields and validators, and every later use goes to that model. So
+# ``import app`` imports no pydantic, a route without a body never does, and a route with one pays
+# pydantic's import (once per container) and its model's construction on its first request.
 
-    model_config = ConfigDict(strict=True, extra="ignore", defer_build=True)
+
+class Deferred:
+    """A pydantic object (``Field(...)``, ``BeforeValidator(f)``) named at import, made by ``make()``."""
+
+    __slots__ = ("name", "args", "kwargs")
+
+    def __init__(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self.name, self.args, self.kwargs = name, args, kwargs
+
+    def make(self) -> Any:
+        import pydantic
+
+        return getattr(pydantic, self.name)(*self.args, **self.kwargs)
+
+
+def Field(*args: Any, **kwargs: Any) -> Any:  # noqa: N802  (pydantic's name)
+    """``pydantic.Field``, made when the body is built."""
+    return Deferred("Field", args, kwargs)
+
+
+def BeforeValidator(func: Callable[[Any], Any]) -> Any:  # noqa: N802
+    """``pydantic.BeforeValidator``, for ``Annotated`` field types."""
+    return Deferred("BeforeValidator", (func,), {})
+
+
+def AfterValidator(func: Callable[[Any], Any]) -> Any:  # noqa: N802
+    """``pydantic.AfterValidator``, for ``Annotated`` field types."""
+    return Deferred("AfterValidator", (func,), {})
+
+
+class _Validator(Deferred):
+    """A method decorated with ``model_validator(...)``: decorated when the body is built."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: Callable[..., Any], kwargs: dict[str, Any]):
+        super().__init__("model_validator", (), kwargs)
+        self.func = func
+
+    def make(self) -> Any:
+        return super().make()(self.func)
+
+
+def model_validator(**kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``pydantic.model_validator``, applied when the body is built."""
+    return lambda func: _Validator(func, kwargs)
+
+
+class _BodyType(type):
+    """The metaclass of ``Body`` declarations: calls, ``isinstance`` and unknown attributes (pydantic's
+    ``model_validate``, ``model_fields``, ``model_json_schema`` ...) go to the built model."""
+
+    def model(cls) -> Any:
+        """The pydantic model of this declaration, built on the first call (once, whatever the threads)."""
+        built = _MODELS.get(cls)
+        if built is None:
+            with _BUILDING:  # reentrant: a body's model builds its bases' and nested bodies' first
+                built = _MODELS.get(cls) or _MODELS.setdefault(cls, _build(cls))
+        return built
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        return cls.model()(*args, **kwargs)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, cls.model())
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(cls.model(), name)
+
+
+class Body(metaclass=_BodyType):
+    """Base of request bodies: strict types, unknown fields ignored (a declaration, built on first use)."""
+
+
+_MODELS: dict[type, Any] = {}
+_BUILDING = threading.RLock()
+#: What the class statement adds to a declaration's namespace that is not the body's.
+_NOT_COPIED = frozenset({"__dict__", "__weakref__", "__annotations__", "__module__", "__qualname__"})
+
+
+def _build(cls: _BodyType) -> Any:
+    """The pydantic model declared by ``cls``: its annotations evaluated in its module and made real."""
+    import pydantic
+
+    if cls is Body:
+        config = pydantic.ConfigDict(strict=True, extra="ignore", defer_build=True)
+        return types.new_class("Body", (pydantic.BaseModel,), exec_body=lambda ns: ns.update(
+            __module__=__name__, __qualname__="Body", __doc__=Body.__doc__, model_config=config))
+    bases = tuple(base.model() for base in cls.__bases__ if isinstance(base, _BodyType))
+    if len(bases) != len(cls.__bases__):
+        raise TypeError(f"{cls.__qualname__}: a body derives from bodies only")
+    scope = vars(sys.modules[cls.__module__])
+    annotations = {
+        name: _real(eval(hint, scope) if isinstance(hint, str) else hint)  # noqa: S307  (source code)
+        for name, hint in cls.__dict__.get("__annotations__", {}).items()
+    }
+    namespace = {
+        name: value.make() if isinstance(value, Deferred) else value
+        for name, value in cls.__dict__.items()
+        if name not in _NOT_COPIED
+    }
+    namespace.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __annotations__=annotations)
+    return types.new_class(cls.__name__, bases, exec_body=lambda ns: ns.update(namespace))
+
+
+def _real(hint: Any) -> Any:
+    """``hint`` with declarations replaced by their models and ``Deferred`` objects made."""
+    if isinstance(hint, _BodyType):
+        return hint.model()
+    if isinstance(hint, Deferred):
+        return hint.make()
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is Annotated:
+        return Annotated[(_real(args[0]), *(_real(meta) for meta in hint.__metadata__))]
+    if not args or typing.get_origin(hint) is Literal:
+        return hint
+    real = tuple(_real(arg) for arg in args)
+    if all(new is old for new, old in zip(real, args, strict=True)):
+        return hint
+    if isinstance(hint, types.UnionType):
+        return typing.Union[real]  # noqa: UP007  (rebuilt from its members)
+    if isinstance(hint, types.GenericAlias):  # list[X], dict[str, X]
+        return types.GenericAlias(hint.__origin__, real)
+    return hint.copy_with(real)  # typing's aliases: Union, Optional
+
+
+def validation_error(error: BaseException) -> BadRequest | None:
+    """The 400 for a pydantic ``ValidationError`` (raised by a body built in a service), else None."""
+    core = sys.modules.get("pydantic_core")
+    if core is None or not isinstance(error, core.ValidationError):
+        return None
+    return BadRequest(describe_validation_error(error))
 
 
 def _flag(value: Any) -> Any:
@@ -128,6 +270,8 @@ def _flag(value: Any) -> Any:
         return value.lower() == "true"
     if isinstance(value, bool):
         return value
+    from pydantic_core import PydanticCustomError
+
     raise PydanticCustomError("flag", "Input should be true or false")
 
 
@@ -151,7 +295,7 @@ def syntax_name(stored: str | None) -> str:
     return (stored or MARKDOWN).upper()
 
 
-B = TypeVar("B", bound=BaseModel)
+B = TypeVar("B")
 
 
 def parse_json(raw: bytes | None) -> object:
@@ -186,17 +330,20 @@ def _too_deep(data: object) -> bool:
 
 
 def parse_body(raw: bytes | None, model: type[B]) -> B:
-    """Validate a JSON object body against ``model``; 400 naming the first bad field."""
+    """Validate a JSON object body against ``model`` (a ``Body``); 400 naming the first bad field."""
     data = parse_json(raw)
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object")
+    built = model.model() if isinstance(model, _BodyType) else model
+    from pydantic import ValidationError
+
     try:
-        return model.model_validate(data)
+        return built.model_validate(data)
     except ValidationError as exc:
         raise BadRequest(describe_validation_error(exc)) from None
 
 
-def describe_validation_error(exc: ValidationError) -> str:
+def describe_validation_error(exc: Any) -> str:
     """One readable sentence for the first error of a pydantic ValidationError."""
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "body"

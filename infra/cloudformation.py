@@ -369,6 +369,104 @@ def keys() -> dict[str, dict[str, Any]]:
     }
 
 
+# --- the API -----------------------------------------------------------------------------------------------
+
+#: API Gateway HTTP API: the integration's timeout (its maximum, as REST's) and the routes, all to the
+#: API function, which routes them itself (chalicelib/web/httpapi.py).
+HTTP_API_TIMEOUT_MS = 30000
+HTTP_API_ROUTES = {"HttpApiProxyRoute": "ANY /{proxy+}", "HttpApiRootRoute": "ANY /"}
+#: What ``chalice package`` generates for its REST API and ``http-api`` removes (the HTTP API replaces it).
+CHALICE_REST_API = "RestAPI"
+CHALICE_REST_API_PERMISSION = "APIHandlerInvokePermission"
+
+
+def http_api() -> dict[str, dict[str, Any]]:
+    """The API: an API Gateway HTTP API ($1.00 per million requests; REST $3.50) with ``ANY /{proxy+}``
+    and ``ANY /`` to the API function, payload format 1.0 (REST's event shape), its ``$default`` stage
+    deployed on every change, and the permission to invoke the function. No binary media types (HTTP
+    APIs have none: bodies that are not text arrive base64-encoded; CloudFront's upload front labels
+    request bodies binary), throttling and logging as the REST stage had them: the account's defaults."""
+    resources: dict[str, dict[str, Any]] = {
+        "HttpApi": {
+            "Type": "AWS::ApiGatewayV2::Api",
+            "Properties": {
+                "Name": sub("${AWS::StackName}-api"),
+                "ProtocolType": "HTTP",
+                "Description": "Shelf: every route to the API function (CloudFront in front: CdnUrl)",
+            },
+        },
+        "HttpApiIntegration": {
+            "Type": "AWS::ApiGatewayV2::Integration",
+            "Properties": {
+                "ApiId": ref("HttpApi"),
+                "IntegrationType": "AWS_PROXY",
+                "IntegrationUri": arn("APIHandler"),
+                "PayloadFormatVersion": "1.0",
+                "TimeoutInMillis": HTTP_API_TIMEOUT_MS,
+            },
+        },
+        "HttpApiStage": {
+            "Type": "AWS::ApiGatewayV2::Stage",
+            "Properties": {"ApiId": ref("HttpApi"), "StageName": "$default", "AutoDeploy": True},
+        },
+        "HttpApiInvokePermission": {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "FunctionName": ref("APIHandler"),
+                "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": sub(
+                    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*"
+                ),
+            },
+        },
+    }
+    for logical, key in HTTP_API_ROUTES.items():
+        resources[logical] = {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {
+                "ApiId": ref("HttpApi"),
+                "RouteKey": key,
+                "Target": {"Fn::Join": ["/", ["integrations", ref("HttpApiIntegration")]]},
+            },
+        }
+    return resources
+
+
+def _refers_to(value: Any, logical: str) -> bool:
+    """Does template fragment ``value`` refer to resource ``logical`` (Ref, GetAtt or Sub)?"""
+    if isinstance(value, dict):
+        if value.get("Ref") == logical:
+            return True
+        attribute = value.get("Fn::GetAtt")
+        if isinstance(attribute, list) and attribute[:1] == [logical]:
+            return True
+        return any(_refers_to(v, logical) for v in value.values())
+    if isinstance(value, list):
+        return any(_refers_to(v, logical) for v in value)
+    if isinstance(value, str):
+        return f"${{{logical}}}" in value or f"${{{logical}." in value
+    return False
+
+
+def drop_rest_api(path: Path) -> None:
+    """Remove from the packaged template at ``path`` the REST API ``chalice package`` generates (its
+    ~440 KB definition, its invoke permission, its outputs): the merge template's HTTP API replaces it.
+    Fails if anything else still refers to it."""
+    template = json.loads(path.read_text())
+    resources, outputs = template["Resources"], template.get("Outputs", {})
+    resources.pop(CHALICE_REST_API, None)
+    permission = resources.get(CHALICE_REST_API_PERMISSION, {})
+    if _refers_to(permission, CHALICE_REST_API):
+        del resources[CHALICE_REST_API_PERMISSION]
+    for name in [name for name, output in outputs.items() if _refers_to(output, CHALICE_REST_API)]:
+        del outputs[name]  # RestAPIId, EndpointURL
+    left = [name for name, value in {**resources, **outputs}.items() if _refers_to(value, CHALICE_REST_API)]
+    if left:
+        raise SystemExit(f"{path}: still referring to {CHALICE_REST_API}: {', '.join(left)}")
+    path.write_text(json.dumps(template, indent=2) + "\n")
+
+
 # --- the CDN -----------------------------------------------------------------------------------------------
 
 
@@ -507,8 +605,7 @@ def cdn() -> dict[str, dict[str, Any]]:
                         },
                         {
                             "Id": "api",
-                            "DomainName": sub("${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
-                            "OriginPath": "/api",
+                            "DomainName": sub("${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
                             "OriginCustomHeaders": [
                                 {"HeaderName": "X-Shelf-Origin-Secret", "HeaderValue": ORIGIN_SECRET_VALUE}
                             ],
@@ -705,21 +802,14 @@ def function_overrides(
     for name, spec in specs.items():
         resources[spec["logical"]] = {"Properties": {"Environment": {"Variables": environment(name)}}}
         resources[spec["role"]] = {"Properties": {"Policies": [policy(name, spec, queue_names)]}}
-    # Every body reaches the function base64-encoded whatever its Content-Type (or none): see
-    # chalicelib/web/routing.py API_BINARY_MEDIA_TYPES.
-    from chalicelib.web.routing import API_BINARY_MEDIA_TYPES
-
-    resources["RestAPI"] = {
-        "Properties": {"DefinitionBody": {"x-amazon-apigateway-binary-media-types": API_BINARY_MEDIA_TYPES}}
-    }
     return resources
 
 
 def outputs() -> dict[str, Any]:
     return {
         "ApiUrl": {
-            "Description": "The API (API Gateway)",
-            "Value": sub("https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"),
+            "Description": "The API (API Gateway HTTP API, its $default stage)",
+            "Value": {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]},
         },
         "CdnUrl": {
             "Description": "The API and public downloads through CloudFront",
@@ -751,6 +841,7 @@ def template() -> dict[str, Any]:
         **kms_resources(),
         **queue_resources,
         **buckets(),
+        **http_api(),
         **cdn(),
         **function_overrides(specs, sorted(queue_resources)),
     }
@@ -857,10 +948,14 @@ def compile_package(out: Path) -> int:
 
 def main() -> None:
     """Write the merge template to ``infra/resources.json`` (or the path given);
-    ``compact FILE`` rewrites a packaged template without whitespace; ``compile DIR`` adds ``.pyc``
+    ``http-api FILE`` removes Chalice's REST API from a packaged template; ``compact FILE`` rewrites a
+    packaged template without whitespace; ``compile DIR`` adds ``.pyc``
     files to ``DIR/deployment.zip`` (for the runtime of ``DIR/sam.json``)."""
     import sys
 
+    if len(sys.argv) == 3 and sys.argv[1] == "http-api":
+        drop_rest_api(Path(sys.argv[2]))
+        return
     if len(sys.argv) == 3 and sys.argv[1] == "compact":
         compact(Path(sys.argv[2]))
         return

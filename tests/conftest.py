@@ -1,5 +1,14 @@
-"""Test harness: one moto server (the local AWS) and one local API Gateway per test session,
-both on loopback; every test talks HTTP to the gateway, like a real client.
+"""Test harness: one moto server (the local AWS) and one local API Gateway per test session (per xdist
+worker), both on loopback; every test talks HTTP to the gateway, like a real client.
+
+The app's own AWS calls (boto3 and PynamoDB, in the gateway's threads and in fixtures) do not cross the
+loopback: ``LocalAws.dispatch_in_process`` (infra/local/aws.py) adds a botocore ``before-send`` handler
+that gives each request for the local endpoint to the moto server's WSGI application in the calling
+thread. It is the server's own application object (same backends, same DynamoDB lock), so what the app
+writes is what HTTP clients of the server read (presigned S3 URLs followed by requests or curl, the
+``moto-api/reset`` below) and the other way round (``tests/test_infra.py``). moto itself runs with the
+patches of ``infra/local/motofast.py`` (no whole-table copy per transaction, no directory listing per
+request). Figures: docs/performance.md, "The test suite".
 
 Tests isolate themselves by unique names (``unique()``). After each test module the local AWS is reset
 (moto's reset API) and its resources are created again, so its memory stays bounded by one module's data.
@@ -25,6 +34,9 @@ from infra.local.aws import point_at, start_moto
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 _moto, AWS_ENDPOINT = start_moto(0)
+# The app's own AWS calls skip the loopback HTTP: botocore hands them to the moto server's application
+# in the calling thread (same state; presigned URLs and other clients still use the server over HTTP).
+IN_PROCESS = _moto.dispatch_in_process()
 # API query limits stay on (every request runs the counting code) but far out of the suite's reach;
 # tests/test_ratelimits.py lowers them.
 os.environ["SHELF_RATE_LIMIT_DAILY"] = os.environ["SHELF_RATE_LIMIT_MONTHLY"] = str(10**9)

@@ -90,3 +90,38 @@ def test_package_created_while_its_repository_is_deleted_leaves_nothing_behind(w
         race(partial(create_package, owner, repo, body), partial(delete_repository, repo))
         # Whatever the interleaving, the deleted repository's id owns no package.
         assert list(Package.query(repo.id)) == []
+
+
+def test_publish_while_the_latest_version_is_deleted_keeps_the_newer_version_latest(api, world, monkeypatch):
+    """Deleting the latest version recomputes the package's pointers from its versions; a newer
+    version published between that read and its write must stay the latest (an older one won)."""
+    from chalicelib.packages import versions
+    from chalicelib.packages.models import Version
+
+    user = world.user()
+    repo = world.repo(user.name)
+    package = world.package(user.name, repo)
+    base = f"/content/{user.name}/{repo}/{package}"
+    for name, publish in (("1.0", 1), ("2.0", 1), ("3.0", 0)):
+        world.version(user.name, repo, package, name)
+        response = api.put(f"{base}/{name}/f-{name}.txt?publish={publish}", ADMIN, data=b"x")
+        assert response.status_code == 201, response.text
+
+    query = Version.ordinal_index.query
+    calls = []
+
+    def query_then_publish(*args, **kwargs):
+        rows = list(query(*args, **kwargs))
+        if not calls:  # the first read sees 3.0 unpublished; 3.0 is published right after it
+            response = api.post(f"{base}/3.0/publish", ADMIN, json={})
+            assert response.status_code == 200, response.text
+        calls.append(len(rows))  # (other readers of the index may come through here too)
+        return iter(rows)
+
+    monkeypatch.setattr(Version.ordinal_index, "query", query_then_publish)
+    stored = Package.get(Repository.get(user.name, repo).id, package)
+    versions.delete_version(stored, Version.get(stored.id, "2.0"))
+
+    body = api.get(f"/packages/{user.name}/{repo}/{package}").json()
+    assert body["latest_version"] == "3.0"
+    assert sorted(body["versions"]) == ["1.0", "3.0"]

@@ -5,8 +5,9 @@ event shape against the app.
 
 What only AWS can prove: CloudFront itself (moto has no CloudFormation support for it: OAC, the origin
 group's failover, the edge function's body replacement on a real 5 GiB PUT), the S3 settings moto's
-CloudFormation ignores (they are applied here through the S3 API, which validates them), API Gateway's
-binary media types. `make test` runs cfn-lint on the whole packaged template.
+CloudFormation ignores (they are applied here through the S3 API, which validates them), the HTTP API's
+events and body encoding (tests/test_http_api.py plays them). `make test` runs cfn-lint on the whole
+packaged template.
 """
 
 from __future__ import annotations
@@ -169,16 +170,39 @@ def test_the_queue_policy_lets_only_this_stacks_bucket_notify():
     assert "UploadEventsQueuePolicy" in RESOURCES["ContentBucket"]["DependsOn"]
 
 
-def test_the_api_takes_every_body_as_binary():
-    definition = RESOURCES["RestAPI"]["Properties"]["DefinitionBody"]
-    assert definition["x-amazon-apigateway-binary-media-types"] == ["*/*"]
+def test_the_api_is_an_http_api_routing_everything_to_the_api_function():
+    """One proxy route (and the root) to the API function, payload format 1.0 (REST's event shape, which
+    chalicelib/web/httpapi.py routes), the $default stage, and the permission to invoke the function."""
+    assert RESOURCES["HttpApi"]["Properties"]["ProtocolType"] == "HTTP"
+    integration = RESOURCES["HttpApiIntegration"]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["APIHandler", "Arn"]}
+    assert integration["PayloadFormatVersion"] == "1.0"
+    assert integration["TimeoutInMillis"] == 30000
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in RESOURCES.values()
+        if r.get("Type") == "AWS::ApiGatewayV2::Route"
+    }
+    assert set(routes) == {"ANY /{proxy+}", "ANY /"}
+    for route in routes.values():
+        assert route["Target"] == {"Fn::Join": ["/", ["integrations", {"Ref": "HttpApiIntegration"}]]}
+    stage = RESOURCES["HttpApiStage"]["Properties"]
+    assert (stage["StageName"], stage["AutoDeploy"]) == ("$default", True)
+    permission = RESOURCES["HttpApiInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "APIHandler"}
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["SourceArn"]["Fn::Sub"].endswith(":${HttpApi}/*")
+    assert TEMPLATE["Outputs"]["ApiUrl"]["Value"] == {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}
+    assert "RestAPI" not in json.dumps(TEMPLATE)
 
 
 def test_public_downloads_come_from_the_bucket_through_origin_access_control():
     config = RESOURCES["Cdn"]["Properties"]["DistributionConfig"]
     origins = {o["Id"]: o for o in config["Origins"]}
     assert origins["content"]["OriginAccessControlId"] == {"Fn::GetAtt": ["CdnOriginAccessControl", "Id"]}
-    assert origins["api"]["OriginPath"] == "/api"
+    assert origins["api"]["DomainName"]["Fn::Sub"].startswith("${HttpApi}.execute-api.")
+    assert "OriginPath" not in origins["api"]  # the $default stage has no path of its own
     (downloads,) = [b for b in config["CacheBehaviors"] if b["PathPattern"] == "dl/*"]
     (group,) = config["OriginGroups"]["Items"]
     assert downloads["TargetOriginId"] == group["Id"]
@@ -270,6 +294,25 @@ def test_upload_front_withholds_large_bodies_and_passes_their_length():
     assert small["body"]["action"] == "read-only" and "x-shelf-content-length" not in small["headers"]
     get = upload_front.handler(_edge_event("GET", None), None)
     assert get["body"]["action"] == "read-only" and "x-shelf-content-length" not in get["headers"]
+
+
+def test_upload_front_labels_request_bodies_binary_for_the_http_api():
+    """An HTTP API hands text bodies over as UTF-8 strings: bodies go on as application/octet-stream
+    (base64-encoded to the function), the client's type in X-Shelf-Content-Type, which the app restores."""
+    text = upload_front.handler(_edge_event("PUT", 3, "eHh4", **{"Content-Type": "text/plain"}), None)
+    assert text["headers"]["content-type"] == [{"key": "Content-Type", "value": "application/octet-stream"}]
+    assert text["headers"]["x-shelf-content-type"] == [{"key": "X-Shelf-Content-Type", "value": "text/plain"}]
+    assert text["body"]["action"] == "read-only"  # the body itself goes on untouched
+    untyped = upload_front.handler(_edge_event("POST", 3, "eHh4"), None)  # base64-encoded anyway
+    assert "content-type" not in untyped["headers"] and "x-shelf-content-type" not in untyped["headers"]
+    forged = upload_front.handler(_edge_event("GET", None, **{"X-Shelf-Content-Type": "a/b"}), None)
+    assert "x-shelf-content-type" not in forged["headers"]
+    # PATCH bodies are relabelled, never withheld (only uploads get the 307).
+    patch = upload_front.handler(
+        _edge_event("PATCH", MAX_INLINE_UPLOAD + 1, "eHh4", **{"Content-Type": "application/json"}), None
+    )
+    assert patch["body"]["action"] == "read-only" and "x-shelf-content-length" not in patch["headers"]
+    assert patch["headers"]["x-shelf-content-type"][0]["value"] == "application/json"
 
 
 def test_a_withheld_upload_reaches_the_app_as_a_307_to_s3(api, world):
@@ -392,6 +435,20 @@ def _package_functions(packaged: Path) -> dict[str, dict]:
         for name, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource["Properties"]
     }
+
+
+def test_the_packaged_template_has_the_http_api_and_no_rest_api(packaged):
+    """`make package` removes the REST API `chalice package` generates (its definition was ~440 KB of the
+    template's 477 KB) and whatever referred to it; the HTTP API of the merge template remains."""
+    text = (packaged / "sam.json").read_text()
+    template = json.loads(text)
+    types = {resource["Type"] for resource in template["Resources"].values()}
+    assert "AWS::Serverless::Api" not in types and "AWS::ApiGateway::RestApi" not in types
+    assert "RestAPI" not in text and "APIHandlerInvokePermission" not in template["Resources"]
+    api = {"HttpApi", "HttpApiIntegration", "HttpApiStage", "HttpApiInvokePermission", "HttpApiProxyRoute"}
+    assert api <= set(template["Resources"])
+    assert template["Outputs"]["ApiUrl"]["Value"] == {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}
+    assert len(text.encode()) < 200_000
 
 
 def test_the_packaged_template_passes_cfn_lint(packaged):

@@ -158,3 +158,57 @@ def test_logs_past_retention_are_neither_listed_nor_kept(api, scene, monkeypatch
     assert services.write_day(later.date() - timedelta(days=90)) == 1
     monkeypatch.undo()
     assert api.get(base, s["owner"].auth).json() == []
+
+
+def test_a_run_rewrites_only_the_packages_downloaded_since_the_last(api, world, scene, monkeypatch):
+    """Each run writes the files of the packages with downloads recorded after the last ingest bucket
+    that was closed when the previous run began; the others keep their files."""
+    from chalicelib.download_logs.models import LogJob
+    from chalicelib.stats import recording
+
+    s, name = scene
+    other = world.package(s["org"], s["repo"])
+    path = f"/content/{s['org']}/{s['repo']}/{other}/1.0/b.bin;publish=1"
+    assert api.put(path, ADMIN, data=b"y" * 3).status_code == 201
+    written: list[str] = []
+    real_put = services._put
+    monkeypatch.setattr(services, "_put", lambda key, lines: (written.append(key), real_put(key, lines)))
+    start = now()
+    sender, events.sender = events.sender, None
+    try:
+
+        def download(at) -> None:
+            monkeypatch.setattr(recording, "now", lambda: at)
+            assert (
+                api.get(
+                    f"/dl/{s['org']}/{s['repo']}/b.bin", headers={"X-Forwarded-For": "5.5.5.5"}
+                ).status_code
+                == 302
+            )
+
+        download(start)
+        services.run(at=start + timedelta(seconds=30))  # every bucket until then is closed
+        assert services.object_key(package_of(s, other), now().date()) in written
+        written.clear()
+        assert services.run(at=start + timedelta(seconds=30)).files == 0  # nothing new
+        download(start + timedelta(seconds=60))
+        report = services.run(at=start + timedelta(seconds=90))
+        assert report.files == 1 and len(written) == 1  # the other package's file only
+        assert written == [services.object_key(package_of(s, other), now().date())]
+        body = api.get(f"/packages/{s['org']}/{s['repo']}/{other}/logs/{name}", s["owner"].auth)
+        assert body.status_code == 302
+        lines = (
+            gzip.decompress(requests.get(body.headers["Location"], timeout=10).content).decode().splitlines()
+        )
+        assert len(lines) == 2 and all("5.5.5.5 - anonymous" in text for text in lines)
+    finally:
+        events.sender = sender
+        # The watermark went ahead of the clock: forget it (the next run writes every package again).
+        LogJob(services.JOB).update(actions=[LogJob.read_through.remove()])
+
+
+def package_of(s: dict, name: str):
+    from chalicelib.packages.models import Package
+    from chalicelib.repositories.models import Repository
+
+    return Package.get(Repository.get(s["org"], s["repo"]).id, name)

@@ -32,3 +32,28 @@ def test_chalice_config_has_local_and_prod_stages():
     policy = json.loads((ROOT / ".chalice" / prod["iam_policy_file"]).read_text())
     actions = {a for s in policy["Statement"] for a in s["Action"]}
     assert "dynamodb:Scan" not in actions  # no request path scans; the policy does not allow it
+
+
+def test_in_process_aws_calls_share_the_http_servers_state():
+    """The app's AWS calls go to moto in-process (tests/conftest.py); clients over HTTP (presigned URLs,
+    curl) reach the moto server: both see the same objects, whichever way they were written."""
+    import requests
+
+    from chalicelib.config import settings
+    from chalicelib.storage import s3
+    from tests.conftest import AWS_ENDPOINT, IN_PROCESS
+
+    bucket = settings().bucket
+    calls = IN_PROCESS.calls
+    s3().put_object(Bucket=bucket, Key="in-process/one", Body=b"written in-process")
+    assert IN_PROCESS.calls == calls + 1
+    url = s3().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "in-process/one"})
+    assert url.startswith(f"{AWS_ENDPOINT}/")  # presigning is local: no call
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200 and response.content == b"written in-process"
+
+    url = s3().generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "in-process/two"})
+    response = requests.put(url, data=b"written over HTTP", timeout=10)
+    assert response.status_code == 200
+    assert s3().get_object(Bucket=bucket, Key="in-process/two")["Body"].read() == b"written over HTTP"
+    assert IN_PROCESS.calls == calls + 2

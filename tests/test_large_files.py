@@ -156,7 +156,8 @@ def test_client_not_following_gets_307_with_a_message_and_nothing_is_stored(
     # The function got the headers, never the body (as behind the Lambda payload limit).
     (event,) = spy.events
     assert event["body"] is None
-    assert int(event["headers"]["Content-Length"]) == len(body)
+    headers = {name.lower(): value for name, value in event["headers"].items()}  # HTTP API: lowercase
+    assert int(headers["content-length"]) == len(body)
 
     assert pump.drain() == 0
     assert _file(user.name, repo, "a.bin") is None

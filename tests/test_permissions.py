@@ -327,6 +327,16 @@ def over_http(spec: RouteSpec, role: str) -> bool:
     return (ROUTES.index(spec) + ROLES.index(role)) % 2 == 0
 
 
+#: (what was asked, the answer's headers and body) of every HTTP call of the matrix, for
+#: ``test_no_answer_carries_a_credential``.
+ANSWERS: list[tuple[str, str]] = []
+
+
+def answer_text(response) -> str:
+    headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    return f"{headers}\n\n{response.content.decode('latin-1')}"
+
+
 @pytest.mark.parametrize(
     ("spec", "method", "role", "private"),
     cases(),
@@ -346,6 +356,7 @@ def test_route_permission(api, scene, spec, method, role, private):
                 query.update(tag="zz", scope=scene["org"])
                 allowed = (200,) if "admin" in RIGHTS[role] else (403,)
             response = api.get(path, scene["auth"][role], params=query)
+            ANSWERS.append((f"GET {path} as {role}", answer_text(response)))
             assert response.status_code in allowed, (path, role, response.status_code, response.text)
         return
     with pytest.raises(ShelfError) as raised:
@@ -354,6 +365,7 @@ def test_route_permission(api, scene, spec, method, role, private):
     if not over_http(spec, role):
         return
     response = api.request(method, path, scene["auth"][role], json={})
+    ANSWERS.append((f"{method} {path} as {role}", answer_text(response)))
     assert response.status_code == want, (method, path, role, response.text)
     if method != "HEAD":  # a HEAD answer has no body
         assert set(response.json()) == {"message"}
@@ -379,3 +391,62 @@ def test_denied_writes_leave_everything_in_place(api, scene):
         assert team_permissions == [{"team": "team", "permission": permission}]
     team = api.get(f"/orgs/{scene['org']}/teams/team", ADMIN).json()
     assert len(team["members"]) == 1 and len(team["permitted_repos"]) == 2
+
+
+#: Views of ``app.routes`` without a permission question, hence without cases: the fallbacks of
+#: ``chalicelib/web/middleware.install_fallbacks``, declared through Chalice directly for every method a
+#: resource lacks (``method_not_allowed``: 405) and for paths nobody declared (``not_found`` on
+#: ``/{proxy+}``, ``root`` on ``/``: 404). They read nothing and answer every caller alike, before any
+#: authentication (``test_fallbacks_answer_every_caller_alike``). Every other view must come from
+#: ``Api.route`` (so the central policy runs first) and have a case for every role.
+NO_PERMISSION_QUESTION = {"method_not_allowed", "not_found", "root"}
+
+
+def test_every_route_of_the_app_has_cases_for_every_role():
+    """The coverage guard: each (path, method) of Chalice's route table has a case per role in the
+    matrix, from the same handler, unless its view is a fallback above; the matrix names no route the
+    app lacks."""
+    from app import app
+
+    matrix: dict[tuple[str, str], tuple[str, set[str]]] = {}
+    for spec, method, role, _ in cases():
+        matrix.setdefault((spec.path, method), (spec.handler, set()))[1].add(role)
+    uncovered = []
+    for path, entries in app.routes.items():
+        for method, entry in entries.items():
+            if entry.view_name in NO_PERMISSION_QUESTION:
+                assert (path, method) not in matrix, (path, method, "a declared route shadowed by a fallback")
+                continue
+            handler, roles = matrix.get((path, method), (None, set()))
+            if handler != entry.view_name or roles != set(ROLES):
+                uncovered.append((method, path, entry.view_name, sorted(set(ROLES) - roles)))
+    assert not uncovered, "routes without a full permission matrix (declare them with Api.route)"
+    declared = {(path, method) for path, entries in app.routes.items() for method in entries}
+    assert not set(matrix) - declared
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("DELETE", "/licenses/oss_licenses", 405), ("GET", "/no/such/route", 404), ("POST", "/", 404)],
+)
+def test_fallbacks_answer_every_caller_alike(api, method, path, status):
+    """The exempt views: anonymous, a wrong key and the system administrator get the same answer."""
+    answers = [api.request(method, path, auth) for auth in (None, ("nobody", "wrong-key"), ADMIN)]
+    assert {(r.status_code, r.text) for r in answers} == {(status, answers[0].text)}
+    assert set(answers[0].json()) == {"message"}
+
+
+def test_no_answer_carries_a_credential(scene):
+    """No answer of the matrix (every route, allowed reads and refusals) carries a credential of the
+    scene: the roles' API keys, the access key's password, the administrator's key, as sent or as the
+    Basic value. None of these answers may: none creates a key. Needs the matrix's cases in this
+    process (``--dist loadfile``, as ``make test`` runs it)."""
+    if len(ANSWERS) < 1000:
+        pytest.skip("the matrix's cases did not run in this process")
+    credentials = {}
+    for role, auth in scene["auth"].items():
+        if auth is not None:
+            credentials[f"{role}'s key"] = auth[1]
+            credentials[f"{role}'s Basic value"] = basic(auth)["authorization"].split(" ", 1)[1]
+    found = [(asked, name) for asked, text in ANSWERS for name, value in credentials.items() if value in text]
+    assert not found

@@ -328,3 +328,42 @@ def test_storage_follows_file_events_once(api, scene, monkeypatch):
     [period] = usage(api, scene, f"/usage/{org}/{repo}", **{"from": month_start()})
     assert period["storage_bytes"] == 1000
     assert usage(api, scene, f"/usage/{org}", **{"from": month_start()})[0]["storage_bytes"] == 1200
+
+
+def test_a_full_day_row_writes_minute_rows_with_the_same_answers(api, scene, monkeypatch):
+    """A package's day row carries its downloads per minute up to ``MINUTES_PER_ROW`` entries; a full
+    row's later minutes go to ``cm#`` rows. Either way every report counts each download once."""
+    monkeypatch.setattr(rollup, "MINUTES_PER_ROW", 0)  # every row is full
+    monkeypatch.setattr(rollup, "_full", set())
+    org, repo = scene["org"], scene["repo"]
+    start, end = now() - timedelta(minutes=30), now() + timedelta(minutes=1)
+    span = {"from": iso(start), "to": iso(end)}
+    before = stats(api, scene, "total_downloads", "1.0", **span)["records"][0]["count"]
+    countries = {r["country"]: r["count"] for r in stats(api, scene, "country_downloads")["records"]}
+    queued: list[events.Event] = []
+    monkeypatch.setattr(events, "sender", queued.append)
+    later = rollup.read_iso(rollup.watermark() + "Z") + CHUNK  # a chunk after the earlier tests'
+    monkeypatch.setattr(recording, "now", lambda: later)
+    for _ in range(2):
+        response = api.get(f"/dl/{org}/{repo}/a.bin", headers={"X-Forwarded-For": JP})
+        assert response.status_code == 302
+    deliver(queued)
+    report = rollup.run(until=later + CHUNK + timedelta(seconds=1))
+    assert report.events == 2
+    minute_rows = [r for r in Stat.query(f"p#{scene_repo_id(org, repo)}#pkg") if r.period.startswith("cm#")]
+    assert sum(int(r.downloads) for r in minute_rows if r.period.endswith("#JP#1.0")) == 2
+    assert stats(api, scene, "total_downloads", "1.0", **span)["records"] == [
+        {"version": "1.0", "count": before + 2}
+    ]
+    after = {r["country"]: r["count"] for r in stats(api, scene, "country_downloads")["records"]}
+    assert after == {**countries, "JP": countries.get("JP", 0) + 2}
+    numbers = _numbers(api, scene)
+    Stat(ROLLUP_KEY, "-").delete()  # every chunk again, the full rows' included: nothing changes
+    assert roll_up().writes == 0
+    assert _numbers(api, scene) == numbers
+
+
+def scene_repo_id(org: str, repo: str) -> str:
+    from chalicelib.repositories.models import Repository
+
+    return Repository.get(org, repo).id

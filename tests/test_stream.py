@@ -286,3 +286,28 @@ def test_concurrent_writers_lose_nothing(api, scene):
     assert sorted(got) == sorted(f"{n}/{i}" for n in range(writers) for i in range(each))
     for n in range(writers):
         assert [p for p in got if p.startswith(f"{n}/")] == [f"{n}/{i}" for i in range(each)]
+
+
+def test_cdn_downloads_are_download_lines(api, scene, monkeypatch):
+    """CloudFront's downloads (read from its log files, one ``DownloadsLogged`` per part) appear as the
+    API path's downloads do: one anonymous ``download`` line each, in the file owner's stream, once
+    however often the part is delivered; a part's downloads are appended in batches."""
+    from chalicelib.cdn import logs
+    from tests.test_cdn import _line, _log_file
+
+    org, reader, owner, repo = scene["org"], scene["reader"], scene["owner"], scene["repo"]
+    base = f"/content/{org}/{repo}/{scene['package']}/{scene['version']}"
+    assert api.put(f"{base}/f.txt?publish=1", owner.auth, data=b"x").status_code == 201
+    _, reconnect = poll(api, org, reader.auth)
+    lines = [_line("GET", f"/dl/{org}/{repo}/f.txt", 200, f"req-{i}==") for i in range(5)]
+    data = _log_file(*lines, _line("HEAD", f"/dl/{org}/{repo}/f.txt", 200, "head=="))
+    monkeypatch.setattr(services, "BATCH", 2)
+    [part] = logs.parts("cloudfront/E1.2026-12-01-23.x.gz", data)
+    events.deliver(part)
+    events.deliver(part)  # delivered again: each batch finds its marks, entries one by one: nothing
+    got, _ = poll(api, org, reader.auth, reconnect)
+    expected = {"type": "download", "path": f"/{org}/{repo}/f.txt", "subject": None}
+    assert [{k: v for k, v in line.items() if k != "time"} for line in got if line["type"] == "download"] == [
+        expected
+    ] * 5
+    assert {line["time"] for line in got if line["type"] == "download"} == {"2026-12-01T23:59:58.000Z"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
 
 from chalicelib import db, events
@@ -16,7 +15,7 @@ from chalicelib.auth.secrets import hash_api_key, hash_password, new_api_key
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.events import MemberRemoved, SubjectDeleted
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import Body, Flag, subject_name
+from chalicelib.validation import Body, Field, Flag, subject_name
 
 Plan = Literal["oss", "premium", "enterprise"]
 

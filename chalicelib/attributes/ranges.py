@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import BadRequest
+from chalicelib.records import dataclass
 from chalicelib.timefmt import read_iso
 
 MAX_STRING_BYTES = 800

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -22,6 +21,7 @@ from chalicelib.attributes.models import Attribute, AttributeIndex
 from chalicelib.content.models import File
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.packages.models import Package, Version
+from chalicelib.records import dataclass
 
 NAME = re.compile(r"^[^,#\x00-\x1f]{1,128}$")
 MAX_ATTRIBUTES = 100

@@ -47,7 +47,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum, StrEnum
 from typing import Any
 
@@ -61,6 +61,7 @@ from chalicelib.auth.principal import Principal
 from chalicelib.auth.restrictions import check_download
 from chalicelib.content.paths import split_matrix
 from chalicelib.errors import Forbidden, NotFound, Unauthorized
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.teams.models import Team, TeamMembership, map_dict
 from chalicelib.validation import check_request_names
@@ -108,7 +109,7 @@ class Access:
     repo: Repository | None = None
     rights: frozenset[Right] = NO_RIGHTS
     extra: dict[str, Any] = field(default_factory=dict)
-    _subject: Subject | None = None
+    _subject: Subject | None = field(default=None, repr=False)  # its item holds key and password hashes
 
     @property
     def subject(self) -> Subject | None:

@@ -3,9 +3,10 @@ is ``chalicelib/auth/credentials.py``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from chalicelib.accounts.models import Subject
+from chalicelib.records import dataclass
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class Principal:
 
     name: str | None
     is_admin: bool = False
-    subject: Subject | None = None
+    #: The caller's item (not in a repr: it holds the API key's and the password's hashes).
+    subject: Subject | None = field(default=None, repr=False)
     #: An access key (``name`` is ``<key_id>@<key_owner>``): its id and the subject that owns it.
     key_id: str | None = None
     key_owner: str | None = None

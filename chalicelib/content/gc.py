@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import storage
 from chalicelib.config import settings
 from chalicelib.content.models import File
+from chalicelib.records import dataclass
 from chalicelib.timefmt import now
 
 log = logging.getLogger(__name__)

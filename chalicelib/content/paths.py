@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from chalicelib.errors import BadRequest
+from chalicelib.records import dataclass
 
 #: File paths are the range key of ``File`` (and of its indexes): DynamoDB allows 1,024 bytes there,
 #: so the limit is in UTF-8 bytes, not characters (日 is three).

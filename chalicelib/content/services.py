@@ -7,7 +7,6 @@ import fnmatch
 import hashlib
 import re
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +25,7 @@ from chalicelib.indexes.registry import metadata as index_metadata
 from chalicelib.packages.models import Package, Version
 from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import CreateVersionBody, create_version, get_version
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import PUBLIC_SHARD, Repository
 from chalicelib.timefmt import iso, now, parse_iso
 

@@ -25,14 +25,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from pydantic import Field
-
 from chalicelib import netsafety
 from chalicelib.accounts.models import Subject
 from chalicelib.auth.signed_urls import b64, canonical, id_cipher, now_ms, signature, unb64
 from chalicelib.db import condition_failed
 from chalicelib.errors import BadRequest
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 if TYPE_CHECKING:
     from chalicelib.auth.policy import Access

@@ -7,7 +7,6 @@ is one greedy route per method that dispatches on the path inside.
 from __future__ import annotations
 
 from chalice import Response
-from pydantic import Field
 
 from chalicelib import plans
 from chalicelib.auth.policy import Need, Right, require_file
@@ -29,7 +28,7 @@ from chalicelib.indexes import services as indexes
 from chalicelib.packages import services as packages
 from chalicelib.packages import versions
 from chalicelib.storage import presign_get
-from chalicelib.validation import Body, Flag, flag, parse_body
+from chalicelib.validation import Body, Field, Flag, flag, parse_body
 from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.paging import PAGE_SIZE, start_pos

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 
 from chalicelib import db
@@ -12,7 +11,7 @@ from chalicelib.docs_meta.models import BINTRAY, GITHUB, README, RELEASE_NOTES, 
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.packages.models import Package, Version
 from chalicelib.timefmt import now
-from chalicelib.validation import MARKDOWN, Body, Flag, Syntax, syntax_name
+from chalicelib.validation import MARKDOWN, Body, Field, Flag, Syntax, syntax_name
 
 #: Content is stored inline: at most 64 Ki characters keeps an item far below DynamoDB's 400 KB.
 MAX_CONTENT = 65536

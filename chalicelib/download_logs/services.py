@@ -27,7 +27,6 @@ import gzip
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -38,7 +37,9 @@ from chalicelib.config import settings
 from chalicelib.download_logs.models import LogJob
 from chalicelib.errors import NotFound
 from chalicelib.packages.models import Package
-from chalicelib.stats.models import PENDING_KEY, Download, DownloadEvent, Stat, downloads_of
+from chalicelib.records import dataclass
+from chalicelib.stats.models import BUCKET_SECONDS, PENDING_KEY, Download, DownloadEvent, Stat, downloads_of
+from chalicelib.stats.recording import bucket_of
 from chalicelib.storage import content_disposition, s3
 from chalicelib.timefmt import iso, now
 
@@ -94,20 +95,27 @@ def line(event: DownloadEvent | Download) -> str:
     return f'{event.ip or "-"} - {user} [{stamp}] "{request}" 200 {int(event.size or 0)} "-" "-"'
 
 
-def events_of_day(day: date) -> dict[tuple[str, str], list[DownloadEvent | Download]]:
+def events_of_day(
+    day: date, after: str = ""
+) -> tuple[dict[tuple[str, str], list[DownloadEvent | Download]], set[tuple[str, str]]]:
     """The day's downloads by (repository id, package): the ingest buckets recorded from the day's
     start until ``GRACE`` after its end (pending marks, one Query), each read through
     ``bucket_index``, keeping the downloads of that day — the API's events, and the CDN's downloads
-    in their batches (one item per part of a CloudFront log file, with its time, address and file)."""
+    in their batches (one item per part of a CloudFront log file, with its time, address and file).
+    And the packages with a download of the day in a bucket after ``after`` (all when "")."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     first, last = start.strftime("%Y-%m-%dT%H:%M:%S"), (start + timedelta(days=1) + GRACE).isoformat()
     found: dict[tuple[str, str], list[DownloadEvent | Download]] = defaultdict(list)
+    changed: set[tuple[str, str]] = set()
     for mark in Stat.query(PENDING_KEY, Stat.period.between(first, last[:19] + "#~")):
+        new = mark.period > f"{after}#~"
         for item in DownloadEvent.bucket_index.query(mark.period):
             for event in downloads_of(item):
                 if event.at.astimezone(UTC).date() == day and event.repo_id:
                     found[(event.repo_id, event.package)].append(event)
-    return found
+                    if new:
+                        changed.add((event.repo_id, event.package))
+    return found, changed
 
 
 def _put(key: str, lines: list[str]) -> None:
@@ -123,11 +131,15 @@ def _prune(package: Package, today: date) -> None:
             s3().delete_object(Bucket=settings().bucket, Key=item["Key"])
 
 
-def write_day(day: date) -> int:
-    """Write the logs of ``day`` of every package downloaded that day; how many files."""
+def write_day(day: date, after: str = "") -> int:
+    """Write the logs of ``day`` of every package downloaded that day with a download recorded after
+    ingest bucket ``after`` (every package downloaded that day when ""); how many files."""
     written = 0
     today = now().date()
-    for (repo_id, name), found in events_of_day(day).items():
+    downloads, changed = events_of_day(day, after)
+    for (repo_id, name), found in downloads.items():
+        if (repo_id, name) not in changed:
+            continue  # its file holds these lines already
         try:
             package = Package.get(repo_id, name)
         except DoesNotExist:
@@ -146,42 +158,58 @@ def write_day(day: date) -> int:
 class Report:
     days: list[str]
     files: int = 0
+    #: The last ingest bucket the previous run had read: only packages with later downloads were written.
+    read_after: str = ""
 
 
-def _final_through() -> date | None:
+def _job() -> LogJob | None:
     try:
-        value = LogJob.get(JOB, consistent_read=True).final_through
+        return LogJob.get(JOB, consistent_read=True)
     except DoesNotExist:
         return None
-    return date.fromisoformat(value) if value else None
 
 
-def _set_final(day: date) -> None:
-    try:
-        LogJob(JOB).update(
-            actions=[LogJob.final_through.set(day.isoformat())],
-            condition=LogJob.final_through.does_not_exist() | (LogJob.final_through < day.isoformat()),
-        )
-    except UpdateError as error:
-        if not db.condition_failed(error):  # another run went further
-            raise
+def _set_progress(final: date | None, read_through: str) -> None:
+    """Move the watermarks forward (never back: another run may have gone further)."""
+    for attribute, value in (
+        (LogJob.final_through, final and final.isoformat()),
+        (LogJob.read_through, read_through),
+    ):
+        if value is None:
+            continue
+        try:
+            LogJob(JOB).update(
+                actions=[attribute.set(value)], condition=attribute.does_not_exist() | (attribute < value)
+            )
+        except UpdateError as error:
+            if not db.condition_failed(error):  # another run went further
+                raise
 
 
 def run(at: datetime | None = None) -> Report:
-    """Write the days after the watermark up to today (at most the raw events' 30 days); a day
-    ``GRACE`` past its end becomes final."""
+    """Write the days after the watermark up to today (at most the raw events' 30 days): of each day,
+    the files of the packages with downloads recorded after the ingest buckets the previous run read
+    (``read_through``: the last bucket closed, ``SHELF_STATS_LAG_SECONDS`` included, when it began;
+    downloads of a bucket still open then are read again, so such a package is written once more).
+    A day ``GRACE`` past its end becomes final."""
     at = at or now()
     today = at.date()
-    final = _final_through() or today - timedelta(days=2)
+    job = _job()
+    final = (
+        date.fromisoformat(job.final_through) if job and job.final_through else None
+    ) or today - timedelta(days=2)
+    after = (job.read_through if job else None) or ""
+    closed = bucket_of(at - timedelta(seconds=BUCKET_SECONDS + settings().stats_lag_seconds))
     first = max(final + timedelta(days=1), today - timedelta(days=30))
-    report = Report(days=[])
-    day = first
+    report = Report(days=[], read_after=after)
+    day, last_final = first, None
     while day <= today:
-        report.files += write_day(day)
+        report.files += write_day(day, after)
         report.days.append(day.isoformat())
         if at >= datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) + GRACE:
-            _set_final(day)
+            last_final = day
         day += timedelta(days=1)
+    _set_progress(last_final, closed)
     return report
 
 

@@ -21,7 +21,6 @@ import logging
 import re
 import secrets
 
-from pydantic import Field
 from pynamodb.exceptions import PutError
 
 from chalicelib import db, netsafety
@@ -30,7 +29,7 @@ from chalicelib.auth.secrets import hash_api_key, hash_password
 from chalicelib.entitlements.models import AccessKey
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.timefmt import now, now_ms
-from chalicelib.validation import Body, Flag
+from chalicelib.validation import Body, Field, Flag
 
 log = logging.getLogger("shelf")
 

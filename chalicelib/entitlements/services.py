@@ -15,9 +15,7 @@ Example::
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
-from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib import db, plans
@@ -36,9 +34,10 @@ from chalicelib.entitlements.models import (
 )
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.packages.models import Package
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import now
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 ACCESS = ("r", "rw")
 #: At most this many access keys and tags per entitlement: with its reference rows, an update stays

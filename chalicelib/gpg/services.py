@@ -18,10 +18,8 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import db, storage
@@ -32,9 +30,10 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.gpg import keystore
 from chalicelib.gpg.models import SYSTEM, GpgKey
 from chalicelib.packages.models import Package, Version
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import now
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 SIGNATURE_SUFFIX = ".asc"
 #: The passphrase of the current request (X-GPG-PASSPHRASE), for signing on upload and publish.

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import ModuleType
 from typing import Any, Protocol
 
 from chalicelib.content.models import File
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 
 #: Repository type -> the module of its calculator.

@@ -21,7 +21,6 @@ import logging
 import mimetypes
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
@@ -33,6 +32,7 @@ from chalicelib.events import DownloadPathChanged
 from chalicelib.indexes import registry
 from chalicelib.indexes.models import IndexFile, IndexState
 from chalicelib.indexes.registry import Job, Output, Signer
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import now_ms
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib import db, plans
@@ -24,7 +23,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.licenses.models import ProprietaryLicense, owner_key
 from chalicelib.licenses.oss import OSS_LICENSE_NAMES
 from chalicelib.timefmt import now
-from chalicelib.validation import Body, parse_json
+from chalicelib.validation import Body, Field, parse_json
 
 #: Names appear in paths (PATCH/DELETE ``.../licenses/:custom_license_name``): no slash, no space.
 LICENSE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")

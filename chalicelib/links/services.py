@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -36,7 +35,7 @@ from chalicelib.links.models import Link
 from chalicelib.packages.models import Package
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import now
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 #: Unlinking a package that is not linked (the real service's 404).
 NOT_LINKED = "Not Found"

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
+
+from chalicelib.records import dataclass
 
 METADATA = "maven-metadata.xml"
 #: Checksum files beside every metadata file, by extension.

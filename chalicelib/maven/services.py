@@ -3,13 +3,11 @@ be reached from Shelf; docs/compatibility.md)."""
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from chalicelib.errors import BadRequest, Forbidden
 from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import get_version
 from chalicelib.repositories.models import Repository
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 #: The real service's refusal of a package that is not in its central mirror (observed, rule 11),
 #: with Shelf's own wording of why: there is no mirror to be included in, and no target to sync to.

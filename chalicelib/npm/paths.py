@@ -7,9 +7,9 @@ A Shelf package name has no ``@`` or ``/``: ``@scope/name`` is package ``scope:n
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from chalicelib.errors import BadRequest
+from chalicelib.records import dataclass
 
 #: npm's package names (lower case for new packages; old ones may have capitals), scoped or not.
 NPM_NAME = re.compile(r"^(?:@[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9_][A-Za-z0-9._-]*$")

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -22,7 +21,7 @@ from chalicelib.licenses.services import unknown_custom_licenses
 from chalicelib.packages.models import Package, SystemId, Version
 from chalicelib.repositories.models import PUBLIC_SHARD, Repository
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import Body, Flag, package_name
+from chalicelib.validation import Body, Field, Flag, package_name
 
 URL = Field(default=None, max_length=2048)
 

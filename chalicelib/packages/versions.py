@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib import db, outbox
@@ -15,7 +14,7 @@ from chalicelib.events import VersionDeleted, VersionPublished
 from chalicelib.packages.models import Package, Version
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now, parse_iso, read_iso
-from chalicelib.validation import Body, Flag, version_name
+from chalicelib.validation import Body, Field, Flag, version_name
 
 LATEST = "_latest"
 MAX_ORDINAL_RETRIES = 16
@@ -207,28 +206,54 @@ def mark_published(event: VersionPublished) -> None:
             raise
 
 
+REFRESH_ATTEMPTS = 8
+
+
 def refresh_latest(package: Package) -> None:
-    """Recompute the package's newest version and newest version with published files."""
-    newest = None
-    latest_published = None
-    for row in Version.ordinal_index.query(package.id, scan_index_forward=False):
-        newest = newest or row.name
-        if row.published:
-            latest_published = row
-            break
-    actions = [Package.newest_version.set(newest) if newest else Package.newest_version.remove()]
-    if latest_published is not None:
-        actions += [
-            Package.latest_published_version.set(latest_published.name),
-            Package.latest_published_ordinal.set(latest_published.ordinal),
-        ]
-    else:
-        actions += [Package.latest_published_version.remove(), Package.latest_published_ordinal.remove()]
-    try:
-        package.update(actions=actions, condition=Package.id == package.id)
-    except UpdateError as error:
-        if not db.condition_failed(error):
-            raise
+    """Recompute the package's newest version and newest version with published files.
+
+    Optimistic: the pointers are written only if no version was created and none published since
+    they were read (``version_seq`` and ``latest_published_ordinal`` unchanged); otherwise the package
+    is read again and the pointers recomputed, so a concurrent create or publish of a newer version
+    is never overwritten by an older one."""
+    for attempt in range(REFRESH_ATTEMPTS):
+        try:
+            package = Package.get(package.repo_id, package.name, consistent_read=True)
+        except DoesNotExist:
+            return
+        newest = None
+        latest_published = None
+        for row in Version.ordinal_index.query(package.id, scan_index_forward=False, consistent_read=True):
+            newest = newest or row.name
+            if row.published:
+                latest_published = row
+                break
+        actions = [Package.newest_version.set(newest) if newest else Package.newest_version.remove()]
+        if latest_published is not None:
+            actions += [
+                Package.latest_published_version.set(latest_published.name),
+                Package.latest_published_ordinal.set(latest_published.ordinal),
+            ]
+        else:
+            actions += [Package.latest_published_version.remove(), Package.latest_published_ordinal.remove()]
+        seen_published = (
+            Package.latest_published_ordinal.does_not_exist()
+            if package.latest_published_ordinal is None
+            else Package.latest_published_ordinal == package.latest_published_ordinal
+        )
+        try:
+            package.update(
+                actions=actions,
+                condition=(Package.id == package.id)
+                & (Package.version_seq == package.version_seq)
+                & seen_published,
+            )
+            return
+        except UpdateError as error:
+            if not db.condition_failed(error):
+                raise
+            db.backoff(attempt)  # a version was created or published meanwhile: read again
+    raise Conflict("Too many concurrent version changes; try again")
 
 
 def describe(access: Access, version: Version, attribute_values: bool = False) -> dict[str, Any]:

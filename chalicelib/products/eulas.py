@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -39,7 +38,7 @@ from chalicelib.products.services import (
     product_versions,
 )
 from chalicelib.timefmt import iso, now, parse_iso
-from chalicelib.validation import MARKDOWN, REPO_NAME, Body, Flag, Syntax, check_name, syntax_name
+from chalicelib.validation import MARKDOWN, REPO_NAME, Body, Field, Flag, Syntax, check_name, syntax_name
 
 MAX_CONTENT = 65536
 MAX_VERSIONS = 500

@@ -9,10 +9,9 @@ package in one Query. A package deleted after joining a product is left out of t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -30,9 +29,10 @@ from chalicelib.products.models import (
     package_key,
     product_key,
 )
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import PACKAGE_NAME, REPO_NAME, Body, check_name
+from chalicelib.validation import PACKAGE_NAME, REPO_NAME, Body, Field, check_name
 
 #: Product names: like repository names; ``_all`` is reserved (``/products/{subject}/_all/signed_eulas``).
 PRODUCT_NAME = REPO_NAME

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from chalicelib import db, outbox, plans
@@ -17,7 +16,7 @@ from chalicelib.events import RepositoryDeleted
 from chalicelib.repositories.models import PUBLIC_SHARD, REPO_TYPES, Repository
 from chalicelib.teams.models import map_dict
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import Body, Flag, repo_name
+from chalicelib.validation import Body, Field, Flag, model_validator, repo_name
 
 RepoType = Literal[REPO_TYPES]  # type: ignore[valid-type]
 Label = str

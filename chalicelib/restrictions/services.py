@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from pydantic import Field
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import db, events
@@ -27,7 +26,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.events import RepositoryAccessChanged
 from chalicelib.repositories.models import Repository
 from chalicelib.restrictions.countries import normalise_codes
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 MAX_ENTRIES = 500
 ATTEMPTS = 5

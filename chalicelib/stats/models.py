@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.attributes import (
     BinaryAttribute,
+    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -27,6 +27,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.db import table_meta
+from chalicelib.records import dataclass
 
 #: Raw download events expire after this (aggregates stay).
 RAW_RETENTION = timedelta(days=30)
@@ -165,6 +166,11 @@ class Stat(Model):
     files = NumberAttribute(null=True)
     #: The last ingest bucket added into this row (the rollup's idempotence: ``applied < bucket``).
     applied = UnicodeAttribute(null=True)
+    #: A package's day row (``c#``): its downloads per minute, ``HH:MM=<count>`` (one entry per minute
+    #: and chunk), until ``rollup.MINUTES_PER_ROW`` entries; later minutes go to ``cm#`` rows.
+    minutes = ListAttribute(of=UnicodeAttribute, null=True)
+    #: A full day row: the first chunk whose minutes went to ``cm#`` rows (earlier ones are in ``minutes``).
+    minute_rows_from = UnicodeAttribute(null=True)
     #: The watermark row: the last bucket rolled up.
     watermark = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)

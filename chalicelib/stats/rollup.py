@@ -19,14 +19,16 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.condition import size as size_of
 
 from chalicelib import db
 from chalicelib.config import settings
+from chalicelib.records import dataclass
 from chalicelib.stats.models import (
     BUCKET_SECONDS,
     MINUTE_RETENTION,
@@ -53,33 +55,44 @@ UNKNOWN_COUNTRY = "--"
 WRITERS = 16
 
 
+#: Minute entries a package's day row holds (``Stat.minutes``; ~10 bytes each, so the row stays within
+#: one 1 KB write unit); a row's later minutes are written as ``cm#`` minute rows instead.
+MINUTES_PER_ROW = 40
+#: Day rows known to be full (this container): their minutes go to ``cm#`` rows without a try first.
+_full: set[tuple[str, str]] = set()
+
+
 @dataclass
 class Totals:
-    """A bucket's sums per aggregate row: ``{(key, period): [downloads, bytes, expires_at]}``."""
+    """A chunk's sums per aggregate row: ``{(key, period): [downloads, bytes, expires_at, minutes]}``,
+    ``minutes`` (a package's day rows only) ``{minute: downloads}``."""
 
-    rows: dict[tuple[str, str], list] = field(default_factory=lambda: defaultdict(lambda: [0, 0, None]))
+    rows: dict[tuple[str, str], list] = field(default_factory=lambda: defaultdict(lambda: [0, 0, None, None]))
 
-    def add(self, key: str, period: str, size: int, expires: datetime | None = None) -> None:
+    def add(
+        self, key: str, period: str, size: int, expires: datetime | None = None, at: str | None = None
+    ) -> None:
         row = self.rows[(key, period)]
         row[0] += 1
         row[1] += size
         row[2] = expires
+        if at is not None:
+            if row[3] is None:
+                row[3] = defaultdict(int)
+            row[3][at] += 1
 
 
 def aggregate(events: list[DownloadEvent | Download], totals: Totals | None = None) -> Totals:
-    """The aggregate rows of ``events`` (see docs/data-model.md for the key scheme)."""
+    """The aggregate rows of ``events`` (see docs/data-model.md for the key scheme): a package has one
+    row per day, country and version, which carries the downloads per minute too (``_write_day``); its
+    per-version and per-minute figures are read as sums of these (``services._counts``)."""
     totals = totals or Totals()
     for event in events:
         size = int(event.size or 0)
-        m, d, mo = minute(event.at), day(event.at), month(event.at)
+        d, mo = day(event.at), month(event.at)
         cc = event.country or UNKNOWN_COUNTRY
-        expires = event.at + MINUTE_RETENTION
         package = package_key(event.repo_id, event.package)
-        version = event.version
-        totals.add(package, f"m#{m}#{version}", size, expires)
-        totals.add(package, f"d#{d}#{version}", size)
-        totals.add(package, f"c#{d}#{cc}#{version}", size)
-        totals.add(package, f"cm#{m}#{cc}#{version}", size, expires)
+        totals.add(package, f"c#{d}#{cc}#{event.version}", size, at=minute(event.at))
         for key in (repo_key(event.repo_id), subject_key(event.owner)):
             totals.add(key, f"d#{d}", size)
             totals.add(key, f"M#{mo}", size)
@@ -89,15 +102,21 @@ def aggregate(events: list[DownloadEvent | Download], totals: Totals | None = No
     return totals
 
 
-def _write(bucket: str, key: str, period: str, downloads: int, size: int, expires: datetime | None) -> bool:
+def _not_applied(bucket: str):  # noqa: ANN202
+    return Stat.applied.does_not_exist() | (Stat.applied < bucket)
+
+
+def _write(
+    bucket: str, key: str, period: str, downloads: int, size: int | None, expires: datetime | None
+) -> bool:
     """Add one row's sums for ``bucket`` unless the row took it already; whether it was written."""
-    actions = [Stat.downloads.add(downloads), Stat.bytes.add(size), Stat.applied.set(bucket)]
+    actions = [Stat.downloads.add(downloads), Stat.applied.set(bucket)]
+    if size is not None:
+        actions.append(Stat.bytes.add(size))
     if expires is not None:
         actions.append(Stat.expires_at.set(expires))
     try:
-        Stat(key, period).update(
-            actions=actions, condition=Stat.applied.does_not_exist() | (Stat.applied < bucket)
-        )
+        Stat(key, period).update(actions=actions, condition=_not_applied(bucket))
     except UpdateError as error:
         if db.condition_failed(error):
             return False
@@ -105,9 +124,54 @@ def _write(bucket: str, key: str, period: str, downloads: int, size: int, expire
     return True
 
 
-def _write_row(chunk: str, row: tuple[tuple[str, str], list]) -> bool:
-    (key, period), (downloads, size, expires) = row
-    return _write(chunk, key, period, downloads, size, expires)
+def _write_day(bucket: str, key: str, period: str, downloads: int, size: int, minutes: dict[str, int]) -> int:
+    """A package's day row (``c#<d>#<CC>#<version>``) for ``bucket``, with its downloads per minute:
+    one UpdateItem appending the minutes to the row's ``minutes`` while they fit; once they do not (the
+    row is full: ``minute_rows_from`` names the first such chunk), the day's sums and one
+    ``cm#<minute>#<CC>#<version>`` row per minute (TTL 25 h). So each chunk's minutes are in exactly
+    one of the two, also on a re-run (the day row says which). How many items it wrote (0: taken
+    already)."""
+    entries = [f"{at[11:]}={count}" for at, count in sorted(minutes.items())]
+    sums = [Stat.downloads.add(downloads), Stat.bytes.add(size), Stat.applied.set(bucket)]
+    if (key, period) not in _full and len(entries) <= MINUTES_PER_ROW:
+        room = Stat.minutes.does_not_exist() | (size_of(Stat.minutes) <= MINUTES_PER_ROW - len(entries))
+        try:
+            Stat(key, period).update(
+                actions=[*sums, Stat.minutes.set((Stat.minutes | []).append(entries))],
+                condition=_not_applied(bucket) & Stat.minute_rows_from.does_not_exist() & room,
+            )
+            return 1
+        except UpdateError as error:  # full, or taken already
+            if not db.condition_failed(error):
+                raise
+    written = 0
+    try:
+        Stat(key, period).update(
+            actions=[*sums, Stat.minute_rows_from.set(Stat.minute_rows_from | bucket)],
+            condition=_not_applied(bucket),
+        )
+        written = 1
+    except UpdateError as error:
+        if not db.condition_failed(error):
+            raise
+        spilled = Stat.get(key, period, consistent_read=True).minute_rows_from
+        if spilled is None or spilled > bucket:
+            return 0  # the chunk went into the row's minutes
+    if len(_full) > 100_000:
+        _full.clear()
+    _full.add((key, period))
+    rest = period.split("#", 2)[2]
+    for at, count in sorted(minutes.items()):  # each with its own `applied`: a re-run completes them
+        expires = datetime.strptime(at, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC) + MINUTE_RETENTION
+        written += _write(bucket, key, f"cm#{at}#{rest}", count, None, expires)
+    return written
+
+
+def _write_row(chunk: str, row: tuple[tuple[str, str], list]) -> int:
+    (key, period), (downloads, size, expires, minutes) = row
+    if minutes is not None:
+        return _write_day(chunk, key, period, downloads, size, minutes)
+    return int(_write(chunk, key, period, downloads, size, expires))
 
 
 def watermark() -> str:
@@ -170,7 +234,9 @@ def _events_of(marks: list[str]) -> list[DownloadEvent | Download]:
 class Report:
     chunks: int = 0
     events: int = 0
+    #: Items written (a full day row writes its minute rows too).
     writes: int = 0
+    #: Rows that had taken their chunk already.
     skipped: int = 0
 
 
@@ -187,7 +253,7 @@ def run(until: datetime | None = None, max_chunks: int = 10_000) -> Report:
         with ThreadPoolExecutor(WRITERS) as pool:
             written = list(pool.map(partial(_write_row, chunk), rows))
         report.writes += sum(written)
-        report.skipped += len(written) - sum(written)
+        report.skipped += written.count(0)
         last_bucket = read_iso(chunk + "Z") + timedelta(seconds=seconds - BUCKET_SECONDS)
         _set_watermark(max(last_bucket.strftime("%Y-%m-%dT%H:%M:%S"), max(m.split("#")[0] for m in marks)))
         report.chunks += 1

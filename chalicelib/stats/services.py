@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from pydantic import Field
 
 from chalicelib import business_units, db
 from chalicelib.accounts.models import Subject
 from chalicelib.errors import BadRequest
 from chalicelib.packages.models import Package, Version
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.stats import storage
 from chalicelib.stats.models import (
@@ -37,7 +35,7 @@ from chalicelib.stats.models import (
 )
 from chalicelib.stats.rollup import UNKNOWN_COUNTRY
 from chalicelib.timefmt import iso, now, parse_iso
-from chalicelib.validation import Body
+from chalicelib.validation import Body, Field
 
 #: Minute rows cover the last 24 hours.
 MINUTE_WINDOW = timedelta(hours=24)
@@ -89,12 +87,12 @@ def effective(span: TimeRange) -> TimeRange:
     return span
 
 
-def _counts(
-    key: str, span: TimeRange, day_res: str, minute_res: str, version: str | None
-) -> dict[tuple[str, str, str], int]:
-    """Downloads of a package (``key``) in ``span``: ``{(day, country or "", version): count}``, of
-    ``version`` only when given. Whole days from day rows; the partial days at the ends from minute
-    rows when they lie in the last 24 hours (else whole days: day resolution)."""
+def _counts(key: str, span: TimeRange, version: str | None) -> dict[tuple[str, str, str], int]:
+    """Downloads of a package (``key``) in ``span``: ``{(day, country, version): count}``, of
+    ``version`` only when given. Whole days from the day rows (``c#<d>#<CC>#<version>``: one Query);
+    the partial days at the ends, when they lie in the last 24 hours, from the minutes the day rows
+    carry plus the ``cm#`` minute rows of a full row (one more Query each), else whole days (day
+    resolution). Per-version and per-country figures are sums of these."""
     window = now() - MINUTE_WINDOW
     first, last = _day_start(span.start), _day_start(span.end)
     minute_days: dict[str, tuple[str, str]] = {}
@@ -104,21 +102,26 @@ def _counts(
         whole = low == edge and high >= edge + timedelta(days=1) - timedelta(minutes=1)
         if not whole and low >= window.replace(second=0, microsecond=0):
             minute_days[day(edge)] = (minute(low), minute(high))
-    by_country = day_res == "c"
     out: dict[tuple[str, str, str], int] = defaultdict(int)
 
-    def add(when: str, rest: str, row: Stat) -> None:
-        country, _, name = rest.partition("#") if by_country else ("", "", rest)
+    def add(when: str, rest: str, count: int) -> None:
+        country, _, name = rest.partition("#")
         if version is None or name == version:
-            out[(when, country, name)] += int(row.downloads or 0)
+            out[(when, country, name)] += count
 
-    for row in _rows(key, f"{day_res}#{day(first)}", f"{day_res}#{day(last)}"):
+    for row in _rows(key, f"c#{day(first)}", f"c#{day(last)}"):
         _, when, rest = row.period.split("#", 2)
         if when not in minute_days:
-            add(when, rest, row)
+            add(when, rest, int(row.downloads or 0))
+            continue
+        low, high = minute_days[when]
+        for entry in row.minutes or ():
+            at, _, count = entry.partition("=")
+            if low <= f"{when}T{at}" <= high:
+                add(when, rest, int(count))
     for when, (low, high) in minute_days.items():
-        for row in _rows(key, f"{minute_res}#{low}", f"{minute_res}#{high}"):
-            add(when, row.period.split("#", 2)[2], row)
+        for row in _rows(key, f"cm#{low}", f"cm#{high}"):
+            add(when, row.period.split("#", 2)[2], int(row.downloads or 0))
     return out
 
 
@@ -140,7 +143,7 @@ def downloads_by_day(repo: Repository, package: Package, version: str | None, sp
     _check_version(package, version)
     span = effective(span)
     by_day: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    counts = _counts(package_key(repo.id, package.name), span, "d", "m", version)
+    counts = _counts(package_key(repo.id, package.name), span, version)
     for (when, _, name), count in counts.items():
         by_day[when][name] += count
     records = [
@@ -158,7 +161,7 @@ def total_downloads(repo: Repository, package: Package, version: str | None, spa
     _check_version(package, version)
     span = effective(span)
     totals: dict[str, int] = defaultdict(int)
-    counts = _counts(package_key(repo.id, package.name), span, "d", "m", version)
+    counts = _counts(package_key(repo.id, package.name), span, version)
     for (_, _, name), count in counts.items():
         totals[name] += count
     records = [{"version": v, "count": c} for v, c in sorted(totals.items())]
@@ -172,7 +175,7 @@ def country_downloads(repo: Repository, package: Package, version: str | None, s
     _check_version(package, version)
     span = effective(span)
     totals: dict[str, int] = defaultdict(int)
-    counts = _counts(package_key(repo.id, package.name), span, "c", "cm", version)
+    counts = _counts(package_key(repo.id, package.name), span, version)
     for (_, country, _), count in counts.items():
         totals[UNKNOWN if country == UNKNOWN_COUNTRY else country] += count
     records = [{"country": c, "count": n} for c, n in sorted(totals.items(), key=lambda i: (-i[1], i[0]))]

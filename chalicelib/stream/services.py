@@ -28,15 +28,15 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from chalicelib import db, events, waits
 from chalicelib.errors import BadRequest, TooManyRequests
+from chalicelib.records import dataclass
 from chalicelib.stream.models import HEAD, StreamEvent, StreamEventId, StreamReader
-from chalicelib.timefmt import now, now_ms, parse_iso
+from chalicelib.timefmt import iso, now, now_ms, parse_iso, read_iso
 from chalicelib.validation import SUBJECT_NAME
 
 #: Concurrent readers of one subject's stream (the spec's limit of connections).
@@ -126,6 +126,23 @@ def entry_of(event: events.Event) -> Entry | None:
     return None
 
 
+def entries_of(event: events.Event) -> list[Entry]:
+    """The stream entries of ``event``: one per download of a ``DownloadsLogged`` (the CDN's
+    downloads of one log-file part, each in its file owner's stream, as the API path's ``Downloaded``
+    gives it: anonymous, the time in milliseconds, deduplicated by the download's request id), else
+    ``entry_of``'s."""
+    if isinstance(event, events.DownloadsLogged):
+        out = []
+        for index, at, request_id, *_ in event.downloads:
+            f = event.files[index]
+            path = f"/{f['owner']}/{f['repo']}/{f['path']}"
+            line = _line(type="download", path=path, subject=None, time=iso(read_iso(at)))
+            out.append(Entry(f["owner"], line, request_id))
+        return out
+    entry = entry_of(event)
+    return [] if entry is None else [entry]
+
+
 def has_readers(subject: str) -> bool:
     """Whether a reader holds a live lease on ``subject``'s stream (one Query)."""
     at = now_ms()
@@ -170,6 +187,64 @@ def append(entry: Entry) -> bool:
             if not (moved_on or db.transaction_conflict(error)) or attempt + 1 == WRITE_ATTEMPTS:
                 raise
             db.backoff(attempt)  # another writer moved the head: read it again
+    return False
+
+
+#: Entries one transaction appends (each an event and its mark, plus the head: DynamoDB's 100 items).
+BATCH = 49
+
+
+def append_all(entries: list[Entry]) -> int:
+    """Append ``entries`` (in order) to their subjects' streams, idempotently like ``append``: up to
+    ``BATCH`` of one subject in one transaction that moves the head by as many; when one of them was
+    written before (a redelivery), that batch one by one. Returns how many were written."""
+    by_subject: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_subject.setdefault(entry.subject, []).append(entry)
+    written = 0
+    for subject, mine in by_subject.items():
+        for start in range(0, len(mine), BATCH):
+            batch = mine[start : start + BATCH]
+            if len(batch) == 1 or not _append_batch(subject, batch):
+                written += sum(append(entry) for entry in batch)
+            else:
+                written += len(batch)
+    return written
+
+
+def _append_batch(subject: str, batch: list[Entry]) -> bool:
+    """One transaction for ``batch``; False when an entry's mark was there (the caller goes one by one)."""
+    written = now()
+    for attempt in range(WRITE_ATTEMPTS):
+        head = _head(subject)
+        moved = StreamEvent.head.does_not_exist() if head == 0 else StreamEvent.head == head
+        try:
+            # Puts first, in order (event i at 2i, its mark at 2i + 1), then the head.
+            with db.transaction() as tx:
+                for i, entry in enumerate(batch):
+                    tx.save(
+                        StreamEvent(subject, head + 1 + i, line=entry.line, expires_at=written + RETENTION),
+                        condition=StreamEvent.seq.does_not_exist(),
+                    )
+                    tx.save(
+                        StreamEventId(f"{subject}#{entry.dedup}", expires_at=written + DEDUP_RETENTION),
+                        condition=StreamEventId.key.does_not_exist(),
+                    )
+                tx.update(
+                    StreamEvent(subject, HEAD),
+                    actions=[StreamEvent.head.set(head + len(batch))],
+                    condition=moved,
+                )
+            return True
+        except TransactWriteError as error:
+            if any(db.cancelled_by_condition(error, 2 * i + 1) for i in range(len(batch))):
+                return False
+            moved_on = db.cancelled_by_condition(error, 2 * len(batch)) or any(
+                db.cancelled_by_condition(error, 2 * i) for i in range(len(batch))
+            )
+            if not (moved_on or db.transaction_conflict(error)) or attempt + 1 == WRITE_ATTEMPTS:
+                raise
+            db.backoff(attempt)
     return False
 
 

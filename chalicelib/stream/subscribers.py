@@ -7,8 +7,8 @@ from chalicelib.stream import services
 
 
 def record(event: Event) -> None:
-    """Add ``event`` to its subject's stream while the stream has a reader; idempotent (a redelivered
-    event is written once)."""
-    entry = services.entry_of(event)
-    if entry is not None and services.has_readers(entry.subject):
-        services.append(entry)
+    """Add ``event``'s entries (a CDN log part: one per download) to their subjects' streams while a
+    stream has a reader; idempotent (a redelivered event is written once)."""
+    entries = services.entries_of(event)
+    live = {subject for subject in {e.subject for e in entries} if services.has_readers(subject)}
+    services.append_all([e for e in entries if e.subject in live])

@@ -2,6 +2,7 @@
 
 from chalicelib.events import (
     Downloaded,
+    DownloadsLogged,
     FileDeleted,
     FileStored,
     LoginFailed,
@@ -14,5 +15,13 @@ RECORD = "chalicelib.stream.subscribers:record"
 
 SUBSCRIPTIONS = [
     Subscription(kind, RECORD, queued=True)
-    for kind in (FileStored, FileDeleted, Downloaded, LoginSucceeded, LoginFailed, UsageThresholdExceeded)
+    for kind in (
+        FileStored,
+        FileDeleted,
+        Downloaded,
+        DownloadsLogged,
+        LoginSucceeded,
+        LoginFailed,
+        UsageThresholdExceeded,
+    )
 ]

@@ -16,10 +16,8 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import Field
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -27,10 +25,11 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import db, plans
 from chalicelib.accounts.models import USER, Membership, Subject
 from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.teams.models import PERMISSIONS, Team, TeamMembership, map_dict
 from chalicelib.timefmt import now
-from chalicelib.validation import REPO_NAME, SUBJECT_NAME, Body, Flag, check_name
+from chalicelib.validation import REPO_NAME, SUBJECT_NAME, Body, Field, Flag, check_name
 
 #: Items per transaction: moto (the local AWS) accepts 25, DynamoDB 100.
 TRANSACTION_ITEMS = 25

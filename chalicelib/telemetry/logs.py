@@ -12,9 +12,11 @@ adds 45–85 ms to a cold start on top of ``import app`` here (docs/performance.
 the few things used of it (JSON lines, a request id, fields per invocation) are this module.
 
 No log line carries a secret: callers never log credentials, and ``redact`` removes what looks like
-one from every message and traceback anyway (HTTP Basic/Bearer credentials, ``api_key``/``password``
-values, S3 presigned-URL signatures and credentials, the ``signature`` and ``id`` of Shelf's signed
-URLs).
+one from every message, traceback and string field anyway (``Authorization`` values of any scheme,
+HTTP Basic/Bearer credentials, ``api_key``/``password``/``passphrase``/``secret``/``token``/
+``private_key`` values in key=value, header, dict-repr and JSON forms (``X-GPG-PASSPHRASE`` included),
+armored private keys, S3 presigned-URL signatures and credentials, the ``signature`` and ``id`` of
+Shelf's signed URLs). tests/test_secrets.py checks both layers over a walk of the API.
 
 Example::
 
@@ -38,19 +40,29 @@ from chalicelib.telemetry import metrics, tracing
 
 _fields: ContextVar[dict[str, Any] | None] = ContextVar("shelf_log_fields", default=None)
 
-_SECRET_VALUE = r"[^&\s\"',;}]+"
-#: (pattern, replacement) pairs applied to every message and traceback.
+_SECRET_VALUE = r"[^&\s\"',;}\\]+"
 _PRESIGNED = r"(?i)(X-Amz-(?:Signature|Credential|Security-Token)(?:=|%3D))"
-_CREDENTIAL_KEY = r"(?i)([\"']?\b(?:api_?key|password|passwd|secret|token|signing_key)[\"']?\s*[:=]\s*[\"']?)"
-#: (pattern, replacement) pairs applied to every message and traceback.
+#: A credential's name, then ``=`` or ``:``, in key=value, header, dict-repr and (escaped) JSON forms.
+_CREDENTIAL_KEY = (
+    r"(?i)(\\?[\"']?\b(?:api_?key|password|passwd|passphrase|secret|token|signing_key|private_key)"
+    r"\\?[\"']?\s*[:=]\s*\\?[\"']?)"
+)
+#: (pattern, replacement) pairs applied to every message, traceback and field.
 REDACTIONS: list[tuple[re.Pattern[str], str]] = [
+    # Private keys (OpenPGP, PEM) as armored blocks, also with their newlines escaped, also cut short.
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY[A-Z ]*-----.*?(?:-----END [^-]*-----|$)", re.S),
+        "[REDACTED_PRIVATE_KEY]",
+    ),
     # S3 presigned URLs (SigV4 query strings), also URL-encoded inside other URLs.
     (re.compile(_PRESIGNED + _SECRET_VALUE), r"\1[REDACTED]"),
     # Shelf's signed download URLs: ...?expiry=E&id=I&signature=S
     (re.compile(r"(?i)([?&](?:signature|id)=)" + _SECRET_VALUE), r"\1[REDACTED]"),
-    # Authorization headers.
+    # Authorization values of any scheme: quoted (dict reprs, JSON), then header lines (to the line's end).
+    (re.compile(r"(?i)(\bauthorization\\?[\"']?\s*[:=]\s*\\?[\"'])[^\"'\\\r\n]+"), r"\1[REDACTED]"),
+    (re.compile(r"(?i)(\bauthorization\s*[:=][ \t]*)(?!\\?[\"'\[])[^\r\n]+"), r"\1[REDACTED]"),
     (re.compile(r"(?i)\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{8,}"), r"\1 [REDACTED]"),
-    # key=value and "key": "value" forms of credentials.
+    # key=value and "key": "value" forms of credentials (headers such as X-GPG-PASSPHRASE included).
     (re.compile(_CREDENTIAL_KEY + _SECRET_VALUE), r"\1[REDACTED]"),
 ]
 
@@ -76,6 +88,11 @@ def current() -> dict[str, Any]:
     return _fields.get() or {}
 
 
+def _redacted(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with their string values redacted (path parameters and callers' extras)."""
+    return {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, the invocation's fields, exception."""
 
@@ -87,10 +104,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        line.update(current())
+        line.update(_redacted(current()))
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
-            line.update(extra)
+            line.update(_redacted(extra))
         if record.exc_info:
             line["exception"] = redact(self.formatException(record.exc_info))
         trace = tracing.trace_id()

@@ -33,10 +33,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from chalicelib.config import settings
+from chalicelib.records import dataclass
 
 NAMESPACE = "Shelf"
 DIMENSIONS = ("Stage",)

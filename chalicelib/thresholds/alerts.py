@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -29,6 +28,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib import db, events, mail
 from chalicelib.accounts.models import ADMIN, OWNER, Membership, Subject
 from chalicelib.events import UsageThresholdExceeded
+from chalicelib.records import dataclass
 from chalicelib.stats.models import Stat, day, month, repo_key, storage_key, subject_key
 from chalicelib.thresholds.models import (
     BUSINESS_UNIT,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
 from chalicelib import db, plans
@@ -26,7 +25,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import Repository
 from chalicelib.thresholds.models import KINDS, UsageThreshold, scope_key
 from chalicelib.timefmt import now
-from chalicelib.validation import Body, Flag
+from chalicelib.validation import AfterValidator, Body, Field, Flag
 
 #: The largest threshold accepted (DynamoDB numbers hold it; no storage is that large).
 MAX_BYTES = 10**18

@@ -9,19 +9,22 @@ request values they need as arguments, so they run the same from a worker withou
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any
 
 from chalicelib.auth.policy import Access
+from chalicelib.records import dataclass
 
 
 @dataclass(kw_only=True)
 class Ctx(Access):
     """What a route handler gets: the policy's ``Access`` and the HTTP request."""
 
-    headers: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, str] = field(default_factory=dict)
-    raw_body: bytes | None = None
+    # Never in a repr (an exception message or a log line built from a Ctx): the headers carry the
+    # Authorization and X-GPG-PASSPHRASE, the query a signed URL's signature, the body passwords.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    query: Mapping[str, str] = field(default_factory=dict, repr=False)
+    raw_body: bytes | None = field(default=None, repr=False)
     source_ip: str | None = None
     request_id: str = ""
 

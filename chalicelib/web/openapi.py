@@ -17,6 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from chalicelib.auth.policy import Need
+from chalicelib.validation import Body
 from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
 from chalicelib.web.routing import ROUTES, Api, RouteSpec
@@ -74,6 +75,8 @@ class Builder:
         if isinstance(model, dict):
             return model
         from pydantic import BaseModel, TypeAdapter
+
+        model = model.model() if isinstance(model, type) and issubclass(model, Body) else model
 
         if isinstance(model, type) and issubclass(model, BaseModel):
             schema = model.model_json_schema(ref_template=COMPONENTS + "{model}")

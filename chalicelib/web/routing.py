@@ -16,17 +16,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import ValidationError
 
 from chalicelib import ratelimits
 from chalicelib.auth.policy import SUBJECT_PARAMS, Need, rate_limit_key, resolve
-from chalicelib.errors import BadRequest, ServiceUnavailable, ShelfError, Unauthorized
+from chalicelib.errors import ServiceUnavailable, ShelfError, Unauthorized
+from chalicelib.records import dataclass
 from chalicelib.telemetry import metrics, tracing
-from chalicelib.validation import describe_validation_error
+from chalicelib.validation import validation_error
 from chalicelib.web import logins
 from chalicelib.web.client import client_address
 from chalicelib.web.context import Ctx
@@ -161,8 +160,8 @@ class Api:
             view.__wrapped__ = handler  # type: ignore[attr-defined]  (tests read the handler's source)
             self.blueprint.route(path, methods=methods, content_types=ANY_CONTENT_TYPE)(view)
             doc = summary or (handler.__doc__ or "").strip().split("\n\n")[0] or None
-            spec = RouteSpec(path, tuple(methods), need, handler.__name__, creates_repo, key_files)
-            ROUTES.append(replace(spec, body=body, query=query, response=response, summary=doc))
+            spec = (path, tuple(methods), need, handler.__name__, creates_repo, key_files)
+            ROUTES.append(RouteSpec(*spec, body=body, query=query, response=response, summary=doc))
             return handler
 
         return decorator
@@ -202,9 +201,10 @@ class Api:
             if isinstance(error, Unauthorized) and request.headers.get("authorization"):
                 logins.failed(request.headers, subject, source_ip)  # wrong credentials
             return with_headers(error_response(error), limit_headers)
-        except ValidationError as error:
-            return with_headers(error_response(BadRequest(describe_validation_error(error))), limit_headers)
         except Exception as error:
+            refusal = validation_error(error)  # a body built in a service (pydantic, imported lazily)
+            if refusal is not None:
+                return with_headers(error_response(refusal), limit_headers)
             if service_fault(error):
                 # DynamoDB, S3, SQS or KMS failed: the client tries again (nothing is lost: see
                 # docs/reliability.md, "Fault injection").

@@ -31,7 +31,6 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from pydantic import BeforeValidator, Field
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 
 from chalicelib import db, netsafety
@@ -43,7 +42,7 @@ from chalicelib.packages.services import get_package
 from chalicelib.packages.versions import get_version
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import Body, parse_body
+from chalicelib.validation import BeforeValidator, Body, Field, parse_body
 from chalicelib.webhooks.models import (
     DELIVERED,
     FAILED,

@@ -21,6 +21,9 @@ class EventPump:
     def __init__(self, handlers: dict[str, Callable[[dict, Any], Any]]):
         self.handlers = handlers
         self._stop = threading.Event()
+        #: ``time.monotonic()`` at the start of the last round of ``run_forever`` that found every queue
+        #: empty: whatever was queued before it has been handled.
+        self.quiet_since = float("-inf")
 
     def drain(self, max_rounds: int = 20) -> int:
         """Deliver until the queues are empty (or ``max_rounds`` batches); returns messages delivered."""
@@ -65,12 +68,22 @@ class EventPump:
 
     def run_forever(self, interval: float = 0.2) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 if self.drain() == 0:
+                    self.quiet_since = started
                     time.sleep(interval)
             except Exception as error:  # keep pumping, as Lambda retries a failed batch
                 print(f"event handler failed: {error!r}", flush=True)
                 time.sleep(interval)
+
+    def wait_quiet(self, timeout: float = 60) -> bool:
+        """Wait (up to ``timeout`` s) until ``run_forever`` has handled everything queued before this
+        call: a round that began after it found every queue empty."""
+        asked = time.monotonic()
+        while self.quiet_since <= asked and time.monotonic() < asked + timeout:
+            time.sleep(0.05)
+        return self.quiet_since > asked
 
     def start(self) -> EventPump:
         threading.Thread(target=self.run_forever, daemon=True).start()

@@ -1,4 +1,4 @@
-"""A local API Gateway (REST, Lambda proxy integration) in front of the Chalice app.
+"""A local API Gateway (REST, Lambda proxy integration; or HTTP API, payload 1.0) in front of the Chalice app.
 
 It matches request paths against the app's resources exactly as API Gateway does — literal
 segments first, then the single path variable of a level, then a greedy ``{name+}`` variable that
@@ -10,8 +10,17 @@ request whose Content-Length exceeds ``max_body`` (6 MB, base64-encoded: about 4
 the app with ``body: None`` and its headers; the gateway reads and discards the body, so the client gets
 the app's answer (for uploads a 307 to S3, which python-requests follows by resending the body) instead
 of a broken pipe. A body without Content-Length that grows past the limit gets 413. In AWS the same role
-is played by a front such as a CloudFront function, because API Gateway itself refuses bodies over
-10 MB and Lambda refuses events over 6 MB (see docs/architecture.md, "Large files").
+is played by CloudFront's upload front (Lambda@Edge, infra/edge/upload_front.py), because API Gateway
+refuses bodies over 10 MB and Lambda refuses events over 6 MB (see docs/architecture.md, "Large files").
+
+The deployed API is an HTTP API (``ANY /{proxy+}`` and ``ANY /`` to the function, payload format 1.0):
+``event_shape="httpapi"`` (or ``SHELF_TEST_EVENT_SHAPE=httpapi`` in the environment) sends its events
+instead, as it does: no route matching here (the app routes them, ``chalicelib/web/httpapi.py``), the path
+percent-decoded, header names lowercased, repeated query values joined with commas in
+``queryStringParameters``, every body base64-encoded unless its Content-Type is text (``text/*``, JSON,
+XML, JavaScript), whatever the binary media types. Playing CloudFront's upload front as it plays the
+body withholding, it relabels the Content-Type of ``PUT``/``POST``/``PATCH`` bodies as binary, the
+client's in ``X-Shelf-Content-Type`` (``infra/edge/upload_front.py``). The default is REST's shape.
 
 Example::
 
@@ -23,17 +32,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
 from chalicelib import waits
 from chalicelib.telemetry import logs
+from chalicelib.web.resources import Resource, RouteConflict, build_tree, match  # noqa: F401  (re-exported)
+from infra.edge import upload_front
 
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 #: Lambda's request payload limit; binary bodies travel base64-encoded (4 bytes for 3).
@@ -42,92 +52,10 @@ MAX_BODY = LAMBDA_PAYLOAD_LIMIT * 3 // 4
 TOO_LARGE = {"message": "Request body too large: send a Content-Length header with bodies over 4.5 MiB"}
 _CHUNK = 1024 * 1024
 _READ = object()
-
-
-@dataclass
-class Resource:
-    """One level of the resource tree."""
-
-    path: str | None = None  # set when a resource with methods ends here
-    literals: dict[str, Resource] = field(default_factory=dict)
-    variable: tuple[str, Resource] | None = None
-    greedy: tuple[str, Resource] | None = None
-
-
-class RouteConflict(ValueError):
-    """The route table cannot be deployed on API Gateway."""
-
-
-def build_tree(paths: list[str]) -> Resource:
-    """The resource tree of ``paths``; raises RouteConflict for what API Gateway refuses."""
-    root = Resource()
-    for path in paths:
-        node = root
-        segments = [s for s in path.strip("/").split("/") if s]
-        for position, segment in enumerate(segments):
-            if segment.startswith("{") and segment.endswith("}"):
-                name = segment[1:-1]
-                if name.endswith("+"):
-                    if position != len(segments) - 1:
-                        raise RouteConflict(f"{path}: a greedy variable must be the last segment")
-                    slot = "greedy"
-                    name = name[:-1]
-                else:
-                    slot = "variable"
-                current = getattr(node, slot)
-                other = node.greedy if slot == "variable" else node.variable
-                if current is not None and current[0] != name:
-                    raise RouteConflict(f"{path}: sibling variables {{{current[0]}}} and {{{name}}}")
-                if other is not None:
-                    # API Gateway allows one variable resource per level, greedy or not.
-                    raise RouteConflict(f"{path}: sibling variables {{{other[0]}}} and {segment}")
-                if current is None:
-                    current = (name, Resource())
-                    setattr(node, slot, current)
-                node = current[1]
-            else:
-                node = node.literals.setdefault(segment, Resource())
-        node.path = path if path.startswith("/") else "/" + path
-    return root
-
-
-def match(root: Resource, path: str) -> tuple[str, dict[str, str]] | None:
-    """The resource path matching request ``path`` and its decoded path parameters, or None."""
-    raw = path.split("?", 1)[0]
-    if raw != "/" and raw.endswith("/"):
-        raw = raw[:-1]
-    segments = raw.strip("/").split("/") if raw.strip("/") else []
-    params: dict[str, str] = {}
-    found = _walk(root, segments, 0, params)
-    if found is None:
-        return None
-    return found, params
-
-
-def _walk(node: Resource, segments: list[str], index: int, params: dict[str, str]) -> str | None:
-    if index == len(segments):
-        return node.path
-    segment = segments[index]
-    if segment == "":
-        return None
-    child = node.literals.get(unquote(segment))
-    if child is not None:
-        found = _walk(child, segments, index + 1, params)
-        if found is not None:
-            return found
-    if node.variable is not None:
-        name, child = node.variable
-        params[name] = unquote(segment)
-        found = _walk(child, segments, index + 1, params)
-        if found is not None:
-            return found
-        del params[name]
-    if node.greedy is not None:
-        name, child = node.greedy
-        if child.path is not None:
-            params[name] = unquote("/".join(segments[index:]))
-            return child.path
-    return None
+#: Event shapes: API Gateway REST's proxy event, or an HTTP API's of payload format 1.0.
+EVENT_SHAPES = ("rest", "httpapi")
+#: Bodies an HTTP API hands over as text (``isBase64Encoded`` false); every other one is base64-encoded.
+HTTP_API_TEXT_TYPES = ("application/json", "application/xml", "application/javascript")
 
 
 class LambdaContext:
@@ -159,9 +87,14 @@ class LocalGateway:
         binary_media_types: list[str] | None = None,
         max_body: int = MAX_BODY,
         trust_forwarded_for: bool = False,
+        event_shape: str | None = None,
     ):
         """``trust_forwarded_for``: take the client address from ``X-Forwarded-For`` (tests that play
-        clients from elsewhere); otherwise it is the connection's, like API Gateway's ``sourceIp``."""
+        clients from elsewhere); otherwise it is the connection's, like API Gateway's ``sourceIp``.
+        ``event_shape``: ``rest`` or ``httpapi`` (default: ``SHELF_TEST_EVENT_SHAPE``, else ``rest``)."""
+        self.event_shape = event_shape or os.environ.get("SHELF_TEST_EVENT_SHAPE") or "rest"
+        if self.event_shape not in EVENT_SHAPES:
+            raise ValueError(f"event shape {self.event_shape!r}: one of {', '.join(EVENT_SHAPES)}")
         self.app = app
         self.trust_forwarded_for = trust_forwarded_for
         self.max_body = max_body
@@ -180,7 +113,12 @@ class LocalGateway:
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:
-        found = match(self.tree, request.path)
+        if self.event_shape == "httpapi":  # ANY /{proxy+} and ANY /: every path reaches the function
+            body = self.body(request)
+            if body is False:
+                return Response(json.dumps(TOO_LARGE), 413, content_type="application/json")
+            return self.invoke(self.http_api_event(request, body))
+        found = match(self.tree, self.raw_path(request))
         if found is None:
             return Response(json.dumps(MISSING_TOKEN), 403, content_type="application/json")
         resource, params = found
@@ -189,7 +127,20 @@ class LocalGateway:
         body = self.body(request)
         if body is False:
             return Response(json.dumps(TOO_LARGE), 413, content_type="application/json")
-        event = self.event(request, resource, params, body)
+        return self.invoke(self.event(request, resource, params, body))
+
+    @staticmethod
+    def raw_path(request: Request) -> str:
+        """The request's path still percent-encoded, as API Gateway REST matches it (``match`` decodes each
+        segment once; werkzeug's ``request.path`` is decoded already, and a name with ``%2541`` would be
+        decoded twice). The server's raw request line where there is one (werkzeug's, gunicorn's)."""
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+        if not raw or not raw.startswith("/"):
+            return request.path
+        return raw.split("?", 1)[0]
+
+    def invoke(self, event: dict[str, Any]) -> Response:
+        """Run the app on ``event`` (one at a time, as one container) and answer its result."""
         with self._lock:
             _serving.gateway = self
             try:
@@ -270,6 +221,67 @@ class LocalGateway:
             },
             "body": body,
             "isBase64Encoded": is_binary and body is not None,
+        }
+
+    def http_api_event(self, request: Request, body_bytes: Any = _READ) -> dict[str, Any]:
+        """The HTTP API (payload format 1.0) event for ``request``, to the route ``ANY /{proxy+}`` (``ANY
+        /`` for the root), as the deployed API sends it (see the module's docstring)."""
+        if body_bytes is _READ:
+            body_bytes = self.body(request)
+        path = request.path  # percent-decoded (werkzeug), as HTTP APIs deliver it
+        resource = "/" if path == "/" else "/{proxy+}"
+        multi_headers: dict[str, list[str]] = {}
+        for key, value in request.headers.items():
+            multi_headers.setdefault(key.lower(), []).append(value)
+        multi_query = {key: values for key, values in request.args.lists()}
+        multi_headers.pop(upload_front.TYPE_HEADER, None)
+        if request.method in upload_front.BODY_METHODS and "content-type" in multi_headers:
+            # CloudFront's upload front relabels bodies as binary (infra/edge/upload_front.py)
+            multi_headers[upload_front.TYPE_HEADER] = multi_headers.pop("content-type")
+            multi_headers["content-type"] = [upload_front.BINARY]
+        content_type = (multi_headers.get("content-type") or [""])[-1].split(";")[0].strip().lower()
+        is_text = content_type.startswith("text/") or content_type in HTTP_API_TEXT_TYPES
+        if not body_bytes:
+            body: str | None = None
+        elif is_text:
+            body = body_bytes.decode("utf-8", errors="replace")
+        else:
+            body = base64.b64encode(body_bytes).decode("ascii")
+        source_ip = request.remote_addr or "127.0.0.1"
+        if self.trust_forwarded_for and request.headers.get("X-Forwarded-For"):
+            source_ip = request.headers["X-Forwarded-For"].split(",")[0].strip()
+        request_id = str(uuid.uuid4())
+        now = time.time()
+        return {
+            "version": "1.0",
+            "resource": resource,
+            "path": path,
+            "httpMethod": request.method,
+            "headers": {key: ",".join(values) for key, values in multi_headers.items()},
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": {key: ",".join(values) for key, values in multi_query.items()} or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "requestContext": {
+                "accountId": "000000000000",
+                "apiId": "local",
+                "domainName": request.host,
+                "domainPrefix": "local",
+                "extendedRequestId": request_id,
+                "httpMethod": request.method,
+                "identity": {"sourceIp": source_ip.strip(), "userAgent": request.headers.get("User-Agent")},
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "requestId": request_id,
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "requestTimeEpoch": int(now * 1000),
+                "resourceId": None,
+                "resourcePath": resource,
+                "stage": "$default",
+            },
+            "pathParameters": {"proxy": path[1:]} if resource != "/" else None,
+            "stageVariables": None,
+            "body": body,
+            "isBase64Encoded": body is not None and not is_text,
         }
 
     def _is_binary(self, content_type: str) -> bool:
