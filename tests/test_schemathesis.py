@@ -1,0 +1,181 @@
+"""schemathesis against the API: every operation of ``GET /openapi.json`` called with generated input.
+
+The document is loaded from the local gateway (the WSGI app ``make serve`` runs) and the cases are sent
+to it in-process (schemathesis' WSGI transport; no socket). The caller is the system administrator
+(HTTP Basic, API key), so the handlers get past the permission checks; path parameters name real
+objects of an Enterprise organisation built with one object of every kind (tests/test_bola.py
+``build_org``), so that generated bodies and queries reach the code behind the lookups. Operations
+run in a fixed order: reads, then writes, then deletes, the ones that destroy the most last.
+
+Checks on every answer: no 5xx, the status is declared for the operation, the Content-Type is a
+declared one and a JSON body matches the declared schema (the route's ``response=`` model).
+
+``make test``: ``FUZZ_EXAMPLES`` (default 1) positive and as many negative examples per operation,
+fixed seed, no shrinking. ``make fuzz``: 200 of each (docs/reliability.md, "Schemathesis").
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+from collections import Counter
+
+import pytest
+
+from chalicelib.accounts.services import bootstrap_admin
+from chalicelib.config import settings as shelf_settings
+from chalicelib.web.openapi import operation_ids
+from chalicelib.web.routing import ROUTES
+from tests.conftest import ADMIN, World
+from tests.test_bola import build_org, values_of
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1"))
+SEED = int(os.environ.get("FUZZ_SEED", "20261202"))
+#: Deletes that remove an object others live in, in the order they run (after every other operation).
+DESTROYERS = (
+    "delete_content",
+    "npm_delete",
+    "delete_version",
+    "delete_package",
+    "delete_product",
+    "delete_repository",
+    "delete_member",
+    "delete_user",
+    "delete_org",
+)
+
+
+def basic(user: str, key: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()
+
+
+@pytest.fixture(scope="module")
+def allow_loopback():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SHELF_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8")
+        shelf_settings.cache_clear()
+        yield
+    shelf_settings.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def org(api, allow_loopback) -> dict:
+    org = build_org(api, World(api), "f")
+    org["log_name"] = "2026-01-01.log.gz"
+    return org
+
+
+def order(operation) -> tuple:
+    handler = operation.definition.raw.get("operationId", "")
+    method = operation.method.upper()
+    if method in ("GET", "HEAD"):
+        return (0, 0)
+    if method != "DELETE":
+        return (1, handler == "regenerate_api_key")
+    base = handler.split("__")[0]
+    if base in DESTROYERS:
+        return (3, DESTROYERS.index(base))
+    return (2, -len(operation.path_parameters))
+
+
+class Fuzzer:
+    """Sends the cases of every operation to the gateway in-process and checks each answer."""
+
+    def __init__(self, gateway, org: dict) -> None:
+        import schemathesis
+
+        self.schema = schemathesis.openapi.from_wsgi("/openapi.json", gateway)
+        self.org = org
+        self.specs = {name: ROUTES[index] for (index, _), name in operation_ids(ROUTES).items()}
+        self.auth = {"Authorization": basic(*ADMIN)}
+        self.failures: dict[str, str] = {}
+        self.statuses: dict[str, Counter] = {}  # operation label: {"2xx": n, ...}
+        self.seconds: dict[str, float] = {}  # operation label: wall time
+        self.calls = 0
+
+    def operations(self) -> list:
+        return sorted((result.ok() for result in self.schema.get_all_operations()), key=order)
+
+    def call(self, case) -> None:
+        from schemathesis.errors import FailureGroup
+
+        self.calls += 1
+        response = case.call(headers=self.auth)
+        label = case.operation.label
+        self.statuses.setdefault(label, Counter())[f"{response.status_code // 100}xx"] += 1
+        regenerated = case.operation.definition.raw["operationId"] == "regenerate_api_key"
+        if regenerated and response.status_code == 200:
+            self.auth["Authorization"] = basic(ADMIN[0], response.json()["apiKey"])
+        try:
+            case.validate_response(response, checks=checks())
+        except (AssertionError, FailureGroup) as error:  # every failure is reported at the end
+            self.failures.setdefault(label, str(error))
+
+    def run(self, operation, examples: int) -> None:
+        """``examples`` positive, then ``examples`` negative cases of ``operation``."""
+        from hypothesis import HealthCheck, Phase, given, seed, settings
+        from hypothesis.errors import Unsatisfiable
+        from schemathesis import GenerationMode
+
+        values = values_of(self.org, self.specs[operation.definition.raw["operationId"]], False)
+        fixed = {p.name: values[p.name] for p in operation.path_parameters}
+        started = time.monotonic()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            strategy = operation.as_strategy(generation_mode=mode, path_parameters=fixed)
+            test = seed(SEED)(
+                settings(
+                    max_examples=examples,
+                    phases=[Phase.explicit, Phase.generate],  # no shrinking: failures are collected
+                    database=None,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),  # slow calls, filtered cases: expected
+                )(given(case=strategy)(self.call))
+            )
+            try:
+                test()
+            except Unsatisfiable:  # nothing to make invalid: no query, body or free path parameter
+                assert mode is GenerationMode.NEGATIVE, operation.label
+        self.seconds[operation.label] = time.monotonic() - started
+
+
+def checks() -> list:
+    """The checks of every answer (imported here: only this module's test loads schemathesis)."""
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    return [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+
+
+def test_every_operation_answers_as_documented(gateway, org):
+    started, cpu = time.monotonic(), time.process_time()
+    fuzzer = Fuzzer(gateway, org)
+    operations = fuzzer.operations()
+    try:
+        for operation in operations:
+            fuzzer.run(operation, EXAMPLES)
+    finally:
+        bootstrap_admin(*ADMIN)  # POST /api/security/apiKey replaced the administrator's key
+    statuses = sum(fuzzer.statuses.values(), Counter())
+    unanswered = [label for label, seen in fuzzer.statuses.items() if not seen["2xx"] + seen["3xx"]]
+    slowest = sorted(fuzzer.seconds.items(), key=lambda item: -item[1])[:5]
+    print(
+        f"\nschemathesis: {fuzzer.calls} calls, {len(operations)} operations, "
+        f"{time.monotonic() - started:.1f} s, {time.process_time() - cpu:.1f} s CPU, "
+        f"{dict(sorted(statuses.items()))}; slowest "
+        f"{[(label, round(seconds, 1)) for label, seconds in slowest]}; "
+        f"without a 2xx/3xx: {len(unanswered)} {unanswered}"
+    )
+    failures = fuzzer.failures
+    assert not failures, "\n\n".join(f"{label}: {text}" for label, text in failures.items())
