@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 OUT    ?= out
 
-.PHONY: install tools serve test lint bench cost clean package cfn-lint load
+.PHONY: install tools serve test lint bench cost clean package cfn-lint load fuzz
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ cfn-lint: install
 ## then the state checks; figures as in docs/reliability.md ("Load")
 load: install
 	DURATION=$(or $(DURATION),$(SECONDS),60) $(PY) -m bench.load $(if $(URL),--url $(URL))
+
+## fuzz: schemathesis' long mode: FUZZ_EXAMPLES (200) positive and as many negative cases per operation of
+## GET /openapi.json (make test runs 1 of each), FUZZ_SEED (fixed) for others (docs/reliability.md, "Schemathesis")
+fuzz: install
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) $(PY) -m pytest -q -s tests/test_schemathesis.py
 
 ## cost: dollars per million requests at AWS list prices, from measured operations (docs/performance.md)
 cost: install

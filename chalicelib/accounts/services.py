@@ -221,7 +221,7 @@ def put_org(name: str, body: OrgBody) -> tuple[Subject, bool]:
 
 def _org_owner(name: str) -> Subject:
     """The user ``name``, who is to own an organisation, or a 400."""
-    owner = _get_subject(name)
+    owner = _get_subject(name) if name else None  # DynamoDB refuses an empty key: a 500 otherwise
     if owner is None or owner.kind != USER:
         raise BadRequest(f"Invalid value for 'owner': user '{name}' does not exist")
     return owner

@@ -35,7 +35,7 @@ def get_geo_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
     return services.geo(ctx.repo)
 
 
-@api.route(GEO, ["PUT"], Need.ADMIN, body=GeoBody, response=schemas.GEO_RESTRICTIONS)
+@api.route(GEO, ["PUT"], Need.ADMIN, body=GeoBody, response=schemas.MESSAGE)
 def update_geo_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
     _plan(ctx, "geo_restrictions")
     assert ctx.repo is not None
@@ -69,7 +69,7 @@ def update_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
     return services.patch_ip(ctx.repo, parse_body(ctx.raw_body, IpPatchBody))
 
 
-@api.route(IP, ["DELETE"], Need.ADMIN, response=schemas.IP_RESTRICTIONS)
+@api.route(IP, ["DELETE"], Need.ADMIN, response=schemas.MESSAGE)
 def delete_ip_restrictions(ctx: Ctx, subject: str, repo: str) -> dict:
     _plan(ctx, "ip_restrictions")
     assert ctx.repo is not None
