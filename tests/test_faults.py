@@ -164,7 +164,12 @@ def check_consistency(env: Env, made: Made) -> None:
         if int(repo.package_count or 0) != count:
             problems.append(f"repository {repo.name}: package_count {repo.package_count}, {count} packages")
     size = sum(int(f.size) for f in files)
-    quota = int(Subject.get(owner).quota_used_bytes or 0)
+    try:
+        quota = int(Subject.get(owner).quota_used_bytes or 0)
+    except Subject.DoesNotExist:  # deleted: nothing of it may be left
+        quota = size
+        if repos:
+            problems.append(f"repositories {sorted(r.name for r in repos.values())} of deleted {owner}")
     if quota != size:
         problems.append(f"quota_used_bytes {quota}, files {size} bytes")
     try:
@@ -665,6 +670,65 @@ def check_watermark(env: Env, made: Made) -> None:
             assert (row.applied or "") >= chunk, f"watermark {mark} past chunk {chunk}: {key} {period}"
 
 
+# --- subject deletes ----------------------------------------------------------------------------
+
+
+def _space(made: Made, subject: str) -> Made:
+    """What ``_version`` builds, in ``subject``'s space (an organisation's), as ``made.owner``."""
+    from types import SimpleNamespace
+
+    return Made(SimpleNamespace(name=subject, auth=made.owner.auth), "")
+
+
+def user_delete_setup(env: Env, made: Made) -> None:
+    """A user with a published file, an access key, a membership of another owner's organisation."""
+    _version(files=1, publish=True)(env, made)
+    assert access_key(env, made).status_code == 201
+    org = env.world.org(env.world.user())
+    env.world.member(org, made.owner)
+    made.extra = org
+
+
+def delete_user(env: Env, made: Made) -> Any:
+    return env.api.delete(f"/api/security/users/{made.owner.name}", ADMIN)
+
+
+def check_user_gone(env: Env, made: Made) -> None:
+    """Nothing of the deleted user is left: no subject, membership, access key."""
+    from chalicelib.accounts.models import Membership
+    from chalicelib.entitlements.models import AccessKey
+
+    name = made.owner.name
+    assert not list(Subject.query(name)), name
+    assert not list(Membership.member_index.query(name)), "memberships left"
+    assert not list(AccessKey.query(name)), "access keys left"
+
+
+def org_delete_setup(env: Env, made: Made) -> None:
+    """An organisation (of ``made.owner``) with a repository holding a published file."""
+    org = env.world.org(made.owner, plan="premium")
+    space = _space(made, org)
+    space.repo = env.world.repo(org)
+    _version(files=1, publish=True)(env, space)
+    remember_ids(space)
+    made.repo_ids |= space.repo_ids
+    made.package_ids |= space.package_ids
+    made.extra = org
+
+
+def delete_org(env: Env, made: Made) -> Any:
+    return env.api.delete(f"/orgs/{made.extra}", ADMIN)
+
+
+def check_org_gone(env: Env, made: Made) -> None:
+    from chalicelib.accounts.models import Membership
+
+    org = made.extra
+    assert not list(Subject.query(org)), org
+    assert not list(Repository.query(org)), "repositories left"
+    assert not list(Membership.query(org)), "memberships left"
+
+
 OPS: dict[str, Op] = {
     "upload": Op(upload_setup, upload, (201,)),
     # A retry after the file was published (the version's marking failed) finds it published: 409.
@@ -683,6 +747,8 @@ OPS: dict[str, Op] = {
     "team_permission": Op(team_permission_setup, team_permission, (200,), (), check_teams),
     "large_upload_finisher": Op(staged_setup, finish_upload, (200,), (), check_finished, warm=True),
     "event_consumer": Op(consumer_setup, consume, (200,)),
+    "delete_user": Op(user_delete_setup, delete_user, (200,), (404,), check_user_gone),
+    "delete_organisation": Op(org_delete_setup, delete_org, (200,), (404,), check_org_gone),
     "index_calculation": Op(index_setup, index_run, (200,), (), check_index, files=False),
     "statistics_rollup": Op(
         rollup_setup, rollup_run, (200,), (), check_rollup, after_failure=check_watermark, files=False
