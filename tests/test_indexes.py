@@ -197,6 +197,21 @@ def test_a_change_noted_during_a_calculation_is_not_lost(api, scene, pump):
     assert not services.state_of(repo_id).changed
 
 
+def test_a_change_noted_during_a_calculation_that_switches_content_is_not_lost(api, scene, pump):
+    owner, repo, package, repo_id = scene
+    upload(api, owner, repo, package, "1.4", "k.txt")
+    pump.drain()  # the calculation after the upload lists k.txt
+    upload(api, owner, repo, package, "1.5", "l.txt")  # its calculation: run here, a change meanwhile
+    services.request(repo_id, owner.name, repo, ["l.txt"], send=False)
+    fake_index.DURING.append(lambda: services.request(repo_id, owner.name, repo, ["l.txt"], send=False))
+    assert services.run(repo_id)  # switched (with its announcements), the change kept pending
+    assert services.state_of(repo_id).changed == {"l.txt"}
+    assert "l.txt" in index_text(api, owner.name, repo)
+    assert services.run(repo_id)
+    assert not services.state_of(repo_id).changed
+    pump.drain()
+
+
 def test_a_private_repository_index_needs_credentials(api, world, pump):
     owner = world.user()
     repo = world.repo(owner.name, private=True, type="opkg")

@@ -251,7 +251,9 @@ def _update_state(repo_id: str, actions: list, condition: object, pending: outbo
             return False
         raise
     except TransactWriteError as error:
-        if db.cancelled_by_condition(error, 0):
+        # PynamoDB sends the entry's put before the state's update: the update is action 1 (the put
+        # has no condition).
+        if db.cancelled_by_condition(error, 1):
             return False
         raise
     return True
