@@ -217,11 +217,21 @@ class Op:
     after_failure: Callable[[Env, Made], None] | None = None
     #: Whether ``check_consistency`` applies (False: a job on records of its own, ``check`` says all).
     files: bool = True
+    #: What ``fresh`` builds before ``setup``: "repo" (a Premium owner with a generic repository), "user"
+    #: (the owner only), "name" (a fresh name only, nothing in the tables: a job on records of its own).
+    fresh: str = "repo"
 
 
 def fresh(env: Env, op: Op) -> Made:
-    owner = env.world.user(plan="premium")
-    made = Made(owner, env.world.repo(owner.name))
+    if op.fresh == "name":
+        from types import SimpleNamespace
+
+        from tests.conftest import unique
+
+        made = Made(SimpleNamespace(name=unique("u"), auth=None), "")
+    else:
+        owner = env.world.user(plan="premium")
+        made = Made(owner, env.world.repo(owner.name) if op.fresh == "repo" else "")
     op.setup(env, made)
     remember_ids(made)
     return made
@@ -749,9 +759,16 @@ OPS: dict[str, Op] = {
     "event_consumer": Op(consumer_setup, consume, (200,)),
     "delete_user": Op(user_delete_setup, delete_user, (200,), (404,), check_user_gone),
     "delete_organisation": Op(org_delete_setup, delete_org, (200,), (404,), check_org_gone),
-    "index_calculation": Op(index_setup, index_run, (200,), (), check_index, files=False),
+    "index_calculation": Op(index_setup, index_run, (200,), (), check_index, files=False, fresh="user"),
     "statistics_rollup": Op(
-        rollup_setup, rollup_run, (200,), (), check_rollup, after_failure=check_watermark, files=False
+        rollup_setup,
+        rollup_run,
+        (200,),
+        (),
+        check_rollup,
+        after_failure=check_watermark,
+        files=False,
+        fresh="name",
     ),
 }
 
