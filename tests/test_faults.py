@@ -220,6 +220,8 @@ class Op:
     #: What ``fresh`` builds before ``setup``: "repo" (a Premium owner with a generic repository), "user"
     #: (the owner only), "name" (a fresh name only, nothing in the tables: a job on records of its own).
     fresh: str = "repo"
+    #: Which N to fail, from the counted calls (None: ``failures_to_try``); ``FAULTS_EVERY_N`` tries all.
+    tries: Callable[[list[str]], list[int]] | None = None
 
 
 def fresh(env: Env, op: Op) -> Made:
@@ -609,6 +611,29 @@ def rollup_setup(env: Env, made: Made) -> None:
     made.extra = (owner, repo_id, chunks)
 
 
+def rollup_tries(calls: list[str]) -> list[int]:
+    """The rollup's N: the reads before its first write, and of each run of writes (a chunk's rows,
+    written concurrently, then its watermark) the first and the last, and the call after the last.
+    The rows of a chunk are independent conditional updates in no fixed order, so failing any one of
+    them leaves what failing the first counted does (the others written); the last is the watermark."""
+    chosen = set(failures_to_try(calls)) if EVERY_N else set()
+    runs: list[list[int]] = []
+    for n, call in enumerate(calls, 1):
+        if call in READS:
+            continue
+        if runs and runs[-1][-1] == n - 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    first = runs[0][0] if runs else len(calls) + 1
+    chosen |= set(range(1, first))
+    for run_ in runs:
+        chosen |= {run_[0], run_[-1]}
+    if runs and runs[-1][-1] < len(calls):
+        chosen.add(runs[-1][-1] + 1)
+    return sorted(chosen)
+
+
 def rollup_run(env: Env, made: Made) -> WorkerAnswer:
     """The scheduled rollup (a failed run: the next minute's run is the retry)."""
     from chalicelib.stats import rollup
@@ -690,13 +715,17 @@ def _space(made: Made, subject: str) -> Made:
     return Made(SimpleNamespace(name=subject, auth=made.owner.auth), "")
 
 
+_SHARED_ORG: list[str] = []
+
+
 def user_delete_setup(env: Env, made: Made) -> None:
     """A user with a published file, an access key, a membership of another owner's organisation."""
     _version(files=1, publish=True)(env, made)
     assert access_key(env, made).status_code == 201
-    org = env.world.org(env.world.user())
-    env.world.member(org, made.owner)
-    made.extra = org
+    if not _SHARED_ORG:  # another owner's, one for every N (the members are independent)
+        _SHARED_ORG.append(env.world.org(env.world.user()))
+    env.world.member(_SHARED_ORG[0], made.owner)
+    made.extra = _SHARED_ORG[0]
 
 
 def delete_user(env: Env, made: Made) -> Any:
@@ -758,7 +787,7 @@ OPS: dict[str, Op] = {
     "large_upload_finisher": Op(staged_setup, finish_upload, (200,), (), check_finished, warm=True),
     "event_consumer": Op(consumer_setup, consume, (200,)),
     "delete_user": Op(user_delete_setup, delete_user, (200,), (404,), check_user_gone),
-    "delete_organisation": Op(org_delete_setup, delete_org, (200,), (404,), check_org_gone),
+    "delete_organisation": Op(org_delete_setup, delete_org, (200,), (404,), check_org_gone, fresh="user"),
     "index_calculation": Op(index_setup, index_run, (200,), (), check_index, files=False, fresh="user"),
     "statistics_rollup": Op(
         rollup_setup,
@@ -769,6 +798,7 @@ OPS: dict[str, Op] = {
         after_failure=check_watermark,
         files=False,
         fresh="name",
+        tries=rollup_tries,
     ),
 }
 
@@ -842,7 +872,7 @@ def every_n(env: Env, op: Op, lost: bool = False) -> int:
     if op.warm:
         calls, _ = run(env, op, fresh(env, op), None)
     made = None
-    for n in failures_to_try(calls):
+    for n in (op.tries or failures_to_try)(calls) if not EVERY_N else failures_to_try(calls):
         t0 = time.process_time()
         made = made or fresh(env, op)
         if PROFILE:
