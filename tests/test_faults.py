@@ -224,6 +224,27 @@ class Op:
     tries: Callable[[list[str]], list[int]] | None = None
 
 
+def in_process_owner(repo: bool) -> Made:
+    """A new Premium user (and a generic repository) made through the services, as the admin's
+    requests would (``World.user``, ``World.repo``), without the requests' authentication."""
+    from chalicelib.accounts import services as accounts
+    from chalicelib.repositories import services as repositories
+    from chalicelib.validation import parse_body
+    from tests.conftest import User, unique
+
+    name = unique("u")
+    body = {"email": f"{name}@example.com", "plan": "premium", "admin": False}
+    subject, key = accounts.put_user(name, parse_body(json.dumps(body).encode(), accounts.UserBody))
+    assert key is not None
+    made = Made(User(name, key), "")
+    if repo:
+        made.repo = unique("r")
+        body = {"type": "generic", "private": False}
+        parsed = parse_body(json.dumps(body).encode(), repositories.CreateRepoBody)
+        repositories.create_repository(subject, made.repo, parsed)
+    return made
+
+
 def fresh(env: Env, op: Op) -> Made:
     if op.fresh == "name":
         from types import SimpleNamespace
@@ -232,8 +253,7 @@ def fresh(env: Env, op: Op) -> Made:
 
         made = Made(SimpleNamespace(name=unique("u"), auth=None), "")
     else:
-        owner = env.world.user(plan="premium")
-        made = Made(owner, env.world.repo(owner.name) if op.fresh == "repo" else "")
+        made = in_process_owner(op.fresh == "repo")
     op.setup(env, made)
     remember_ids(made)
     return made
@@ -251,13 +271,14 @@ def _version(files: int = 0, publish: bool = False) -> Callable[[Env, Made], Non
         made.version = "1.0"
         if not files:
             env.world.version(made.owner.name, made.repo, made.package, made.version)
+        at_once = publish and files == 1  # one request: upload with publish=1
         for i in range(files):
             path = f"f{i}.bin"
-            url = f"{_content(made)}/{made.package}/{made.version}/{path}"
+            url = f"{_content(made)}/{made.package}/{made.version}/{path}" + ("?publish=1" if at_once else "")
             answer = env.api.put(url, made.owner.auth, data=b"x" * (i + 3))
             assert answer.status_code == 201, answer.text
             made.paths.append(path)
-        if publish:
+        if publish and not at_once:
             url = f"{_content(made)}/{made.package}/{made.version}/publish"
             assert env.api.post(url, made.owner.auth).status_code == 200
 
