@@ -163,12 +163,21 @@ def _claim(repo_id: str) -> Claim | None:
 
 def run(repo_id: str) -> bool:
     """Calculate a repository's index once (the indexes function, per message). Returns whether a new
-    generation was switched to; a held lease sends the message again, delayed."""
+    generation was switched to; a held lease sends the message again, delayed. Any failure after the
+    claim frees the lease at once (the redelivery calculates from scratch), not after ``LEASE_MS``."""
     claim = _claim(repo_id)
     if claim is None:
         if _state(repo_id) is not None:  # held by a running calculation: later (gone: nothing to do)
             queues.send(queues.INDEXES, {"repo_id": repo_id}, delay_seconds=settings().index_debounce_seconds)
         return False
+    try:
+        return _calculate(repo_id, claim)
+    except Exception:
+        _abandon(claim)  # a no-op when the lease ended already (the switch was written)
+        raise
+
+
+def _calculate(repo_id: str, claim: Claim) -> bool:
     state = claim.state
     repo = _repository(state)
     module = registry.calculator(repo.type) if repo is not None else None
@@ -179,21 +188,12 @@ def run(repo_id: str) -> bool:
         _release(claim, flipped=False)
         return False
     job = _job(repo, claim, int(state.generation or 0))
-    try:
-        outputs = module.calculate(job)
-        count, changes = _write(repo_id, int(state.generation or 0), claim.attempt, outputs, claim.full)
-    except Exception:
-        _abandon(claim)
-        raise
+    outputs = module.calculate(job)
+    count, changes = _write(repo_id, int(state.generation or 0), claim.attempt, outputs, claim.full)
     # The switch and its announcement are one write (the outbox): a failure after it cannot lose
-    # which objects readers now get (the sweep announces them); a failing switch frees the lease.
+    # which objects readers now get (the sweep announces them).
     pending = outbox.entry(f"index#{repo_id}", *_announcements(repo, changes)) if changes else None
-    try:
-        released = _release(claim, flipped=True, file_count=count, pending=pending)
-    except Exception:
-        _abandon(claim)
-        raise
-    if not released:
+    if not _release(claim, flipped=True, file_count=count, pending=pending):
         return False
     if pending is not None:
         outbox.release(pending)
