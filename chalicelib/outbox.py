@@ -59,7 +59,8 @@ class Pending(Model):
     """Events not yet (known to be) published. ``shard`` spreads the entries (``shard_of(key)``);
     ``entry`` is ``<ISO time>#<random>``, or ``intent#<SHA-256 of key>`` for a publish's intent (never the
     key itself: a file path may be 1,024 bytes, DynamoDB's limit for the whole range key); ``key`` names
-    what the events are about (``repo#<id>``, ``file#<repo id>#<path>``, ``version#<package id>#<name>``)."""
+    what the events are about (``repo#<id>``, ``file#<repo id>#<path>``, ``version#<package id>#<name>``,
+    ``index#<repo id>``)."""
 
     Meta = db.table_meta("outbox")
 

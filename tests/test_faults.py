@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from chalicelib.packages.models import Package, Version
 from chalicelib.repositories.models import Repository
 from chalicelib.stats.models import Stat, storage_key
 from chalicelib.teams.models import Team, TeamMembership, map_dict
+from chalicelib.timefmt import now
 from tests.conftest import ADMIN
 from tests.faults import Faults
 
@@ -45,6 +46,8 @@ class Env:
     announced: set[tuple[str, str]] = field(default_factory=set)
     #: Queued events not delivered yet.
     queued: list[events.Event] = field(default_factory=list)
+    #: (repo id, path) -> the S3 key the last delivered DownloadPathChanged named (an index file).
+    served: dict[tuple[str, str], str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +95,8 @@ def _queue(env: Env, monkeypatch) -> None:
         env.queued.append(event)
         if isinstance(event, events.VersionPublished):
             env.announced.update((event.repo_id, path) for path in event.files)
+        if isinstance(event, events.DownloadPathChanged):
+            env.served[(event.repo_id, event.path)] = event.key
 
     monkeypatch.setattr(events, "sender", sender)
 
@@ -159,7 +164,12 @@ def check_consistency(env: Env, made: Made) -> None:
         if int(repo.package_count or 0) != count:
             problems.append(f"repository {repo.name}: package_count {repo.package_count}, {count} packages")
     size = sum(int(f.size) for f in files)
-    quota = int(Subject.get(owner).quota_used_bytes or 0)
+    try:
+        quota = int(Subject.get(owner).quota_used_bytes or 0)
+    except Subject.DoesNotExist:  # deleted: nothing of it may be left
+        quota = size
+        if repos:
+            problems.append(f"repositories {sorted(r.name for r in repos.values())} of deleted {owner}")
     if quota != size:
         problems.append(f"quota_used_bytes {quota}, files {size} bytes")
     try:
@@ -203,11 +213,47 @@ class Op:
     check: Callable[[Env, Made], None] | None = None
     #: Its first run makes calls the next ones do not (clients' first-use lookups): count on a second.
     warm: bool = False
+    #: What must hold right after the failed run, before its retry (``after_failure(env, made)``).
+    after_failure: Callable[[Env, Made], None] | None = None
+    #: Whether ``check_consistency`` applies (False: a job on records of its own, ``check`` says all).
+    files: bool = True
+    #: What ``fresh`` builds before ``setup``: "repo" (a Premium owner with a generic repository), "user"
+    #: (the owner only), "name" (a fresh name only, nothing in the tables: a job on records of its own).
+    fresh: str = "repo"
+    #: Which N to fail, from the counted calls (None: ``failures_to_try``); ``FAULTS_EVERY_N`` tries all.
+    tries: Callable[[list[str]], list[int]] | None = None
+
+
+def in_process_owner(repo: bool) -> Made:
+    """A new Premium user (and a generic repository) made through the services, as the admin's
+    requests would (``World.user``, ``World.repo``), without the requests' authentication."""
+    from chalicelib.accounts import services as accounts
+    from chalicelib.repositories import services as repositories
+    from chalicelib.validation import parse_body
+    from tests.conftest import User, unique
+
+    name = unique("u")
+    body = {"email": f"{name}@example.com", "plan": "premium", "admin": False}
+    subject, key = accounts.put_user(name, parse_body(json.dumps(body).encode(), accounts.UserBody))
+    assert key is not None
+    made = Made(User(name, key), "")
+    if repo:
+        made.repo = unique("r")
+        body = {"type": "generic", "private": False}
+        parsed = parse_body(json.dumps(body).encode(), repositories.CreateRepoBody)
+        repositories.create_repository(subject, made.repo, parsed)
+    return made
 
 
 def fresh(env: Env, op: Op) -> Made:
-    owner = env.world.user(plan="premium")
-    made = Made(owner, env.world.repo(owner.name))
+    if op.fresh == "name":
+        from types import SimpleNamespace
+
+        from tests.conftest import unique
+
+        made = Made(SimpleNamespace(name=unique("u"), auth=None), "")
+    else:
+        made = in_process_owner(op.fresh == "repo")
     op.setup(env, made)
     remember_ids(made)
     return made
@@ -225,13 +271,14 @@ def _version(files: int = 0, publish: bool = False) -> Callable[[Env, Made], Non
         made.version = "1.0"
         if not files:
             env.world.version(made.owner.name, made.repo, made.package, made.version)
+        at_once = publish and files == 1  # one request: upload with publish=1
         for i in range(files):
             path = f"f{i}.bin"
-            url = f"{_content(made)}/{made.package}/{made.version}/{path}"
+            url = f"{_content(made)}/{made.package}/{made.version}/{path}" + ("?publish=1" if at_once else "")
             answer = env.api.put(url, made.owner.auth, data=b"x" * (i + 3))
             assert answer.status_code == 201, answer.text
             made.paths.append(path)
-        if publish:
+        if publish and not at_once:
             url = f"{_content(made)}/{made.package}/{made.version}/publish"
             assert env.api.post(url, made.owner.auth).status_code == 200
 
@@ -450,6 +497,298 @@ def consume(env: Env, made: Made) -> WorkerAnswer:
     return as_worker(lambda: events.consume(made.extra))
 
 
+# --- the index and statistics jobs ----------------------------------------------------------------
+
+DIST = "dists/stable/"
+
+
+def deb_record(repo_id: str, name: str) -> File:
+    """A published .deb's record (the index reads records only, never the blob: its control is kept)."""
+    import hashlib
+
+    path = f"pool/main/{name[0]}/{name}_1.0_amd64.deb"
+    return File(
+        repo_id,
+        path,
+        name=path.rsplit("/", 1)[1],
+        name_lower=path.rsplit("/", 1)[1],
+        owner="-",
+        repo="-",
+        package_id=f"p-{name}",
+        version_key="1.0",
+        package=name,
+        version="1.0",
+        size=100,
+        sha1=hashlib.sha1(name.encode()).hexdigest(),
+        sha256=hashlib.sha256(name.encode()).hexdigest(),
+        published=True,
+        created=now(),
+        deb_distribution=["stable"],
+        deb_component=["main"],
+        deb_architecture=["amd64"],
+        deb_control=f"Package: {name}\nVersion: 1.0\nArchitecture: amd64\nDescription: {name}\n x\n",
+    )
+
+
+def index_setup(env: Env, made: Made) -> None:
+    """A Debian repository indexed once (two packages); then one package added, one removed, noted."""
+    from chalicelib.indexes import services as indexes
+
+    name = env.world.repo(made.owner.name, type="debian")
+    repo_id = Repository.get(made.owner.name, name).id
+    alpha, beta, gamma = (deb_record(repo_id, n) for n in ("alpha", "beta", "gamma"))
+    alpha.save()
+    beta.save()
+    indexes.request(repo_id, made.owner.name, name, full=True, send=False)
+    assert indexes.run(repo_id)
+    gamma.save()
+    alpha.delete()
+    indexes.request(repo_id, made.owner.name, name, [alpha.path, gamma.path], send=False)
+    made.extra = (repo_id, {beta.path, gamma.path})
+
+
+def index_run(env: Env, made: Made) -> WorkerAnswer:
+    """The indexes function on the repository's message (SQS redelivers it on failure)."""
+    from chalicelib.indexes import services as indexes
+
+    return as_worker(lambda: indexes.run(made.extra[0]))
+
+
+def check_index(env: Env, made: Made) -> None:
+    """The index is complete and consistent: nothing pending, the Release names each Packages file with
+    the checksum and size of the object readers get, that Packages lists exactly the published
+    packages; every object an index item names (its generation's and the one before) is in S3; what
+    readers get of each path was announced (the CDN's copies)."""
+    import hashlib
+
+    from chalicelib.indexes import services as indexes
+    from chalicelib.indexes.models import IndexFile
+
+    repo_id, published = made.extra
+    state = indexes.state_of(repo_id)
+    assert state is not None and not state.lease_until and not state.changed and not state.full, state
+    generation = int(state.generation)
+    items = list(IndexFile.query(repo_id))
+    served = {i.path: indexes._committed(i, generation)[0] for i in items}
+    release = storage.get_object(served[DIST + "Release"]).decode()
+    named = release.split("SHA256:\n", 1)[1].splitlines()
+    assert named, release
+    for line in named:
+        digest, size, relative = line.split()
+        data = storage.get_object(served[DIST + relative])
+        assert (hashlib.sha256(data).hexdigest(), len(data)) == (digest, int(size)), relative
+    packages = storage.get_object(served[DIST + "main/binary-amd64/Packages"]).decode()
+    listed = {line.split(": ", 1)[1] for line in packages.splitlines() if line.startswith("Filename: ")}
+    assert listed == published
+    for item in items:
+        for key in (item.key, item.prev_key):
+            assert key is None or storage.object_exists(key), f"{item.path}: {key} deleted while referenced"
+    for path, key in served.items():
+        assert env.served.get((repo_id, path)) == key, f"{path}: readers get {key}, announced otherwise"
+
+
+#: The statistics rollup's virtual clock: each fixture records its downloads in chunks of its own.
+_CLOCK: list[Any] = []
+
+
+def rollup_setup(env: Env, made: Made) -> None:
+    """Downloads of a fresh owner recorded in two chunks (one with two packages, versions, countries)."""
+    from datetime import datetime
+
+    from chalicelib.stats import recording, rollup
+
+    seconds = rollup.chunk_seconds()
+    if not _CLOCK:
+        start = int(time.time()) // seconds * seconds + seconds
+        _CLOCK.append(datetime.fromtimestamp(start, tz=datetime.now().astimezone().tzinfo).astimezone(UTC))
+    recording._marked.clear()  # marks of an earlier module's tables are gone
+    owner, repo_id = f"stats-{made.owner.name}", f"r-{made.owner.name}"
+    batches = [
+        [("p", "1.0", "DE", 10), ("p", "1.0", "DE", 20), ("p", "2.0", "FR", 5), ("q", "1.0", None, 7)],
+        [("p", "1.0", "DE", 1), ("q", "1.0", "US", 2)],
+    ]
+    chunks = []
+    for batch in batches:
+        at = _CLOCK[0]
+        _CLOCK[0] = at + timedelta(seconds=seconds)
+        downloads = [
+            events.Downloaded(
+                owner=owner,
+                repo="r",
+                repo_id=repo_id,
+                package=p,
+                version=v,
+                path=f"{p}-{v}",
+                size=size,
+                country=cc,
+                at=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            )
+            for p, v, cc, size in batch
+        ]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(recording, "now", lambda at=at: at)
+            assert recording.record(downloads) == len(downloads)
+        chunks.append((rollup.bucket_of_seconds(int(at.timestamp())), downloads))
+    made.extra = (owner, repo_id, chunks)
+
+
+def rollup_tries(calls: list[str]) -> list[int]:
+    """The rollup's N: the reads before its first write, and of each run of writes (a chunk's rows,
+    written concurrently, then its watermark) the first and the last, and the call after the last.
+    The rows of a chunk are independent conditional updates in no fixed order, so failing any one of
+    them leaves what failing the first counted does (the others written); the last is the watermark."""
+    chosen = set(failures_to_try(calls)) if EVERY_N else set()
+    runs: list[list[int]] = []
+    for n, call in enumerate(calls, 1):
+        if call in READS:
+            continue
+        if runs and runs[-1][-1] == n - 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    first = runs[0][0] if runs else len(calls) + 1
+    chosen |= set(range(1, first))
+    for run_ in runs:
+        chosen |= {run_[0], run_[-1]}
+    if runs and runs[-1][-1] < len(calls):
+        chosen.add(runs[-1][-1] + 1)
+    return sorted(chosen)
+
+
+def rollup_run(env: Env, made: Made) -> WorkerAnswer:
+    """The scheduled rollup (a failed run: the next minute's run is the retry)."""
+    from chalicelib.stats import rollup
+
+    return as_worker(lambda: rollup.run(until=_CLOCK[0] + timedelta(seconds=1)))
+
+
+def _rolled(rows: Any) -> list[str]:
+    """Which of the aggregate ``rows`` (``rollup.aggregate``) differ from what the table holds."""
+    from chalicelib.stats.models import Stat
+
+    wrong = []
+    for (key, period), (downloads, size, _, minutes) in rows:
+        try:
+            row = Stat.get(key, period, consistent_read=True)
+        except Stat.DoesNotExist:
+            wrong.append(f"{key} {period}: missing")
+            continue
+        if (int(row.downloads or 0), int(row.bytes or 0)) != (downloads, size):
+            wrong.append(f"{key} {period}: {row.downloads} downloads {row.bytes} bytes, {downloads} {size}")
+        if minutes is not None:
+            found: dict[str, int] = {}
+            for entry in row.minutes or []:
+                at, count = entry.split("=")
+                found[f"{period.split('#')[1]}T{at}"] = found.get(f"{period.split('#')[1]}T{at}", 0) + int(
+                    count
+                )
+            rest = period.split("#", 2)[2]
+            for at in minutes:
+                try:
+                    spilled = Stat.get(key, f"cm#{at}#{rest}", consistent_read=True)
+                    found[at] = found.get(at, 0) + int(spilled.downloads or 0)
+                except Stat.DoesNotExist:
+                    pass
+            if found != dict(minutes):
+                wrong.append(f"{key} {period}: minutes {found}, {dict(minutes)}")
+    return wrong
+
+
+def check_rollup(env: Env, made: Made) -> None:
+    """The aggregates equal a recomputation from the recorded events: none counted twice, none lost."""
+    from chalicelib.stats import rollup
+
+    _, _, chunks = made.extra
+    recorded = rollup.aggregate([e for _, batch in chunks for e in _recorded(batch)])
+    assert not _rolled(recorded.rows.items())
+    assert rollup.watermark() >= chunks[-1][0]
+
+
+def _recorded(batch: list[events.Downloaded]) -> list[Any]:
+    from chalicelib.stats.models import DownloadEvent
+
+    return [DownloadEvent.get(e.id, consistent_read=True) for e in batch]
+
+
+def check_watermark(env: Env, made: Made) -> None:
+    """After the failed run: the watermark is before every chunk whose rows are not all written."""
+    from chalicelib.stats import rollup
+
+    _, _, chunks = made.extra
+    from chalicelib.stats.models import Stat
+
+    mark = rollup.watermark()
+    for chunk, batch in chunks:
+        if mark < chunk:
+            continue
+        for key, period in rollup.aggregate(_recorded(batch)).rows:
+            row = Stat.get(key, period, consistent_read=True)
+            assert (row.applied or "") >= chunk, f"watermark {mark} past chunk {chunk}: {key} {period}"
+
+
+# --- subject deletes ----------------------------------------------------------------------------
+
+
+def _space(made: Made, subject: str) -> Made:
+    """What ``_version`` builds, in ``subject``'s space (an organisation's), as ``made.owner``."""
+    from types import SimpleNamespace
+
+    return Made(SimpleNamespace(name=subject, auth=made.owner.auth), "")
+
+
+_SHARED_ORG: list[str] = []
+
+
+def user_delete_setup(env: Env, made: Made) -> None:
+    """A user with a published file, an access key, a membership of another owner's organisation."""
+    _version(files=1, publish=True)(env, made)
+    assert access_key(env, made).status_code == 201
+    if not _SHARED_ORG:  # another owner's, one for every N (the members are independent)
+        _SHARED_ORG.append(env.world.org(env.world.user()))
+    env.world.member(_SHARED_ORG[0], made.owner)
+    made.extra = _SHARED_ORG[0]
+
+
+def delete_user(env: Env, made: Made) -> Any:
+    return env.api.delete(f"/api/security/users/{made.owner.name}", ADMIN)
+
+
+def check_user_gone(env: Env, made: Made) -> None:
+    """Nothing of the deleted user is left: no subject, membership, access key."""
+    from chalicelib.accounts.models import Membership
+    from chalicelib.entitlements.models import AccessKey
+
+    name = made.owner.name
+    assert not list(Subject.query(name)), name
+    assert not list(Membership.member_index.query(name)), "memberships left"
+    assert not list(AccessKey.query(name)), "access keys left"
+
+
+def org_delete_setup(env: Env, made: Made) -> None:
+    """An organisation (of ``made.owner``) with a repository holding a published file."""
+    org = env.world.org(made.owner, plan="premium")
+    space = _space(made, org)
+    space.repo = env.world.repo(org)
+    _version(files=1, publish=True)(env, space)
+    remember_ids(space)
+    made.repo_ids |= space.repo_ids
+    made.package_ids |= space.package_ids
+    made.extra = org
+
+
+def delete_org(env: Env, made: Made) -> Any:
+    return env.api.delete(f"/orgs/{made.extra}", ADMIN)
+
+
+def check_org_gone(env: Env, made: Made) -> None:
+    from chalicelib.accounts.models import Membership
+
+    org = made.extra
+    assert not list(Subject.query(org)), org
+    assert not list(Repository.query(org)), "repositories left"
+    assert not list(Membership.query(org)), "memberships left"
+
+
 OPS: dict[str, Op] = {
     "upload": Op(upload_setup, upload, (201,)),
     # A retry after the file was published (the version's marking failed) finds it published: 409.
@@ -468,6 +807,20 @@ OPS: dict[str, Op] = {
     "team_permission": Op(team_permission_setup, team_permission, (200,), (), check_teams),
     "large_upload_finisher": Op(staged_setup, finish_upload, (200,), (), check_finished, warm=True),
     "event_consumer": Op(consumer_setup, consume, (200,)),
+    "delete_user": Op(user_delete_setup, delete_user, (200,), (404,), check_user_gone),
+    "delete_organisation": Op(org_delete_setup, delete_org, (200,), (404,), check_org_gone, fresh="user"),
+    "index_calculation": Op(index_setup, index_run, (200,), (), check_index, files=False, fresh="user"),
+    "statistics_rollup": Op(
+        rollup_setup,
+        rollup_run,
+        (200,),
+        (),
+        check_rollup,
+        after_failure=check_watermark,
+        files=False,
+        fresh="name",
+        tries=rollup_tries,
+    ),
 }
 
 
@@ -487,6 +840,8 @@ def run(env: Env, op: Op, made: Made, n: int | None, lost: bool = False) -> tupl
         assert answer.headers.get("Retry-After") == "1"
         if not lost and all(call in READS for call in calls[:-1]):
             return list(calls), True
+        if op.after_failure is not None:
+            op.after_failure(env, made)
         again = op.request(env, made)
         assert again.status_code in op.ok + op.retried, f"{where}: retry {again.status_code} {again.text}"
     t2 = time.process_time()
@@ -498,7 +853,8 @@ def run(env: Env, op: Op, made: Made, n: int | None, lost: bool = False) -> tupl
         print(Counter(settled))
     t3 = time.process_time()
     try:
-        check_consistency(env, made)
+        if op.files:
+            check_consistency(env, made)
         if op.check is not None:
             op.check(env, made)
     except AssertionError as error:
@@ -537,7 +893,7 @@ def every_n(env: Env, op: Op, lost: bool = False) -> int:
     if op.warm:
         calls, _ = run(env, op, fresh(env, op), None)
     made = None
-    for n in failures_to_try(calls):
+    for n in (op.tries or failures_to_try)(calls) if not EVERY_N else failures_to_try(calls):
         t0 = time.process_time()
         made = made or fresh(env, op)
         if PROFILE:

@@ -150,11 +150,11 @@ def test_readers_see_the_old_index_until_the_switch_and_a_crash_is_undone(api, s
     flips: list = []
     real_release = services._release
 
-    def crash_before_flip(claim, flipped, file_count=None):
+    def crash_before_flip(claim, flipped, file_count=None, pending=None):
         if flipped and not flips:
             flips.append(claim.attempt)
             raise RuntimeError("crashed before the switch")
-        return real_release(claim, flipped, file_count)
+        return real_release(claim, flipped, file_count, pending)
 
     monkeypatch.setattr(services, "_release", crash_before_flip)
     upload(api, owner, repo, package, "1.1", "g.txt")
@@ -163,8 +163,8 @@ def test_readers_see_the_old_index_until_the_switch_and_a_crash_is_undone(api, s
     # The new generation's files are written, the pointer is not moved: readers see the old index.
     assert int(services.state_of(repo_id).generation) == generation
     assert index_text(api, owner.name, repo) == "f0.txt\nf2.txt"
-    # The lease expires; the message comes again; the next attempt starts from scratch.
-    IndexState(repo_id).update(actions=[IndexState.lease_until.set(1)])
+    # The failed switch freed the lease; the message comes again; the next attempt starts from scratch.
+    assert services.state_of(repo_id).lease_until is None
     services.run(repo_id)
     assert fake_index.RUNS[-1] is True
     assert index_text(api, owner.name, repo) == "f0.txt\nf2.txt\ng.txt"
@@ -195,6 +195,21 @@ def test_a_change_noted_during_a_calculation_is_not_lost(api, scene, pump):
     assert state.changed == {"i.txt"} and state.schedule  # still pending, and scheduled
     assert services.run(repo_id)
     assert not services.state_of(repo_id).changed
+
+
+def test_a_change_noted_during_a_calculation_that_switches_content_is_not_lost(api, scene, pump):
+    owner, repo, package, repo_id = scene
+    upload(api, owner, repo, package, "1.4", "k.txt")
+    pump.drain()  # the calculation after the upload lists k.txt
+    upload(api, owner, repo, package, "1.5", "l.txt")  # its calculation: run here, a change meanwhile
+    services.request(repo_id, owner.name, repo, ["l.txt"], send=False)
+    fake_index.DURING.append(lambda: services.request(repo_id, owner.name, repo, ["l.txt"], send=False))
+    assert services.run(repo_id)  # switched (with its announcements), the change kept pending
+    assert services.state_of(repo_id).changed == {"l.txt"}
+    assert "l.txt" in index_text(api, owner.name, repo)
+    assert services.run(repo_id)
+    assert not services.state_of(repo_id).changed
+    pump.drain()
 
 
 def test_a_private_repository_index_needs_credentials(api, world, pump):

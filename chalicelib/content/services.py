@@ -243,7 +243,9 @@ def _write_record(record: File, condition: Any, delta: int, pending: outbox.Pend
     except TransactWriteError as error:
         if db.cancelled_by_condition(error, 0):
             raise Conflict(f"'{record.path}' was changed by another upload at the same time") from None
-        if db.cancelled_by_condition(error, 1):
+        # PynamoDB sends deletes, then puts, then updates: the quota's update follows the outbox
+        # entry's put when there is one (the entry has no condition).
+        if db.cancelled_by_condition(error, 1) or db.cancelled_by_condition(error, 2):
             raise NotFound(f"Subject '{record.owner}' was not found") from None
         raise
 
@@ -553,7 +555,9 @@ def _delete_records(records: list[File], strict: bool = False, by: str | None = 
                         if fresh is not None and fresh.version_key == stale.version_key:
                             chunk[key] = fresh  # overridden meanwhile: still a file of what is purged
                     continue
-                if with_quota and db.cancelled_by_condition(error, len(items)):
+                # The deletes come first, then the entry's put, then the quota's update (PynamoDB's
+                # order, whatever the order of the calls): the quota's index is len(items) + 1.
+                if with_quota and db.cancelled_by_condition(error, len(items) + 1):
                     with_quota = False  # the subject is gone: nothing to count any more
                     continue
                 if db.transaction_conflict(error) and attempt + 1 < db.TRANSACTION_ATTEMPTS * 2:

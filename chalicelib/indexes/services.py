@@ -22,9 +22,9 @@ import mimetypes
 import uuid
 from collections.abc import Iterable, Iterator
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
-from chalicelib import db, events, queues, storage
+from chalicelib import db, events, outbox, queues, storage
 from chalicelib.config import settings
 from chalicelib.content.models import File
 from chalicelib.errors import BadRequest
@@ -163,12 +163,21 @@ def _claim(repo_id: str) -> Claim | None:
 
 def run(repo_id: str) -> bool:
     """Calculate a repository's index once (the indexes function, per message). Returns whether a new
-    generation was switched to; a held lease sends the message again, delayed."""
+    generation was switched to; a held lease sends the message again, delayed. Any failure after the
+    claim frees the lease at once (the redelivery calculates from scratch), not after ``LEASE_MS``."""
     claim = _claim(repo_id)
     if claim is None:
         if _state(repo_id) is not None:  # held by a running calculation: later (gone: nothing to do)
             queues.send(queues.INDEXES, {"repo_id": repo_id}, delay_seconds=settings().index_debounce_seconds)
         return False
+    try:
+        return _calculate(repo_id, claim)
+    except Exception:
+        _abandon(claim)  # a no-op when the lease ended already (the switch was written)
+        raise
+
+
+def _calculate(repo_id: str, claim: Claim) -> bool:
     state = claim.state
     repo = _repository(state)
     module = registry.calculator(repo.type) if repo is not None else None
@@ -179,24 +188,30 @@ def run(repo_id: str) -> bool:
         _release(claim, flipped=False)
         return False
     job = _job(repo, claim, int(state.generation or 0))
-    try:
-        outputs = module.calculate(job)
-        count, changes = _write(repo_id, int(state.generation or 0), claim.attempt, outputs, claim.full)
-    except Exception:
-        _abandon(claim)
-        raise
-    if not _release(claim, flipped=True, file_count=count):
+    outputs = module.calculate(job)
+    count, changes = _write(repo_id, int(state.generation or 0), claim.attempt, outputs, claim.full)
+    # The switch and its announcement are one write (the outbox): a failure after it cannot lose
+    # which objects readers now get (the sweep announces them).
+    pending = outbox.entry(f"index#{repo_id}", *_announcements(repo, changes)) if changes else None
+    if not _release(claim, flipped=True, file_count=count, pending=pending):
         return False
-    _announce(repo, changes)
+    if pending is not None:
+        outbox.release(pending)
     log.info("index %s/%s: generation %s (%s)", repo.owner, repo.name, claim.attempt, job.stats)
     return True
 
 
-def _announce(repo: Repository, changes: dict[str, str | None]) -> None:
-    """Tell who serves ``/dl`` (the CDN's copies) which index files readers now get from which
+def _announcements(repo: Repository, changes: dict[str, str | None]) -> list[DownloadPathChanged]:
+    """What tells who serves ``/dl`` (the CDN's copies) which index files readers now get from which
     object (None: gone), once the generation switched."""
-    for path, key in sorted(changes.items()):
-        changed = DownloadPathChanged(owner=repo.owner, repo=repo.name, repo_id=repo.id, path=path, key=key)
+    return [
+        DownloadPathChanged(owner=repo.owner, repo=repo.name, repo_id=repo.id, path=path, key=key)
+        for path, key in sorted(changes.items())
+    ]
+
+
+def _announce(repo: Repository, changes: dict[str, str | None]) -> None:
+    for changed in _announcements(repo, changes):
         events.publish(changed)
 
 
@@ -221,7 +236,32 @@ def _repository(state: IndexState) -> Repository | None:
     return repo if repo.id == state.repo_id else None
 
 
-def _release(claim: Claim, flipped: bool, file_count: int | None = None) -> bool:
+def _update_state(repo_id: str, actions: list, condition: object, pending: outbox.Pending | None) -> bool:
+    """One conditional update of the index state, with ``pending`` (the switch's announcements) in
+    the same transaction; False when the condition failed (nothing written)."""
+    try:
+        if pending is None:
+            IndexState(repo_id).update(actions=actions, condition=condition)
+        else:
+            with db.transaction() as tx:
+                tx.update(IndexState(repo_id), actions=actions, condition=condition)
+                tx.save(pending)
+    except UpdateError as error:
+        if db.condition_failed(error):
+            return False
+        raise
+    except TransactWriteError as error:
+        # PynamoDB sends the entry's put before the state's update: the update is action 1 (the put
+        # has no condition).
+        if db.cancelled_by_condition(error, 1):
+            return False
+        raise
+    return True
+
+
+def _release(
+    claim: Claim, flipped: bool, file_count: int | None = None, pending: outbox.Pending | None = None
+) -> bool:
     """End the lease; ``flipped``: readers switch to the attempt's generation. The changes it covered
     are cleared only when no request came meanwhile (a path noted again during the calculation may
     have been read before its change: it stays pending, and the next calculation reads it again).
@@ -242,23 +282,15 @@ def _release(claim: Claim, flipped: bool, file_count: int | None = None) -> bool
     if claim.full:
         covered.append(IndexState.full.remove())
     mine = IndexState.lease_until == claim.lease
-    try:
-        if covered:
-            try:
-                IndexState(claim.state.repo_id).update(
-                    actions=actions + covered, condition=mine & (IndexState.requests == claim.requests)
-                )
-                return True
-            except UpdateError as error:
-                if not db.condition_failed(error):
-                    raise
-        IndexState(claim.state.repo_id).update(actions=actions, condition=mine)
-    except UpdateError as error:
-        if not db.condition_failed(error):
-            raise
-        log.warning("index lease of %s taken over; attempt %s dropped", claim.state.repo_id, claim.attempt)
-        return False
-    return True
+    repo_id = claim.state.repo_id
+    if covered and _update_state(
+        repo_id, actions + covered, mine & (IndexState.requests == claim.requests), pending
+    ):
+        return True
+    if _update_state(repo_id, actions, mine, pending):
+        return True
+    log.warning("index lease of %s taken over; attempt %s dropped", repo_id, claim.attempt)
+    return False
 
 
 def _abandon(claim: Claim) -> None:
@@ -374,6 +406,11 @@ def _write(
             else:
                 removals.append(item)  # deleted before the generation readers see: forgotten
     displaced = {items[w.path].prev_key for w in writes if w.path in items} - {None}
+    # What a crashed attempt wrote (never switched to, so never served) goes too.
+    displaced |= {
+        items[w.path].key for w in writes if w.path in items and int(items[w.path].gen) > generation
+    }
+    displaced -= {None}
     displaced -= {w.prev_key for w in writes} | {w.key for w in writes}
     with IndexFile.batch_write() as batch:
         for item in writes:
