@@ -311,3 +311,25 @@ def test_cdn_downloads_are_download_lines(api, scene, monkeypatch):
         expected
     ] * 5
     assert {line["time"] for line in got if line["type"] == "download"} == {"2026-12-01T23:59:58.000Z"}
+
+
+def test_a_failing_login_event_send_does_not_fail_the_request(api, world, monkeypatch):
+    """The login event is best effort: an authenticated request succeeds while SQS fails to take it,
+    and the next request sends it (nothing remembered the failed send as done)."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.web import logins
+
+    user = world.user()
+    sent = []
+
+    def failing(event):
+        if isinstance(event, events.LoginSucceeded):
+            sent.append(event)
+            if len(sent) == 1:
+                raise ClientError({"Error": {"Code": "InternalError", "Message": "x"}}, "SendMessage")
+
+    monkeypatch.setattr(logins.events, "publish", failing)
+    assert api.get(f"/users/{user.name}", user.auth).status_code == 200
+    assert api.get(f"/users/{user.name}", user.auth).status_code == 200
+    assert [e.user for e in sent] == [user.name, user.name]  # tried again after the failure
