@@ -28,11 +28,10 @@ from collections import Counter
 import pytest
 
 from chalicelib.accounts.services import bootstrap_admin
-from chalicelib.config import settings as shelf_settings
 from chalicelib.web.openapi import operation_ids
 from chalicelib.web.routing import ROUTES
 from tests.conftest import ADMIN, World, assert_message
-from tests.test_bola import build_org, values_of
+from tests.test_bola import allow_loopback, build_org, values_of  # noqa: F401  (allow_loopback: a fixture)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1"))
 SEED = int(os.environ.get("FUZZ_SEED", "20261202"))
@@ -58,16 +57,8 @@ def basic(user: str, key: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def allow_loopback():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SHELF_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8")
-        shelf_settings.cache_clear()
-        yield
-    shelf_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def org(api, allow_loopback) -> dict:
+def org(api, request) -> dict:
+    request.getfixturevalue("allow_loopback")  # test_bola's: webhook targets on loopback accepted
     org = build_org(api, World(api), "f")
     org["log_name"] = "2026-01-01.log.gz"
     return org
