@@ -662,12 +662,14 @@ def rollup_run(env: Env, made: Made) -> WorkerAnswer:
     return as_worker(lambda: rollup.run(until=_CLOCK[0] + timedelta(seconds=1)))
 
 
-def _rolled(rows: Any) -> list[str]:
-    """Which of the aggregate ``rows`` (``rollup.aggregate``) differ from what the table holds."""
-    from chalicelib.stats.models import Stat
+def _rolled(totals: Any) -> list[str]:
+    """Which of the aggregate rows and ledger entries of ``totals`` (``rollup.aggregate``) differ from
+    what the table holds (the ledger: the sums of the repositories' chunk items of each day)."""
+    from chalicelib.stats import ledger
+    from chalicelib.stats.models import Stat, repo_ledger_key
 
     wrong = []
-    for (key, period), (downloads, size, _, minutes) in rows:
+    for (key, period), (downloads, size, _) in totals.rows.items():
         try:
             row = Stat.get(key, period, consistent_read=True)
         except Stat.DoesNotExist:
@@ -675,22 +677,19 @@ def _rolled(rows: Any) -> list[str]:
             continue
         if (int(row.downloads or 0), int(row.bytes or 0)) != (downloads, size):
             wrong.append(f"{key} {period}: {row.downloads} downloads {row.bytes} bytes, {downloads} {size}")
-        if minutes is not None:
-            found: dict[str, int] = {}
-            for entry in row.minutes or []:
-                at, count = entry.split("=")
-                found[f"{period.split('#')[1]}T{at}"] = found.get(f"{period.split('#')[1]}T{at}", 0) + int(
-                    count
-                )
-            rest = period.split("#", 2)[2]
-            for at in minutes:
-                try:
-                    spilled = Stat.get(key, f"cm#{at}#{rest}", consistent_read=True)
-                    found[at] = found.get(at, 0) + int(spilled.downloads or 0)
-                except Stat.DoesNotExist:
-                    pass
-            if found != dict(minutes):
-                wrong.append(f"{key} {period}: minutes {found}, {dict(minutes)}")
+    for repo_id, days in totals.packages.items():
+        for when, packages in days.items():
+            found: dict[tuple, int] = {}
+            chunk_items = Stat.query(
+                repo_ledger_key(repo_id), Stat.period.startswith(f"c#{when}#"), consistent_read=True
+            )
+            for item in chunk_items:
+                for name, entries in ledger._decode(item).items():
+                    for at, cc, version, n in entries:
+                        found[(name, at, cc, version)] = found.get((name, at, cc, version), 0) + n
+            want = {(name, *k): n for name, counts in packages.items() for k, n in counts.items()}
+            if found != want:
+                wrong.append(f"ledger {repo_id} {when}: {found}, {want}")
     return wrong
 
 
@@ -700,7 +699,7 @@ def check_rollup(env: Env, made: Made) -> None:
 
     _, _, chunks = made.extra
     recorded = rollup.aggregate([e for _, batch in chunks for e in _recorded(batch)])
-    assert not _rolled(recorded.rows.items())
+    assert not _rolled(recorded)
     assert rollup.watermark() >= chunks[-1][0]
 
 

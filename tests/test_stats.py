@@ -95,6 +95,7 @@ def scene(api, world):
         "key": key,
         "reader": reader,
         "first": first,
+        "world": world,
     }
 
 
@@ -302,7 +303,9 @@ def test_a_crash_half_way_loses_nothing(api, scene, monkeypatch):
     monkeypatch.setattr(Stat, "update", real_update)
     report = rollup.run(until=until)
     assert report.events == 3 and report.skipped >= 1  # the rows written before the crash
-    assert report.writes + report.skipped == len(rollup.aggregate(rollup._events_of(_marks(until))).rows)
+    totals = rollup.aggregate(rollup._events_of(_marks(until)))
+    chunk_items = sum(len(days) for days in totals.packages.values())  # one per repository and day
+    assert report.writes + report.skipped == len(totals.rows) + chunk_items
     records, countries, subject_bytes, repo_bytes = _numbers(api, scene)
     assert records == [
         {"date": today(), "downloads": [{"version": "1.0", "count": 6}, {"version": "2.0", "count": 2}]}
@@ -330,11 +333,13 @@ def test_storage_follows_file_events_once(api, scene, monkeypatch):
     assert usage(api, scene, f"/usage/{org}", **{"from": month_start()})[0]["storage_bytes"] == 1200
 
 
-def test_a_full_day_row_writes_minute_rows_with_the_same_answers(api, scene, monkeypatch):
-    """A package's day row carries its downloads per minute up to ``MINUTES_PER_ROW`` entries; a full
-    row's later minutes go to ``cm#`` rows. Either way every report counts each download once."""
-    monkeypatch.setattr(rollup, "MINUTES_PER_ROW", 0)  # every row is full
-    monkeypatch.setattr(rollup, "_full", set())
+def test_a_chunk_item_in_parts_gives_the_same_answers(api, scene, monkeypatch):
+    """A repository's packages share one ledger item per chunk, in parts when it is large: with a part
+    per package every report counts each download once, also when the chunk is rolled up again."""
+    from chalicelib.stats import ledger
+    from chalicelib.stats.models import repo_ledger_key
+
+    monkeypatch.setattr(ledger, "PART_BYTES", 1)  # one part per package
     org, repo = scene["org"], scene["repo"]
     start, end = now() - timedelta(minutes=30), now() + timedelta(minutes=1)
     span = {"from": iso(start), "to": iso(end)}
@@ -342,23 +347,30 @@ def test_a_full_day_row_writes_minute_rows_with_the_same_answers(api, scene, mon
     countries = {r["country"]: r["count"] for r in stats(api, scene, "country_downloads")["records"]}
     queued: list[events.Event] = []
     monkeypatch.setattr(events, "sender", queued.append)
+    scene_world = scene["world"]
+    scene_world.package(org, repo, name="pkg2")
+    response = api.put(f"/content/{org}/{repo}/pkg2/1.0/d.bin;publish=1", ADMIN, data=b"d" * 10)
+    assert response.status_code == 201, response.text
     later = rollup.read_iso(rollup.watermark() + "Z") + CHUNK  # a chunk after the earlier tests'
     monkeypatch.setattr(recording, "now", lambda: later)
-    for _ in range(2):
-        response = api.get(f"/dl/{org}/{repo}/a.bin", headers={"X-Forwarded-For": JP})
+    for name in ("a.bin", "a.bin", "d.bin"):
+        response = api.get(f"/dl/{org}/{repo}/{name}", headers={"X-Forwarded-For": JP})
         assert response.status_code == 302
     deliver(queued)
     report = rollup.run(until=later + CHUNK + timedelta(seconds=1))
-    assert report.events == 2
-    minute_rows = [r for r in Stat.query(f"p#{scene_repo_id(org, repo)}#pkg") if r.period.startswith("cm#")]
-    assert sum(int(r.downloads) for r in minute_rows if r.period.endswith("#JP#1.0")) == 2
+    assert report.events == 3
+    chunk = rollup.chunk_of(rollup.watermark(), rollup.chunk_seconds())
+    items = [r for r in Stat.query(repo_ledger_key(scene_repo_id(org, repo))) if f"#{chunk}#" in r.period]
+    assert sorted(r.period.rsplit("#", 1)[1] for r in items) == ["0", "1"]  # two packages, two parts
     assert stats(api, scene, "total_downloads", "1.0", **span)["records"] == [
         {"version": "1.0", "count": before + 2}
     ]
     after = {r["country"]: r["count"] for r in stats(api, scene, "country_downloads")["records"]}
     assert after == {**countries, "JP": countries.get("JP", 0) + 2}
+    response = api.post(f"/packages/{org}/{repo}/pkg2/stats/total_downloads", scene["owner"].auth, json=span)
+    assert response.json()["records"] == [{"version": "1.0", "count": 1}]
     numbers = _numbers(api, scene)
-    Stat(ROLLUP_KEY, "-").delete()  # every chunk again, the full rows' included: nothing changes
+    Stat(ROLLUP_KEY, "-").delete()  # every chunk again: nothing changes
     assert roll_up().writes == 0
     assert _numbers(api, scene) == numbers
 

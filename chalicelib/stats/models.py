@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from pynamodb.attributes import (
     BinaryAttribute,
-    ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -31,8 +30,10 @@ from chalicelib.records import dataclass
 
 #: Raw download events expire after this (aggregates stay).
 RAW_RETENTION = timedelta(days=30)
-#: Minute rows (the last 24 hours at minute resolution) expire after this.
-MINUTE_RETENTION = timedelta(hours=25)
+#: A repository's chunk items (its packages' downloads of one chunk, by minute) expire after this: long
+#: after the day's compaction into day items (an hour after the day ends), and beyond the 24 hours read
+#: at minute resolution.
+CHUNK_RETENTION = timedelta(days=7)
 #: Ingest buckets: events are written with the bucket of the moment they were recorded
 #: (``YYYY-MM-DDTHH:MM:SS`` of its start) and a shard (``#0`` … ``#SHARDS-1``).
 BUCKET_SECONDS = 10
@@ -166,11 +167,10 @@ class Stat(Model):
     files = NumberAttribute(null=True)
     #: The last ingest bucket added into this row (the rollup's idempotence: ``applied < bucket``).
     applied = UnicodeAttribute(null=True)
-    #: A package's day row (``c#``): its downloads per minute, ``HH:MM=<count>`` (one entry per minute
-    #: and chunk), until ``rollup.MINUTES_PER_ROW`` entries; later minutes go to ``cm#`` rows.
-    minutes = ListAttribute(of=UnicodeAttribute, null=True)
-    #: A full day row: the first chunk whose minutes went to ``cm#`` rows (earlier ones are in ``minutes``).
-    minute_rows_from = UnicodeAttribute(null=True)
+    #: A repository's ledger item (``rl#``): its packages' downloads, gzip JSON (``stats/ledger.py``).
+    payload = BinaryAttribute(null=True, legacy_encoding=False)
+    #: Part 0 of a ledger day item: how many parts the day item has (written last: it is complete).
+    parts = NumberAttribute(null=True)
     #: The watermark row: the last bucket rolled up.
     watermark = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
@@ -182,10 +182,15 @@ class Stat(Model):
 ROLLUP_KEY = "job#rollup"
 #: Ingest buckets with events to roll up: ``Stat(PENDING_KEY, "<bucket>#<shard>")``.
 PENDING_KEY = "job#pending"
+#: Repository days with chunk items to compact: ``Stat(COMPACT_KEY, "<day>#<repo_id>")``, ``applied``
+#: the last chunk written for it.
+COMPACT_KEY = "job#compact"
 
 
-def package_key(repo_id: str, package: str) -> str:
-    return f"p#{repo_id}#{package}"
+def repo_ledger_key(repo_id: str) -> str:
+    """A repository's download ledger (its packages' downloads): periods ``c#<day>#<chunk>#<part>``
+    (chunk items) and ``d#<day>#<through chunk>#<part>`` (day items)."""
+    return f"rl#{repo_id}"
 
 
 def repo_key(repo_id: str) -> str:

@@ -3,10 +3,12 @@
 Incremental: it starts after its watermark (the last ingest bucket done) and reads only the buckets
 with a pending mark, a chunk of them at a time (``SHELF_STATS_ROLLUP_SECONDS`` of ingest time, 60 s;
 aligned, so a chunk is the same set of buckets whichever run reads it), in order, once the chunk
-closed ``SHELF_STATS_LAG_SECONDS`` ago. Idempotent and crash-safe: each aggregate row is written
-once per chunk with ``ADD`` conditioned on ``applied < chunk`` (a row that already took the chunk is
-skipped), and the watermark moves only after the chunk's rows are written — running it twice, or
-again after a crash half-way, counts every event exactly once.
+closed ``SHELF_STATS_LAG_SECONDS`` ago. A chunk writes the repositories' and subjects' aggregate rows
+and, per repository, one ledger chunk item with its packages' downloads (``ledger.py``: no item per
+package). Idempotent and crash-safe: each aggregate row is written once per chunk with ``ADD``
+conditioned on ``applied < chunk`` (a row that already took the chunk is skipped), a chunk item only if
+it does not exist, and the watermark moves only after the chunk's items are written — running it
+twice, or again after a crash half-way, counts every event exactly once.
 
 Example::
 
@@ -24,14 +26,13 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
-from pynamodb.expressions.condition import size as size_of
 
 from chalicelib import db
 from chalicelib.config import settings
 from chalicelib.records import dataclass
+from chalicelib.stats import ledger
 from chalicelib.stats.models import (
     BUCKET_SECONDS,
-    MINUTE_RETENTION,
     PENDING_KEY,
     ROLLUP_KEY,
     Download,
@@ -41,7 +42,6 @@ from chalicelib.stats.models import (
     downloads_of,
     minute,
     month,
-    package_key,
     repo_key,
     subject_key,
 )
@@ -55,44 +55,37 @@ UNKNOWN_COUNTRY = "--"
 WRITERS = 16
 
 
-#: Minute entries a package's day row holds (``Stat.minutes``; ~10 bytes each, so the row stays within
-#: one 1 KB write unit); a row's later minutes are written as ``cm#`` minute rows instead.
-MINUTES_PER_ROW = 40
-#: Day rows known to be full (this container): their minutes go to ``cm#`` rows without a try first.
-_full: set[tuple[str, str]] = set()
+def _nested(depth: int) -> defaultdict:
+    """``depth`` levels of ``defaultdict``, integers at the bottom."""
+    return defaultdict(int) if depth == 1 else defaultdict(lambda: _nested(depth - 1))
 
 
 @dataclass
 class Totals:
-    """A chunk's sums per aggregate row: ``{(key, period): [downloads, bytes, expires_at, minutes]}``,
-    ``minutes`` (a package's day rows only) ``{minute: downloads}``."""
+    """A chunk's sums: per shared aggregate row (a repository's, a subject's) ``rows``
+    ``{(key, period): [downloads, bytes, expires_at]}``; per repository the packages' downloads for
+    its ledger (``ledger.py``) ``{repo_id: {day: {package: {(minute, country, version): downloads}}}}``."""
 
-    rows: dict[tuple[str, str], list] = field(default_factory=lambda: defaultdict(lambda: [0, 0, None, None]))
+    rows: dict[tuple[str, str], list] = field(default_factory=lambda: defaultdict(lambda: [0, 0, None]))
+    packages: dict[str, dict[str, ledger.Minutes]] = field(default_factory=lambda: _nested(4))
 
-    def add(
-        self, key: str, period: str, size: int, expires: datetime | None = None, at: str | None = None
-    ) -> None:
+    def add(self, key: str, period: str, size: int, expires: datetime | None = None) -> None:
         row = self.rows[(key, period)]
         row[0] += 1
         row[1] += size
         row[2] = expires
-        if at is not None:
-            if row[3] is None:
-                row[3] = defaultdict(int)
-            row[3][at] += 1
 
 
 def aggregate(events: list[DownloadEvent | Download], totals: Totals | None = None) -> Totals:
-    """The aggregate rows of ``events`` (see docs/data-model.md for the key scheme): a package has one
-    row per day, country and version, which carries the downloads per minute too (``_write_day``); its
-    per-version and per-minute figures are read as sums of these (``services._counts``)."""
+    """The aggregate rows of ``events`` (see docs/data-model.md for the key scheme): the repository's
+    and subject's rows, and the packages' downloads by day, minute, country and version, which the
+    repository's ledger holds (``ledger.py``)."""
     totals = totals or Totals()
     for event in events:
         size = int(event.size or 0)
         d, mo = day(event.at), month(event.at)
         cc = event.country or UNKNOWN_COUNTRY
-        package = package_key(event.repo_id, event.package)
-        totals.add(package, f"c#{d}#{cc}#{event.version}", size, at=minute(event.at))
+        totals.packages[event.repo_id][d][event.package][(minute(event.at)[11:], cc, event.version)] += 1
         for key in (repo_key(event.repo_id), subject_key(event.owner)):
             totals.add(key, f"d#{d}", size)
             totals.add(key, f"M#{mo}", size)
@@ -124,54 +117,14 @@ def _write(
     return True
 
 
-def _write_day(bucket: str, key: str, period: str, downloads: int, size: int, minutes: dict[str, int]) -> int:
-    """A package's day row (``c#<d>#<CC>#<version>``) for ``bucket``, with its downloads per minute:
-    one UpdateItem appending the minutes to the row's ``minutes`` while they fit; once they do not (the
-    row is full: ``minute_rows_from`` names the first such chunk), the day's sums and one
-    ``cm#<minute>#<CC>#<version>`` row per minute (TTL 25 h). So each chunk's minutes are in exactly
-    one of the two, also on a re-run (the day row says which). How many items it wrote (0: taken
-    already)."""
-    entries = [f"{at[11:]}={count}" for at, count in sorted(minutes.items())]
-    sums = [Stat.downloads.add(downloads), Stat.bytes.add(size), Stat.applied.set(bucket)]
-    if (key, period) not in _full and len(entries) <= MINUTES_PER_ROW:
-        room = Stat.minutes.does_not_exist() | (size_of(Stat.minutes) <= MINUTES_PER_ROW - len(entries))
-        try:
-            Stat(key, period).update(
-                actions=[*sums, Stat.minutes.set((Stat.minutes | []).append(entries))],
-                condition=_not_applied(bucket) & Stat.minute_rows_from.does_not_exist() & room,
-            )
-            return 1
-        except UpdateError as error:  # full, or taken already
-            if not db.condition_failed(error):
-                raise
-    written = 0
-    try:
-        Stat(key, period).update(
-            actions=[*sums, Stat.minute_rows_from.set(Stat.minute_rows_from | bucket)],
-            condition=_not_applied(bucket),
-        )
-        written = 1
-    except UpdateError as error:
-        if not db.condition_failed(error):
-            raise
-        spilled = Stat.get(key, period, consistent_read=True).minute_rows_from
-        if spilled is None or spilled > bucket:
-            return 0  # the chunk went into the row's minutes
-    if len(_full) > 100_000:
-        _full.clear()
-    _full.add((key, period))
-    rest = period.split("#", 2)[2]
-    for at, count in sorted(minutes.items()):  # each with its own `applied`: a re-run completes them
-        expires = datetime.strptime(at, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC) + MINUTE_RETENTION
-        written += _write(bucket, key, f"cm#{at}#{rest}", count, None, expires)
-    return written
-
-
 def _write_row(chunk: str, row: tuple[tuple[str, str], list]) -> int:
-    (key, period), (downloads, size, expires, minutes) = row
-    if minutes is not None:
-        return _write_day(chunk, key, period, downloads, size, minutes)
+    (key, period), (downloads, size, expires) = row
     return int(_write(chunk, key, period, downloads, size, expires))
+
+
+def _write_ledger(chunk: str, repo: tuple[str, dict[str, ledger.Minutes]]) -> tuple[int, int]:
+    repo_id, days = repo
+    return ledger.write_chunk(chunk, repo_id, days)
 
 
 def watermark() -> str:
@@ -234,30 +187,37 @@ def _events_of(marks: list[str]) -> list[DownloadEvent | Download]:
 class Report:
     chunks: int = 0
     events: int = 0
-    #: Items written (a full day row writes its minute rows too).
+    #: Items written: aggregate rows and ledger chunk items.
     writes: int = 0
-    #: Rows that had taken their chunk already.
+    #: Rows and chunk items that had taken their chunk already.
     skipped: int = 0
+    #: Ledger day items written by the compaction.
+    compacted: int = 0
 
 
 def run(until: datetime | None = None, max_chunks: int = 10_000) -> Report:
     """Roll up the chunks of buckets recorded after the watermark that closed by ``until`` (default:
     ``SHELF_STATS_LAG_SECONDS`` ago: GSI propagation, recorders' clocks), at most ``max_chunks`` of
-    them, each chunk's rows written once. Returns what it did."""
+    them, each chunk's rows written once; then compact the repositories' ledgers of the days that
+    ended (``ledger.compact``). Returns what it did."""
     until = until or (now() - timedelta(seconds=settings().stats_lag_seconds))
     seconds = chunk_seconds()
     report = Report()
     for chunk, marks in pending_chunks(watermark(), until, seconds)[:max_chunks]:
         events = _events_of(marks)
-        rows = aggregate(events).rows.items()
+        totals = aggregate(events)
         with ThreadPoolExecutor(WRITERS) as pool:
-            written = list(pool.map(partial(_write_row, chunk), rows))
-        report.writes += sum(written)
-        report.skipped += written.count(0)
+            written = list(pool.map(partial(_write_row, chunk), totals.rows.items()))
+            items = list(pool.map(partial(_write_ledger, chunk), totals.packages.items()))
+        report.writes += sum(written) + sum(w for w, _ in items)
+        report.skipped += written.count(0) + sum(s for _, s in items)
         last_bucket = read_iso(chunk + "Z") + timedelta(seconds=seconds - BUCKET_SECONDS)
         _set_watermark(max(last_bucket.strftime("%Y-%m-%dT%H:%M:%S"), max(m.split("#")[0] for m in marks)))
         report.chunks += 1
         report.events += len(events)
-    if report.chunks:
+    done = watermark()
+    if done:
+        report.compacted = ledger.compact(until, chunk_of(done, seconds))
+    if report.chunks or report.compacted:
         log.info("download rollup: %s", report)
     return report

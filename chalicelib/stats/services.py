@@ -1,9 +1,9 @@
 """Statistics and usage reports (spec: Statistics & Usage Report), read from the rollup's aggregate
 rows and the storage counters (``models.py``): one Query per key and resolution, never a Scan.
 
-Time ranges: within the last 24 hours the bounds are honoured to the minute (minute rows); a ``from``
-earlier than that is moved to the beginning of its day, and days are counted whole (day rows), as the
-spec says. Usage reports are monthly periods between ``from`` and ``to``.
+Time ranges: within the last 24 hours the bounds are honoured to the minute (the ledger's chunk items); a
+``from`` earlier than that is moved to the beginning of its day, and days are counted whole (day items),
+as the spec says. Usage reports are monthly periods between ``from`` and ``to``.
 
 Example::
 
@@ -22,13 +22,12 @@ from chalicelib.errors import BadRequest
 from chalicelib.packages.models import Package, Version
 from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
-from chalicelib.stats import storage
+from chalicelib.stats import ledger, storage
 from chalicelib.stats.models import (
     Stat,
     day,
     minute,
     month,
-    package_key,
     repo_key,
     storage_key,
     subject_key,
@@ -87,12 +86,11 @@ def effective(span: TimeRange) -> TimeRange:
     return span
 
 
-def _counts(key: str, span: TimeRange, version: str | None) -> dict[tuple[str, str, str], int]:
-    """Downloads of a package (``key``) in ``span``: ``{(day, country, version): count}``, of
-    ``version`` only when given. Whole days from the day rows (``c#<d>#<CC>#<version>``: one Query);
-    the partial days at the ends, when they lie in the last 24 hours, from the minutes the day rows
-    carry plus the ``cm#`` minute rows of a full row (one more Query each), else whole days (day
-    resolution). Per-version and per-country figures are sums of these."""
+def _counts(repo: Repository, package: Package, span: TimeRange, version: str | None) -> dict:
+    """Downloads of ``package`` in ``span``: ``{(day, country, version): count}``, of ``version`` only
+    when given, from its repository's ledger (``ledger.package_counts``: whole days from the day items,
+    the partial days at the ends, when they lie in the last 24 hours, to the minute from the chunk
+    items; else whole days: day resolution). Per-version and per-country figures are sums of these."""
     window = now() - MINUTE_WINDOW
     first, last = _day_start(span.start), _day_start(span.end)
     minute_days: dict[str, tuple[str, str]] = {}
@@ -102,27 +100,10 @@ def _counts(key: str, span: TimeRange, version: str | None) -> dict[tuple[str, s
         whole = low == edge and high >= edge + timedelta(days=1) - timedelta(minutes=1)
         if not whole and low >= window.replace(second=0, microsecond=0):
             minute_days[day(edge)] = (minute(low), minute(high))
-    out: dict[tuple[str, str, str], int] = defaultdict(int)
-
-    def add(when: str, rest: str, count: int) -> None:
-        country, _, name = rest.partition("#")
-        if version is None or name == version:
-            out[(when, country, name)] += count
-
-    for row in _rows(key, f"c#{day(first)}", f"c#{day(last)}"):
-        _, when, rest = row.period.split("#", 2)
-        if when not in minute_days:
-            add(when, rest, int(row.downloads or 0))
-            continue
-        low, high = minute_days[when]
-        for entry in row.minutes or ():
-            at, _, count = entry.partition("=")
-            if low <= f"{when}T{at}" <= high:
-                add(when, rest, int(count))
-    for when, (low, high) in minute_days.items():
-        for row in _rows(key, f"cm#{low}", f"cm#{high}"):
-            add(when, row.period.split("#", 2)[2], int(row.downloads or 0))
-    return out
+    counts = ledger.package_counts(repo.id, package.name, day(first), day(last), minute_days, day(now()))
+    if version is None:
+        return counts
+    return {found: count for found, count in counts.items() if found[2] == version}
 
 
 def _check_version(package: Package, version: str | None) -> None:
@@ -143,7 +124,7 @@ def downloads_by_day(repo: Repository, package: Package, version: str | None, sp
     _check_version(package, version)
     span = effective(span)
     by_day: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    counts = _counts(package_key(repo.id, package.name), span, version)
+    counts = _counts(repo, package, span, version)
     for (when, _, name), count in counts.items():
         by_day[when][name] += count
     records = [
@@ -161,7 +142,7 @@ def total_downloads(repo: Repository, package: Package, version: str | None, spa
     _check_version(package, version)
     span = effective(span)
     totals: dict[str, int] = defaultdict(int)
-    counts = _counts(package_key(repo.id, package.name), span, version)
+    counts = _counts(repo, package, span, version)
     for (_, _, name), count in counts.items():
         totals[name] += count
     records = [{"version": v, "count": c} for v, c in sorted(totals.items())]
@@ -175,7 +156,7 @@ def country_downloads(repo: Repository, package: Package, version: str | None, s
     _check_version(package, version)
     span = effective(span)
     totals: dict[str, int] = defaultdict(int)
-    counts = _counts(package_key(repo.id, package.name), span, version)
+    counts = _counts(repo, package, span, version)
     for (_, country, _), count in counts.items():
         totals[UNKNOWN if country == UNKNOWN_COUNTRY else country] += count
     records = [{"country": c, "count": n} for c, n in sorted(totals.items(), key=lambda i: (-i[1], i[0]))]
