@@ -22,6 +22,10 @@ hit ratio; its statistics are measured: a CloudFront log file of ``--log-lines``
 and a long tail of one package per line) delivered, read by the ``cdn_logs`` job, its parts recorded
 by the events consumer and rolled up (``cdn_download``).
 
+The download-log job (``chalicelib/download_logs``, Premium packages only; not in the rows): one run
+measured before and after a Premium subject's packages are downloaded (``download_log_job``), priced
+per download for a package downloaded once a day and for a hot one (``--log-job-only`` alone).
+
 Run: ``make cost`` (or ``.venv/bin/python -m bench.cost --runs 20 --hit-ratio 0.9``).
 """
 
@@ -346,11 +350,18 @@ def main() -> None:
     parser.add_argument(
         "--log-lines", type=int, default=LOG_LINES, help=f"lines per CDN log file (default {LOG_LINES})"
     )
+    parser.add_argument("--log-job-only", action="store_true", help="only the download-log job's figures")
     args = parser.parse_args()
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     base = start()
+    # First: the other rows' downloads (some recorded in buckets ahead of the clock) would be
+    # rewritten by the job's runs too.
+    log_job = download_log_job(base)
+    if args.log_job_only:
+        print_download_log_job(log_job)
+        return
     measured = measure(base, args.runs)
     memory = api_memory_mb()
     user = _cdn_user(base)
@@ -401,6 +412,146 @@ def main() -> None:
         f"\nTransfer out per GB: CloudFront ${prices.CLOUDFRONT_TRANSFER_PER_GB}, S3 (redirect downloads) "
         f"${prices.S3_TRANSFER_PER_GB}, CodeArtifact ${prices.CODEARTIFACT_TRANSFER_PER_GB}."
     )
+    print_download_log_job(log_job)
+
+
+# --- the download-log job ---------------------------------------------------------------------------
+
+#: Packages downloaded once, and downloads of one hot package, in the measured run.
+LOG_JOB_PACKAGES = 20
+LOG_JOB_HOT_DOWNLOADS = 50
+#: Hourly runs that read one download's event: the later runs of its day (12 on average) and the next
+#: day's 3 until the day is final (``GRACE``, 2 h: the runs at 00:xx, 01:xx, 02:xx still rewrite it).
+LOG_RUNS_PER_EVENT = 15
+#: Files written a day for a package downloaded between every two hourly runs: today's on each of the
+#: 24 runs, yesterday's once more on the first run after midnight.
+HOT_FILES_PER_DAY = 25
+#: Downloads a day of the hot package priced (it has downloads between every two runs).
+HOT_PER_DAY = 10_000
+
+
+@dataclass
+class LogJobRun:
+    """What the downloads added to one run of the job (the run after them minus a run before them)."""
+
+    files: int = 0  # files written (one per package downloaded)
+    events: int = 0  # download events newly read
+    event_read_units: float = 0.0  # ``bucket_index`` Query units of those events
+    event_bytes: int = 0  # their items' size (JSON): the units without each Query's rounding up
+    file_read_units: float = 0.0  # the other reads: package GetItems, the owner's plan
+    s3_requests: int = 0  # PUT and LIST (both billed at the PUT price; DELETE is free)
+    seconds: float = 0.0  # the run's extra duration against the local AWS (an upper bound)
+
+
+def _job_run(clients: dict[str, Any]) -> tuple[int, float, float, int, float, int]:
+    """One run of the job: files, bucket_index read units, other read units, S3 PUT+LIST, seconds,
+    and the bytes of the events read."""
+    from pynamodb.connection.base import Connection
+
+    from chalicelib.download_logs import services
+
+    event_units, other_units = Units(), Units()
+    event_bytes = 0
+    original = Connection.dispatch
+
+    def counting(self: Connection, operation_name: str, operation_kwargs: dict[str, Any]) -> dict:
+        response = original(self, operation_name, operation_kwargs)
+        events = operation_name == "Query" and operation_kwargs.get("IndexName", "").endswith("bucket_index")
+        used = units_of(operation_name, operation_kwargs, response or {})
+        if events:
+            nonlocal event_bytes
+            event_bytes += sum(_size(item) for item in (response or {}).get("Items", []))
+        (event_units if events else other_units).read += used.read
+        return response
+
+    Connection.dispatch = counting  # type: ignore[method-assign]
+    try:
+        with aws_calls(clients) as calls:
+            started = time.perf_counter()
+            files = services.run().files
+            seconds = time.perf_counter() - started
+    finally:
+        Connection.dispatch = original  # type: ignore[method-assign]
+    s3 = sum(n for op, n in calls["s3"].items() if op.startswith(("Put", "List")))
+    return files, event_units.read, other_units.read, s3, seconds, event_bytes
+
+
+def download_log_job(base: str) -> LogJobRun:
+    """Measure what downloads of a Premium subject's packages add to a run of the download-log job:
+    ``LOG_JOB_PACKAGES`` packages downloaded once and one downloaded ``LOG_JOB_HOT_DOWNLOADS`` times
+    (through the API: one ``DownloadEvent`` each), by running the job before and after them. Run it
+    before the other rows: their downloads would be written by those runs too."""
+    import requests
+
+    from chalicelib import queues, storage
+
+    http = requests.Session()
+    user = f"logs-{uuid.uuid4().hex[:8]}"
+    body = {"email": f"{user}@example.com", "plan": "premium"}
+    key = check(http.put(f"{base}/api/security/users/{user}", auth=ADMIN, json=body), 201).json()["api_key"]
+    auth = (user, key)
+    check(http.post(f"{base}/repos/{user}/public", auth=auth, json={"type": "generic"}), 201)
+    for i in range(LOG_JOB_PACKAGES + 1):
+        package = {"name": f"p{i}", "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}
+        check(http.post(f"{base}/packages/{user}/public", auth=auth, json=package), 201)
+        url = f"{base}/content/{user}/public/p{i}/1.0/p{i}.bin;publish=1"
+        check(http.put(url, auth=auth, data=os.urandom(1024)), 201)
+    clients = {"s3": storage.s3(), "sqs": queues.sqs()}
+    deliver_queued(Usage("set-up"), clients)
+    _job_run(clients)  # what earlier rows downloaded is written
+    before = _job_run(clients)  # the same day's events read again, nothing written
+    paths = [f"p{i}.bin" for i in range(LOG_JOB_PACKAGES)] + ["p20.bin"] * LOG_JOB_HOT_DOWNLOADS
+    for path in paths:
+        check(http.get(f"{base}/dl/{user}/public/{path}", allow_redirects=False), 302)
+    deliver_queued(Usage("downloads"), clients)
+    after = _job_run(clients)
+    return LogJobRun(
+        files=after[0] - before[0],
+        events=len(paths),
+        event_read_units=after[1] - before[1],
+        file_read_units=after[2] - before[2],
+        s3_requests=after[3] - before[3],
+        seconds=max(0.0, after[4] - before[4]),
+        event_bytes=after[5] - before[5],
+    )
+
+
+def log_job_dollars(run: LogJobRun, downloads_per_day: int) -> dict[str, float]:
+    """Dollars per million downloads of a package downloaded ``downloads_per_day`` times a day: its
+    files (``HOT_FILES_PER_DAY`` at most, one per run with new downloads) shared by its downloads, and
+    each download's event read by ``LOG_RUNS_PER_EVENT`` runs. Duration at 128 MB (the job's memory)."""
+    files = min(downloads_per_day, HOT_FILES_PER_DAY) / downloads_per_day  # per download
+    per_file = 1 / run.files
+    per_event = 1 / run.events
+    gb = 128 / 1024
+    return {
+        "S3": files * run.s3_requests * per_file * prices.S3_PUT_PER_MILLION,
+        "DynamoDB": (
+            files * run.file_read_units * per_file + LOG_RUNS_PER_EVENT * run.event_read_units * per_event
+        )
+        * prices.DYNAMODB_PER_MILLION_RRU,
+        "Lambda": files * run.seconds * per_file * gb * prices.LAMBDA_PER_GB_SECOND * prices.MILLION,
+    }
+
+
+def print_download_log_job(run: LogJobRun) -> None:
+    print(
+        f"\nDownload-log job (Premium packages only), per million downloads; measured: {run.files} files, "
+        f"{run.events} events: per file {run.s3_requests / run.files:.3g} S3 PUT+LIST, "
+        f"{run.file_read_units / run.files:.3g} RRU, {run.seconds / run.files * 1000:.1f} ms (local AWS); "
+        f"per event read {run.event_read_units / run.events:.3g} RRU "
+        f"({run.event_bytes / run.events:.0f} bytes: {run.event_bytes / run.events / 8192:.3g} RRU in full "
+        f"Query pages), read by {LOG_RUNS_PER_EVENT} runs\n"
+    )
+    print("| package | S3 | DynamoDB | Lambda | total |")
+    print("|---|---|---|---|---|")
+    for label, per_day in (
+        ("downloaded once a day", 1),
+        (f"hot ({HOT_PER_DAY:,} downloads a day)", HOT_PER_DAY),
+    ):
+        cost = log_job_dollars(run, per_day)
+        cells = " | ".join(f"${cost[p]:.3f}" for p in ("S3", "DynamoDB", "Lambda"))
+        print(f"| {label} | {cells} | **${sum(cost.values()):.2f}** |")
 
 
 #: Lines of the CloudFront log file the CDN rows read (``--log-lines``), and the edge addresses.

@@ -1,4 +1,5 @@
-"""AWS list prices used by the cost model (``make cost``, ``bench/cost.py``), in US dollars.
+"""AWS list prices used by the cost models (``make cost``, ``bench/cost.py``; ``make bench``'s download
+statistics, ``bench/stats.py``), in US dollars.
 
 Source: the public pricing pages of each service (aws.amazon.com/<service>/pricing), region us-east-1
 (N. Virginia), first pricing tier, no free tier, no savings plan; as known on 2026-12-02 when this
@@ -32,6 +33,8 @@ LAMBDA_PER_GB_SECOND = 0.0000166667
 #: of up to 4 KB (half for an eventually consistent one, two for a transactional one).
 DYNAMODB_PER_MILLION_WRU = 0.625
 DYNAMODB_PER_MILLION_RRU = 0.125
+#: DynamoDB Standard table class: storage per GB-month (beyond the first 25 GB).
+DYNAMODB_STORAGE_PER_GB_MONTH = 0.25
 #: SQS standard queue: per million requests (each 64 KB chunk of a payload is one request).
 SQS_PER_MILLION_REQUESTS = 0.40
 #: S3 Standard: PUT, COPY, POST, LIST per million; GET, SELECT and others per million.

@@ -10,7 +10,7 @@ Measured against the local AWS (moto), operations counted at PynamoDB's ``Connec
 3. a simulated day of 1,000,000 downloads over 10,000 files (uniform, 5 countries): the rollup's rows
    per 60 s chunk are counted exactly by ``aggregate`` for a sample of chunks and extrapolated to the
    day's 1,440 chunks; its time = aggregation CPU + writes at an assumed DynamoDB latency;
-4. cost per million downloads at AWS list prices (us-east-1, on-demand, December 2026).
+4. cost per million downloads at AWS list prices (``bench/prices.py``: us-east-1, on-demand).
 """
 
 from __future__ import annotations
@@ -21,13 +21,15 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-#: AWS list prices, us-east-1 (USD).
-PRICE_WRITE = 1.25 / 1e6  # DynamoDB on-demand, per write request unit (≤ 1 KB)
-PRICE_READ = 0.25 / 1e6  # DynamoDB on-demand, per read request unit (≤ 4 KB, eventually consistent: half)
-PRICE_STORAGE_GB_MONTH = 0.25  # DynamoDB standard table class
-PRICE_SQS = 0.40 / 1e6  # standard queue, per request (64 KB chunk)
-PRICE_LAMBDA_REQUEST = 0.20 / 1e6
-PRICE_LAMBDA_GB_SECOND = 0.0000166667
+from bench import prices
+
+#: Per unit, from the list prices of ``bench/prices.py`` (the only copy; USD, us-east-1).
+PRICE_WRITE = prices.DYNAMODB_PER_MILLION_WRU / prices.MILLION  # per write request unit (≤ 1 KB)
+PRICE_READ = prices.DYNAMODB_PER_MILLION_RRU / prices.MILLION  # per read unit (≤ 4 KB; eventual: half)
+PRICE_STORAGE_GB_MONTH = prices.DYNAMODB_STORAGE_PER_GB_MONTH
+PRICE_SQS = prices.SQS_PER_MILLION_REQUESTS / prices.MILLION  # per request (64 KB chunk)
+PRICE_LAMBDA_REQUEST = prices.LAMBDA_PER_MILLION_REQUESTS / prices.MILLION
+PRICE_LAMBDA_GB_SECOND = prices.LAMBDA_PER_GB_SECOND
 #: Assumed DynamoDB UpdateItem latency in-region (the rollup writes ``rollup.WRITERS`` rows at once).
 WRITE_LATENCY_S = 0.006
 COUNTRIES = ("US", "DE", "GB", "JP", "FR")

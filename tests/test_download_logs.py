@@ -212,3 +212,75 @@ def package_of(s: dict, name: str):
     from chalicelib.repositories.models import Repository
 
     return Package.get(Repository.get(s["org"], s["repo"]).id, name)
+
+
+def test_only_owners_whose_plan_reads_logs_get_files(api, world, scene, monkeypatch):
+    """The job writes a file only for a package whose owner's plan can read download logs (the
+    routes' rule, Premium): a free subject's downloads leave no object in S3; a Premium one's do; an
+    organisation that upgrades gets files from the upgrade on. Each owner's plan is read once a run."""
+    from chalicelib.accounts.models import Subject
+    from chalicelib.config import settings
+    from chalicelib.storage import s3
+
+    s, name = scene
+    free_user = world.user()
+    free_org = world.org(world.user())
+    subjects = {free_user.name: world.repo(free_user.name), free_org: world.repo(free_org)}
+    packages = {}
+    for subject, repo in subjects.items():
+        for n in range(2):
+            package = world.package(subject, repo)
+            path = f"/content/{subject}/{repo}/{package}/1.0/f{n}.bin;publish=1"
+            assert api.put(path, ADMIN, data=b"z" * 4).status_code == 201
+            packages[(subject, n)] = package
+    premium = world.package(s["org"], s["repo"])
+    path = f"/content/{s['org']}/{s['repo']}/{premium}/1.0/p.bin;publish=1"
+    assert api.put(path, ADMIN, data=b"p" * 5).status_code == 201
+    read: list[list[str]] = []
+    real_batch_get = Subject.batch_get
+
+    def counted(names, *args, **kwargs):
+        read.append(list(names))
+        return real_batch_get(names, *args, **kwargs)
+
+    monkeypatch.setattr(Subject, "batch_get", counted)
+
+    def keys(subject: str, repo: str, package: str) -> list[str]:
+        prefix = f"{services.PREFIX}{package_of({'org': subject, 'repo': repo}, package).id}/"
+        found = s3().list_objects_v2(Bucket=settings().bucket, Prefix=prefix)
+        return [item["Key"] for item in found.get("Contents", [])]
+
+    def download_all() -> None:
+        sender, events.sender = events.sender, None
+        try:
+            paths = [f"/dl/{subject}/{subjects[subject]}/f{n}.bin" for subject, n in packages]
+            for path in [*paths, f"/dl/{s['org']}/{s['repo']}/p.bin"]:
+                assert api.get(path, headers={"X-Forwarded-For": "6.6.6.6"}).status_code == 302
+        finally:
+            events.sender = sender
+
+    download_all()
+    services.run()
+    for (subject, _), package in packages.items():
+        assert keys(subject, subjects[subject], package) == []
+        response = api.get(f"/packages/{subject}/{subjects[subject]}/{package}/logs", ADMIN)
+        assert response.status_code == 403
+    assert keys(s["org"], s["repo"], premium) == [f"{services.PREFIX}{package_of(s, premium).id}/{name}"]
+    owners = [owner for names in read for owner in names]
+    assert {free_user.name, free_org, s["org"]} <= set(owners) and len(owners) == len(set(owners))
+
+    # The organisation upgrades: its packages downloaded since get their files, with the day's lines.
+    org = Subject.get(free_org)
+    response = api.put(f"/orgs/{free_org}", ADMIN, json={"owner": org.owner, "plan": "premium"})
+    assert response.status_code in (200, 201), response.text
+    download_all()
+    services.run()
+    repo = subjects[free_org]
+    for n in range(2):
+        assert keys(free_org, repo, packages[(free_org, n)]) != []
+        response = api.get(f"/packages/{free_org}/{repo}/{packages[(free_org, n)]}/logs/{name}", ADMIN)
+        assert response.status_code == 302
+        raw = requests.get(response.headers["Location"], timeout=10).content
+        assert len(gzip.decompress(raw).decode().splitlines()) == 2
+    for n in range(2):
+        assert keys(free_user.name, subjects[free_user.name], packages[(free_user.name, n)]) == []

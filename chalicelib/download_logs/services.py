@@ -9,6 +9,14 @@ access key: ``<id>@<subject>``), with ``:<callback_id>`` when a signed URL carri
 
     1.2.3.4 - anonymous:user254 [2014-11-14T23:50:10.207 +0000] "GET /acme/tools/a.jar HTTP/1.1" 200 9 "-" "-"
 
+Only the packages whose owner's plan can read download logs (``plans.allows(owner, "download_logs")``,
+the rule the routes apply: Premium and up) get files; the others' downloads cost the job nothing in S3.
+The plan is the one when the job runs (read once per owner and run: a BatchGetItem of ``subjects``
+for up to 100 owners), so a subject that upgrades gets logs from the upgrade on: the first run after
+it writes the files of its packages downloaded since the previous run (each with all that day's
+lines); the days before have none, and are not written later. A subject that downgrades gets no new
+files; its earlier ones expire with retention.
+
 Idempotent: writing a day again rewrites the same bytes (lines sorted by time and id, gzip without
 a timestamp). The job rewrites today's files on every run and yesterday's until ``GRACE`` after
 midnight (late events), then marks the day final (``LogJob`` watermark). Retention
@@ -32,7 +40,8 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib import db
+from chalicelib import db, plans
+from chalicelib.accounts.models import Subject
 from chalicelib.config import settings
 from chalicelib.download_logs.models import LogJob
 from chalicelib.errors import NotFound
@@ -131,15 +140,32 @@ def _prune(package: Package, today: date) -> None:
             s3().delete_object(Bucket=settings().bucket, Key=item["Key"])
 
 
-def write_day(day: date, after: str = "") -> int:
+def readers(owners: set[str], known: dict[str, bool] | None = None) -> dict[str, bool]:
+    """Whether each of ``owners`` may read download logs (the routes' plan rule, ``plans.allows``);
+    ``known`` holds the answers found so far (updated): only the other owners are read, in
+    BatchGetItems of ``subjects`` (100 names each). A subject that no longer exists may not."""
+    known = {} if known is None else known
+    missing = owners - known.keys()
+    for subject in Subject.batch_get(sorted(missing)) if missing else ():
+        known[subject.name] = plans.allows(subject, "download_logs")
+    for name in missing - known.keys():
+        known[name] = False  # deleted
+    return known
+
+
+def write_day(day: date, after: str = "", known: dict[str, bool] | None = None) -> int:
     """Write the logs of ``day`` of every package downloaded that day with a download recorded after
-    ingest bucket ``after`` (every package downloaded that day when ""); how many files."""
+    ingest bucket ``after`` (every package downloaded that day when "") whose owner's plan can read
+    them (``known``: the owners' answers so far, see ``readers``); how many files."""
     written = 0
     today = now().date()
     downloads, changed = events_of_day(day, after)
+    allowed = readers({downloads[key][0].owner for key in changed}, known)
     for (repo_id, name), found in downloads.items():
         if (repo_id, name) not in changed:
             continue  # its file holds these lines already
+        if not allowed[found[0].owner]:
+            continue  # its owner's plan does not include download logs (plans.FEATURES)
         try:
             package = Package.get(repo_id, name)
         except DoesNotExist:
@@ -203,8 +229,9 @@ def run(at: datetime | None = None) -> Report:
     first = max(final + timedelta(days=1), today - timedelta(days=30))
     report = Report(days=[], read_after=after)
     day, last_final = first, None
+    known: dict[str, bool] = {}  # owner -> whether its plan can read logs: read once per run
     while day <= today:
-        report.files += write_day(day, after)
+        report.files += write_day(day, after, known)
         report.days.append(day.isoformat())
         if at >= datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) + GRACE:
             last_final = day
