@@ -4,7 +4,9 @@ operations and durations measured per request against the local AWS, next to Cod
 Per route it measures, over real HTTP through the local gateway (as ``make bench`` does):
 
 - DynamoDB request units, from every operation PynamoDB dispatches (``capacity_units``): a read of up
-  to 4 KB is 0.5 unit (eventually consistent) or 1 (consistent), a write of up to 1 KB is 1 unit,
+  to 4 KB is 0.5 unit (eventually consistent) or 1 (consistent), a write of up to 1 KB is 1 unit, by
+  the larger of the item before and after (read around each write, uncounted, the reads' time taken
+  off the durations), plus one per secondary-index entry it adds, changes or removes (``units_of``),
   transactional ones count twice, item sizes estimated from their JSON;
 - S3 and SQS requests, at the application's boto3 clients;
 - the work the request leaves for later: the queued messages it sent are delivered to their consumers
@@ -53,7 +55,7 @@ class Units:
 
     read: float = 0.0
     write: float = 0.0
-    #: Time ``capacity_units`` spent reading written items (uncounted), inside the measured durations.
+    #: Time ``capacity_units`` spent outside the operations (its uncounted reads): not the application's.
     probe_seconds: float = 0.0
 
 
@@ -321,20 +323,32 @@ def _stored_items(client: Any, operation: str, kwargs: dict[str, Any], before: S
 def capacity_units() -> Iterator[Units]:
     """Sum the request units of every DynamoDB operation PynamoDB dispatches inside the block.
 
-    Around each write it reads the written items before and after (GetItem on the botocore client,
-    not counted; their time is inside the measured durations, ``Units.probe_seconds``), so that writes are
-    billed by the items' real sizes and index entries (``units_of``'s ``stored``)."""
+    Around each write it reads the written items before and after (GetItem on the botocore client, not
+    counted), so that writes are billed by the items' real sizes and index entries (``units_of``'s
+    ``stored``). The time it spends outside the operations themselves (those reads, its arithmetic) is
+    ``Units.probe_seconds``, wall-clock (overlapping spans of concurrent threads counted once): the
+    callers take it off the durations they measure."""
+    import threading
+
     from pynamodb.connection.base import Connection
 
     total = Units()
     original = Connection.dispatch
+    lock = threading.Lock()
+    counted_until = [0.0]  # the end of the last span added to ``probe_seconds``
+
+    def add_span(started: float) -> None:
+        ended = time.perf_counter()
+        with lock:
+            total.probe_seconds += max(0.0, ended - max(started, counted_until[0]))
+            counted_until[0] = max(counted_until[0], ended)
 
     def counting(self: Connection, operation_name: str, operation_kwargs: dict[str, Any]) -> dict:
         stored: Stored | None = None
         started = time.perf_counter()
         if operation_name in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"):
             stored = _stored_items(self.client, operation_name, operation_kwargs, None)
-        total.probe_seconds += time.perf_counter() - started
+        add_span(started)
         response = original(self, operation_name, operation_kwargs)
         started = time.perf_counter()
         if stored is not None:
@@ -348,10 +362,11 @@ def capacity_units() -> Iterator[Units]:
                 stored = {identity: (stored.get(identity, (None, None))[0], returned)}
             else:
                 stored = _stored_items(self.client, operation_name, operation_kwargs, stored)
-        total.probe_seconds += time.perf_counter() - started
         used = units_of(operation_name, operation_kwargs, response or {}, stored)
-        total.read += used.read
-        total.write += used.write
+        with lock:
+            total.read += used.read
+            total.write += used.write
+        add_span(started)
         return response
 
     Connection.dispatch = counting  # type: ignore[method-assign]
@@ -407,7 +422,7 @@ def deliver_queued(usage: Usage, clients: dict[str, Any]) -> None:
             with capacity_units() as units, aws_calls(clients) as calls:
                 started = time.perf_counter()
                 consumer(event, LambdaContext())
-                usage.background_seconds += _billed(time.perf_counter() - started)
+                usage.background_seconds += _billed(time.perf_counter() - started - units.probe_seconds)
             usage.background_invocations += 1
             usage.background_units.read += units.read
             usage.background_units.write += units.write
@@ -497,7 +512,7 @@ def measure(base: str, runs: int) -> list[Usage]:
             with capacity_units() as units, aws_calls(clients) as calls:
                 started = time.perf_counter()
                 response = request()
-                seconds.append(time.perf_counter() - started)
+                seconds.append(time.perf_counter() - started - units.probe_seconds)
             usage.api_gateway_billed += prices.http_api_requests(_request_bytes(response.request))
             usage.units.read += units.read
             usage.units.write += units.write
@@ -746,7 +761,7 @@ def cdn_download(user: str, hit_ratio: float, scenario: str, lines: int = LOG_LI
         with capacity_units() as units, aws_calls(clients) as calls:
             started = time.perf_counter()
             assert logs.process_logs() == lines
-            usage.background_seconds += _billed(time.perf_counter() - started)
+            usage.background_seconds += _billed(time.perf_counter() - started - units.probe_seconds)
         usage.background_invocations += 1
         usage.background_units.read += units.read
         usage.background_units.write += units.write
@@ -768,7 +783,7 @@ def cdn_download(user: str, hit_ratio: float, scenario: str, lines: int = LOG_LI
         with capacity_units() as units:
             started = time.perf_counter()
             report = rollup.run(until=later + _chunk())
-            usage.background_seconds += _billed(time.perf_counter() - started)
+            usage.background_seconds += _billed(time.perf_counter() - started - units.probe_seconds)
         assert report.events == lines, report
         usage.background_units.read += units.read
         usage.background_units.write += units.write
