@@ -156,7 +156,7 @@ def _key_of(table: str, item: dict[str, Any]) -> dict[str, Any] | None:
 Stored = dict[tuple[str, str], tuple[dict[str, Any] | None, dict[str, Any] | None]]
 
 
-def _writes(operation: str, kwargs: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+def _writes(operation: str, kwargs: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Each item write of an operation: (kind Put/Update/Delete, its request, with TableName)."""
     if operation in ("PutItem", "UpdateItem", "DeleteItem"):
         yield operation[: -len("Item")], kwargs
@@ -245,7 +245,7 @@ def _estimate(kind: str, request: dict[str, Any], response: dict[str, Any]) -> t
     if returned and asked == "ALL_NEW":
         return None, returned, False
     if returned and asked == "ALL_OLD":
-        return returned, None, True
+        return returned, {**returned, **_updated_attributes(request)}, False
     return None, {**_updated_attributes(request), **request.get("Key", {})}, True
 
 
@@ -262,9 +262,10 @@ def units_of(
 
     ``stored``: the items as they were before and after each write (``capacity_units`` reads them,
     uncounted); exact. Without it, estimated from the request and response: a PutItem replaced nothing;
-    an UpdateItem's item is its ``ReturnValues`` (``ALL_NEW``, what PynamoDB asks for; ``ALL_OLD``:
-    the item before) or else its key and the attributes it sets, an index counted when the update sets
-    the index's hash key; a DeleteItem removed its ``ALL_OLD`` item, else only its key (so no index)."""
+    an UpdateItem's item is its ``ReturnValues`` (``ALL_NEW``, what PynamoDB asks for, taken as what it
+    added; ``ALL_OLD``: the item before, and after it the same with the attributes it sets) or else its
+    key and the attributes it sets, an index counted once when the update sets the index's hash key;
+    a DeleteItem removed its ``ALL_OLD`` item, else only its key (so no index)."""
     consistent = bool(kwargs.get("ConsistentRead"))
     if operation == "GetItem":
         return Units(read=_read_units(_size(response.get("Item")), consistent))

@@ -201,3 +201,17 @@ def test_capacity_units_in_a_transaction_and_a_batch():
         batch.delete(first)
         batch.delete(second)
     assert units.write == 2 * (1 + 4)
+
+
+def test_an_update_returning_the_old_item_compares_it_with_what_the_update_sets():
+    item = _file()
+    kwargs = {
+        "TableName": FILES,
+        "Key": _key(item),
+        "UpdateExpression": "SET #v = :v",
+        "ExpressionAttributeNames": {"#v": "version_key"},
+        "ExpressionAttributeValues": {":v": {"S": "p1#2.0"}},
+        "ReturnValues": "ALL_OLD",
+    }
+    # version_index: key changed (2); package and sha1 indexes: entry changed (1 each); sha256: unchanged.
+    assert units_of("UpdateItem", kwargs, {"Attributes": item}).write == 1 + 2 + 1 + 1
