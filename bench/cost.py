@@ -4,7 +4,9 @@ operations and durations measured per request against the local AWS, next to Cod
 Per route it measures, over real HTTP through the local gateway (as ``make bench`` does):
 
 - DynamoDB request units, from every operation PynamoDB dispatches (``capacity_units``): a read of up
-  to 4 KB is 0.5 unit (eventually consistent) or 1 (consistent), a write of up to 1 KB is 1 unit,
+  to 4 KB is 0.5 unit (eventually consistent) or 1 (consistent), a write of up to 1 KB is 1 unit, by
+  the larger of the item before and after (read around each write, uncounted, the reads' time taken
+  off the durations), plus one per secondary-index entry it adds, changes or removes (``units_of``),
   transactional ones count twice, item sizes estimated from their JSON;
 - S3 and SQS requests, at the application's boto3 clients;
 - the work the request leaves for later: the queued messages it sent are delivered to their consumers
@@ -32,9 +34,11 @@ Run: ``make cost`` (or ``.venv/bin/python -m bench.cost --runs 20 --hit-ratio 0.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -55,6 +59,8 @@ class Units:
 
     read: float = 0.0
     write: float = 0.0
+    #: Time ``capacity_units`` spent outside the operations (its uncounted reads): not the application's.
+    probe_seconds: float = 0.0
 
 
 @dataclass
@@ -90,8 +96,180 @@ def _write_units(size: int) -> float:
     return float(max(1, math.ceil(size / 1024)))
 
 
-def units_of(operation: str, kwargs: dict[str, Any], response: dict[str, Any]) -> Units:
-    """The request units of one DynamoDB operation (see the module docstring)."""
+@dataclass(frozen=True)
+class _Index:
+    """A secondary index of a table: its key attributes and what it projects (None: every attribute)."""
+
+    keys: tuple[str, ...]
+    projected: frozenset[str] | None
+
+    def entry(self, item: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The index entry of ``item`` (None when the item lacks an index key: not in the index)."""
+        if not item or any(key not in item for key in self.keys):
+            return None
+        if self.projected is None:
+            return item
+        return {name: value for name, value in item.items() if name in self.projected}
+
+
+@dataclass(frozen=True)
+class _Table:
+    keys: tuple[str, ...]
+    indexes: tuple[_Index, ...]
+
+
+@functools.lru_cache(maxsize=1)
+def _tables() -> dict[str, _Table]:
+    """The application's tables by name, with their key attributes and secondary indexes (from the
+    PynamoDB models; tables shared by several models get the union of their indexes)."""
+    from pynamodb.indexes import AllProjection, IncludeProjection
+
+    from chalicelib.db import all_models
+
+    tables: dict[str, _Table] = {}
+    for model in all_models():
+        keys = tuple(name for name in (model._hash_keyname, model._range_keyname) if name)
+        found = {index: None for index in tables.get(model.Meta.table_name, _Table(keys, ())).indexes}
+        for index in model._indexes.values():
+            attributes = index.Meta.attributes.values()
+            index_keys = tuple(a.attr_name for a in attributes if a.is_hash_key) + tuple(
+                a.attr_name for a in attributes if a.is_range_key
+            )
+            projection = index.Meta.projection
+            projected: frozenset[str] | None = None
+            if not isinstance(projection, AllProjection):
+                extra = projection.non_key_attributes if isinstance(projection, IncludeProjection) else []
+                projected = frozenset((*keys, *index_keys, *(extra or [])))
+            found[_Index(index_keys, projected)] = None
+        tables[model.Meta.table_name] = _Table(keys, tuple(found))
+    return tables
+
+
+def _key_id(table: str, key: dict[str, Any]) -> tuple[str, str]:
+    return table, json.dumps(key, sort_keys=True, default=str)
+
+
+def _key_of(table: str, item: dict[str, Any]) -> dict[str, Any] | None:
+    known = _tables().get(table)
+    if known is None or any(name not in item for name in known.keys):
+        return None
+    return {name: item[name] for name in known.keys}
+
+
+#: What a write found and left: ``_key_id`` -> (the item before, the item after), None where absent.
+Stored = dict[tuple[str, str], tuple[dict[str, Any] | None, dict[str, Any] | None]]
+
+
+def _writes(operation: str, kwargs: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each item write of an operation: (kind Put/Update/Delete, its request, with TableName)."""
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        yield operation[: -len("Item")], kwargs
+    elif operation == "BatchWriteItem":
+        for table, requests in kwargs.get("RequestItems", {}).items():
+            for request in requests:
+                if "PutRequest" in request:
+                    yield "Put", {"TableName": table, **request["PutRequest"]}
+                elif "DeleteRequest" in request:
+                    yield "Delete", {"TableName": table, **request["DeleteRequest"]}
+    elif operation == "TransactWriteItems":
+        for item in kwargs.get("TransactItems", []):
+            for kind in ("Put", "Update", "Delete"):
+                if kind in item:
+                    yield kind, item[kind]
+
+
+def _written_key(kind: str, request: dict[str, Any]) -> dict[str, Any] | None:
+    if kind == "Put":
+        return _key_of(request.get("TableName", ""), request.get("Item") or {})
+    return request.get("Key")
+
+
+def _updated_attributes(request: dict[str, Any]) -> dict[str, Any]:
+    """The top-level attributes an update expression sets or adds, with their value where it is a
+    plain ``:value`` (else the first ``:value`` of the expression): an estimate of the written item."""
+    names = request.get("ExpressionAttributeNames", {})
+    values = request.get("ExpressionAttributeValues", {})
+    expression = request.get("UpdateExpression", "")
+    found: dict[str, Any] = {}
+    parts = re.split(r"\b(SET|REMOVE|ADD|DELETE)\s", expression, flags=re.IGNORECASE)
+    for keyword, body in zip(parts[1::2], parts[2::2], strict=False):
+        if keyword.upper() not in ("SET", "ADD"):
+            continue
+        depth, start, actions = 0, 0, []
+        for position, char in enumerate(body):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if char == "," and depth == 0:
+                actions.append(body[start:position])
+                start = position + 1
+        actions.append(body[start:])
+        for action in actions:
+            target, _, rest = (
+                action.partition("=") if keyword.upper() == "SET" else action.strip().partition(" ")
+            )
+            name = re.split(r"[.\[]", target.strip(), maxsplit=1)[0]
+            name = names.get(name, name)
+            placeholders = re.findall(r":\w+", rest)
+            found[name] = values.get(placeholders[0]) if placeholders else None
+    return found
+
+
+def _item_write_units(
+    table: str, before: dict[str, Any] | None, after: dict[str, Any] | None, partial: bool = False
+) -> float:
+    """An item write in ``table``: the larger of the item before and after, 1 KB units, and one write
+    per index entry added, changed or removed (a changed index key: a delete and a put, two), sized by
+    its entry. ``partial``: ``after`` holds only the key and the attributes an update sets (the item's
+    other attributes unknown): an index counts once, sized by ``after``, when the update sets its hash key."""
+    units = _write_units(max(_size(before), _size(after)))
+    for index in _tables().get(table, _Table((), ())).indexes:
+        if partial:
+            if after and index.keys[0] in after:
+                units += _write_units(_size(after))
+            continue
+        old, new = index.entry(before), index.entry(after)
+        if old is None and new is None:
+            continue
+        if old is None or new is None:
+            units += _write_units(_size(old or new))
+        elif any(old[key] != new[key] for key in index.keys):
+            units += _write_units(_size(old)) + _write_units(_size(new))
+        elif old != new:
+            units += _write_units(_size(new))
+    return units
+
+
+def _estimate(kind: str, request: dict[str, Any], response: dict[str, Any]) -> tuple[Any, Any, bool]:
+    """(before, after, partial) of a write from its request and response alone (no stored items)."""
+    returned = response.get("Attributes")
+    asked = request.get("ReturnValues", "NONE")
+    if kind == "Put":
+        return (returned if asked == "ALL_OLD" else None), request.get("Item"), False
+    if kind == "Delete":
+        return (returned if asked == "ALL_OLD" else request.get("Key")), None, False
+    if returned and asked == "ALL_NEW":
+        return None, returned, False
+    if returned and asked == "ALL_OLD":
+        return returned, {**returned, **_updated_attributes(request)}, False
+    return None, {**_updated_attributes(request), **request.get("Key", {})}, True
+
+
+def units_of(
+    operation: str, kwargs: dict[str, Any], response: dict[str, Any], stored: Stored | None = None
+) -> Units:
+    """The request units of one DynamoDB operation (see the module docstring).
+
+    Writes (PutItem, UpdateItem, DeleteItem, and each item of BatchWriteItem and TransactWriteItems) are
+    billed by the larger of the item's size before and after, in 1 KB units, plus one write per
+    secondary index (global or local) whose entry the write adds, changes or removes (two when it changes
+    the index key: a delete and a put), sized by the projected entry. An item is in an index when it has
+    every key attribute of the index. Transactional writes count twice, index writes included.
+
+    ``stored``: the items as they were before and after each write (``capacity_units`` reads them,
+    uncounted); exact. Without it, estimated from the request and response: a PutItem replaced nothing;
+    an UpdateItem's item is its ``ReturnValues`` (``ALL_NEW``, what PynamoDB asks for, taken as what it
+    added; ``ALL_OLD``: the item before, and after it the same with the attributes it sets) or else its
+    key and the attributes it sets, an index counted once when the update sets the index's hash key;
+    a DeleteItem removed its ``ALL_OLD`` item, else only its key (so no index)."""
     consistent = bool(kwargs.get("ConsistentRead"))
     if operation == "GetItem":
         return Units(read=_read_units(_size(response.get("Item")), consistent))
@@ -103,42 +281,97 @@ def units_of(operation: str, kwargs: dict[str, Any], response: dict[str, Any]) -
             strong = bool(kwargs.get("RequestItems", {}).get(table, {}).get("ConsistentRead"))
             read += sum(_read_units(_size(item), strong) for item in items)
         return Units(read=read)
-    if operation == "PutItem":
-        return Units(write=_write_units(_size(kwargs.get("Item"))))
-    if operation in ("UpdateItem", "DeleteItem"):
-        return Units(write=1.0)
-    if operation == "BatchWriteItem":
-        write = 0.0
-        for requests in kwargs.get("RequestItems", {}).values():
-            for request in requests:
-                write += _write_units(_size(request.get("PutRequest", {}).get("Item")))
-        return Units(write=write)
-    if operation == "TransactWriteItems":
+    if operation in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"):
         units = Units()
-        for item in kwargs.get("TransactItems", []):
+        single = operation.endswith("Item") and operation != "BatchWriteItem"
+        factor = 2.0 if operation == "TransactWriteItems" else 1.0
+        for kind, request in _writes(operation, kwargs):
+            table = request.get("TableName", "")
+            key = _written_key(kind, request)
+            if stored is not None and key is not None and _key_id(table, key) in stored:
+                before, after = stored[_key_id(table, key)]
+                partial = False
+            else:
+                before, after, partial = _estimate(kind, request, response if single else {})
+            units.write += factor * _item_write_units(table, before, after, partial)
+        for item in kwargs.get("TransactItems", []) if operation == "TransactWriteItems" else []:
             if "ConditionCheck" in item:
                 units.read += 2.0
-            else:
-                units.write += 2.0 * _write_units(_size(item.get("Put", {}).get("Item")))
         return units
     if operation == "TransactGetItems":
         return Units(read=2.0 * len(kwargs.get("TransactItems", [])))
     return Units()  # DescribeTable and other control-plane calls: not billed per request
 
 
+def _stored_items(client: Any, operation: str, kwargs: dict[str, Any], before: Stored | None) -> Stored:
+    """The items the writes of an operation touch, read with ``client`` (uncounted, consistent): with
+    ``before`` None, as they are (before the write); else the same keys again, after it (a PutItem's
+    item is its ``Item``, a DeleteItem's none, an UpdateItem's its ``ALL_NEW`` attributes when returned)."""
+    stored: Stored = {}
+    for kind, request in _writes(operation, kwargs):
+        table = request.get("TableName", "")
+        key = _written_key(kind, request)
+        if key is None or table not in _tables():
+            continue
+        identity = _key_id(table, key)
+        if before is not None and kind == "Put":
+            stored[identity] = (before.get(identity, (None, None))[0], request.get("Item"))
+        elif before is not None and kind == "Delete":
+            stored[identity] = (before.get(identity, (None, None))[0], None)
+        else:
+            item = client.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+            stored[identity] = (before[identity][0], item) if before is not None else (item, None)
+    return stored
+
+
 @contextmanager
 def capacity_units() -> Iterator[Units]:
-    """Sum the request units of every DynamoDB operation PynamoDB dispatches inside the block."""
+    """Sum the request units of every DynamoDB operation PynamoDB dispatches inside the block.
+
+    Around each write it reads the written items before and after (GetItem on the botocore client, not
+    counted), so that writes are billed by the items' real sizes and index entries (``units_of``'s
+    ``stored``). The time it spends outside the operations themselves (those reads, its arithmetic) is
+    ``Units.probe_seconds``, wall-clock (overlapping spans of concurrent threads counted once): the
+    callers take it off the durations they measure."""
+    import threading
+
     from pynamodb.connection.base import Connection
 
     total = Units()
     original = Connection.dispatch
+    lock = threading.Lock()
+    counted_until = [0.0]  # the end of the last span added to ``probe_seconds``
+
+    def add_span(started: float) -> None:
+        ended = time.perf_counter()
+        with lock:
+            total.probe_seconds += max(0.0, ended - max(started, counted_until[0]))
+            counted_until[0] = max(counted_until[0], ended)
 
     def counting(self: Connection, operation_name: str, operation_kwargs: dict[str, Any]) -> dict:
+        stored: Stored | None = None
+        started = time.perf_counter()
+        if operation_name in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"):
+            stored = _stored_items(self.client, operation_name, operation_kwargs, None)
+        add_span(started)
         response = original(self, operation_name, operation_kwargs)
-        used = units_of(operation_name, operation_kwargs, response or {})
-        total.read += used.read
-        total.write += used.write
+        started = time.perf_counter()
+        if stored is not None:
+            returned = (response or {}).get("Attributes")
+            if (
+                operation_name == "UpdateItem"
+                and operation_kwargs.get("ReturnValues") == "ALL_NEW"
+                and returned
+            ):
+                identity = _key_id(operation_kwargs["TableName"], operation_kwargs["Key"])
+                stored = {identity: (stored.get(identity, (None, None))[0], returned)}
+            else:
+                stored = _stored_items(self.client, operation_name, operation_kwargs, stored)
+        used = units_of(operation_name, operation_kwargs, response or {}, stored)
+        with lock:
+            total.read += used.read
+            total.write += used.write
+        add_span(started)
         return response
 
     Connection.dispatch = counting  # type: ignore[method-assign]
@@ -194,7 +427,7 @@ def deliver_queued(usage: Usage, clients: dict[str, Any]) -> None:
             with capacity_units() as units, aws_calls(clients) as calls:
                 started = time.perf_counter()
                 consumer(event, LambdaContext())
-                usage.background_seconds += _billed(time.perf_counter() - started)
+                usage.background_seconds += _billed(time.perf_counter() - started - units.probe_seconds)
             usage.background_invocations += 1
             usage.background_units.read += units.read
             usage.background_units.write += units.write
@@ -284,7 +517,7 @@ def measure(base: str, runs: int) -> list[Usage]:
             with capacity_units() as units, aws_calls(clients) as calls:
                 started = time.perf_counter()
                 response = request()
-                seconds.append(time.perf_counter() - started)
+                seconds.append(time.perf_counter() - started - units.probe_seconds)
             usage.api_gateway_billed += prices.http_api_requests(_request_bytes(response.request))
             usage.units.read += units.read
             usage.units.write += units.write
@@ -680,7 +913,7 @@ def cdn_download(user: str, hit_ratio: float, scenario: str, lines: int = LOG_LI
         with capacity_units() as units, aws_calls(clients) as calls:
             started = time.perf_counter()
             assert logs.process_logs() == lines
-            usage.background_seconds += _billed(time.perf_counter() - started)
+            usage.background_seconds += _billed(time.perf_counter() - started - units.probe_seconds)
         usage.background_invocations += 1
         usage.background_units.read += units.read
         usage.background_units.write += units.write
@@ -702,7 +935,7 @@ def cdn_download(user: str, hit_ratio: float, scenario: str, lines: int = LOG_LI
         with capacity_units() as units:
             started = time.perf_counter()
             report = rollup.run(until=later + _chunk())
-            usage.background_seconds += _billed(time.perf_counter() - started)
+            usage.background_seconds += _billed(time.perf_counter() - started - units.probe_seconds)
         assert report.events == lines, report
         usage.background_units.read += units.read
         usage.background_units.write += units.write
