@@ -24,6 +24,7 @@ from chalicelib.events import Downloaded, DownloadsLogged
 from chalicelib.packages.models import Package
 from chalicelib.repositories.models import Repository
 from chalicelib.stats import recording, rollup
+from chalicelib.stats.models import DownloadEvent
 from chalicelib.timefmt import iso, now
 from tests.conftest import ADMIN
 from tests.test_cdn import _line, _log_file
@@ -215,7 +216,7 @@ def test_the_download_logs_hold_the_same_lines(scene):
     lines = _log_lines(scene["cdn"])
     assert sorted(lines) == sorted(_log_lines(scene["lam"]))
     assert len(lines) == len(DOWNLOADS)
-    assert f'{GB} - anonymous [' in lines[0] and '"GET /main/a.bin HTTP/1.1" 200 1000 "-" "-"' in lines[0]
+    assert f"{GB} - anonymous [" in lines[0] and '"GET /main/a.bin HTTP/1.1" 200 1000 "-" "-"' in lines[0]
 
 
 def test_each_part_of_a_log_file_is_one_event_and_one_item(scene):
@@ -225,6 +226,15 @@ def test_each_part_of_a_log_file_is_one_event_and_one_item(scene):
     assert [len(e.files) for e in logged] == [1, 1, 3]
     assert [len(e.downloads) for e in logged] == [3, 1, 3]
     assert scene["report"].events == 2 * len(DOWNLOADS)  # both organisations' downloads, once each
+    # The parts are items of the events table; bucket_index holds them without their payloads.
+    items = [DownloadEvent.get(e.id) for e in logged]
+    assert [int(i.count) for i in items] == [3, 1, 3] and all(i.payload for i in items)
+    indexed = {i.id: i for b in {i.bucket for i in items} for i in DownloadEvent.bucket_index.query(b)}
+    assert [(int(indexed[i.id].count), indexed[i.id].payload) for i in items] == [
+        (3, None),
+        (1, None),
+        (3, None),
+    ]
 
 
 def test_rolling_up_again_changes_nothing(api, scene):

@@ -47,7 +47,14 @@ from chalicelib.download_logs.models import LogJob
 from chalicelib.errors import NotFound
 from chalicelib.packages.models import Package
 from chalicelib.records import dataclass
-from chalicelib.stats.models import BUCKET_SECONDS, PENDING_KEY, Download, DownloadEvent, Stat, downloads_of
+from chalicelib.stats.models import (
+    BUCKET_SECONDS,
+    PENDING_KEY,
+    Download,
+    DownloadEvent,
+    Stat,
+    bucket_downloads,
+)
 from chalicelib.stats.recording import bucket_of
 from chalicelib.storage import content_disposition, s3
 from chalicelib.timefmt import iso, now
@@ -118,12 +125,11 @@ def events_of_day(
     changed: set[tuple[str, str]] = set()
     for mark in Stat.query(PENDING_KEY, Stat.period.between(first, last[:19] + "#~")):
         new = mark.period > f"{after}#~"
-        for item in DownloadEvent.bucket_index.query(mark.period):
-            for event in downloads_of(item):
-                if event.at.astimezone(UTC).date() == day and event.repo_id:
-                    found[(event.repo_id, event.package)].append(event)
-                    if new:
-                        changed.add((event.repo_id, event.package))
+        for event in bucket_downloads(mark.period):
+            if event.at.astimezone(UTC).date() == day and event.repo_id:
+                found[(event.repo_id, event.package)].append(event)
+                if new:
+                    changed.add((event.repo_id, event.package))
     return found, changed
 
 

@@ -22,7 +22,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.db import table_meta
@@ -40,12 +40,21 @@ BUCKET_SECONDS = 10
 SHARDS = 4
 
 
+#: What ``bucket_index`` holds of an item: every attribute of an event, a batch's ``count`` but not its
+#: ``payload`` (tens of KB, which the index would bill as many write units again): ``bucket_downloads``
+#: reads the payloads from the table.
+BUCKET_INDEX_ATTRIBUTES = [
+    "at", "user", "access_key", "callback_id", "ip", "owner", "repo", "repo_id", "package", "version",
+    "path", "size", "country", "business_unit", "expires_at", "count",
+]  # fmt: skip
+
+
 class BucketIndex(GlobalSecondaryIndex):
     """The events of one ingest bucket and shard (``<bucket>#<shard>``), read by the rollup."""
 
     class Meta:
         index_name = "bucket_index"
-        projection = AllProjection()
+        projection = IncludeProjection(BUCKET_INDEX_ATTRIBUTES)
 
     bucket = UnicodeAttribute(hash_key=True)
     id = UnicodeAttribute(range_key=True)
@@ -79,8 +88,10 @@ class DownloadEvent(Model):
     bucket = UnicodeAttribute(null=True)
     bucket_index = BucketIndex()
     expires_at = TTLAttribute(null=True)
-    #: Only on ``DownloadBatch`` items (the CDN's downloads of one log-file part): see ``downloads_of``.
+    #: Only on ``DownloadBatch`` items (the CDN's downloads of one log-file part): see ``downloads_of``;
+    #: not in ``bucket_index``, where such an item has its ``count``.
     payload = BinaryAttribute(null=True, legacy_encoding=False)
+    count = NumberAttribute(null=True)
 
 
 class DownloadBatch(Model):
@@ -123,6 +134,21 @@ def pack(files: list[dict], downloads: list[list]) -> bytes:
     """A ``DownloadBatch`` payload (byte-identical for the same input)."""
     text = json.dumps({"files": files, "downloads": downloads}, separators=(",", ":"), sort_keys=True)
     return gzip.compress(text.encode(), mtime=0)
+
+
+def bucket_downloads(bucket: str) -> list[DownloadEvent | Download]:
+    """The downloads recorded in ingest bucket and shard ``bucket`` (``bucket_index``, paged): the
+    events, and the downloads of the CDN's batches, whose payloads are read from the table (one
+    BatchGetItem per 100 batches)."""
+    items = list(DownloadEvent.bucket_index.query(bucket))
+    batches = [item.id for item in items if item.count is not None and item.payload is None]
+    payloads = {batch.id: batch.payload for batch in DownloadEvent.batch_get(batches)} if batches else {}
+    out: list[DownloadEvent | Download] = []
+    for item in items:
+        if item.id in payloads:
+            item.payload = payloads[item.id]
+        out.extend(downloads_of(item))
+    return out
 
 
 def downloads_of(item: DownloadEvent) -> list[DownloadEvent] | list[Download]:

@@ -38,8 +38,8 @@ from chalicelib.stats.models import (
     Download,
     DownloadEvent,
     Stat,
+    bucket_downloads,
     day,
-    downloads_of,
     minute,
     month,
     repo_key,
@@ -178,8 +178,7 @@ def _events_of(marks: list[str]) -> list[DownloadEvent | Download]:
     the events, and the downloads of the CDN's batches."""
     events: list[DownloadEvent | Download] = []
     for mark in marks:
-        for item in DownloadEvent.bucket_index.query(mark):
-            events.extend(downloads_of(item))
+        events.extend(bucket_downloads(mark))
     return events
 
 
