@@ -97,7 +97,8 @@ class DownloadEvent(Model):
 class DownloadBatch(Model):
     """The downloads of one part of one CDN log file (``DownloadsLogged``), as one item of the events
     table (written once per id; read back through ``bucket_index`` as a ``DownloadEvent`` with a
-    ``payload``): gzip JSON ``{"files": [...], "downloads": [[file, at, id, ip, country], ...]}``."""
+    ``count``, its ``payload`` from the table): gzip JSON ``{"files": [...], "downloads": [[file, at,
+    ip, country], ...]}``."""
 
     Meta = table_meta("download_events")
 
@@ -152,13 +153,18 @@ def bucket_downloads(bucket: str) -> list[DownloadEvent | Download]:
 
 
 def downloads_of(item: DownloadEvent) -> list[DownloadEvent] | list[Download]:
-    """The downloads an item of the events table stands for: itself, or a batch's downloads."""
+    """The downloads an item of the events table stands for: itself, or a batch's downloads (each with
+    the id ``<batch id>:<n>``, its place in the batch: the same on every reading)."""
     if item.payload is None:
         return [item]
     data = json.loads(gzip.decompress(item.payload))
     files = data["files"]
     out = []
-    for index, at, request_id, ip, country in data["downloads"]:
+    for n, entry in enumerate(data["downloads"]):
+        if len(entry) == 5:  # recorded with CloudFront's request id (before 2026-12-03)
+            index, at, request_id, ip, country = entry
+        else:
+            (index, at, ip, country), request_id = entry, f"{item.id}:{n}"
         f = files[index]
         out.append(
             Download(

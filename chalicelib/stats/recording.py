@@ -138,15 +138,16 @@ def record(events: Iterable[Downloaded]) -> int:
 
 def record_logged(event: DownloadsLogged) -> bool:
     """Record the downloads of one CDN log-file part as one item (countries looked up here, as for
-    events); returns whether it was new. Idempotent."""
+    events; CloudFront's request ids are left out: a download's id is the item's and its place in it,
+    see ``downloads_of``); returns whether it was new. Idempotent."""
     if not event.downloads:
         return False
     countries: dict[str | None, str | None] = {}
     downloads = []
-    for index, at, request_id, ip in event.downloads:
+    for index, at, _request_id, ip in event.downloads:
         if ip not in countries:
             countries[ip] = lookup_ip(ip) if ip else None
-        downloads.append([index, at, request_id, ip, countries[ip]])
+        downloads.append([index, at, ip, countries[ip]])
     recorded = now()
     bucket = f"{bucket_of(recorded)}#{random.randrange(SHARDS)}"
     _mark(bucket)
