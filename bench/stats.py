@@ -7,9 +7,10 @@ Measured against the local AWS (moto), operations counted at PynamoDB's ``Connec
    than DynamoDB per call);
 2. DynamoDB operations per 1,000 downloads of one hot file and of 1,000 different files: recorder
    (conditional puts, pending marks) and rollup (conditional UpdateItems), through the real code;
-3. a simulated day of 1,000,000 downloads over 10,000 files (uniform, 5 countries): the rollup's rows
-   per 60 s chunk are counted exactly by ``aggregate`` for a sample of chunks and extrapolated to the
-   day's 1,440 chunks; its time = aggregation CPU + writes at an assumed DynamoDB latency;
+3. a simulated day of 1,000,000 downloads over 10,000 files (uniform, 5 countries): the rollup's write
+   units per 60 s chunk (shared rows, the repository's ledger chunk item by its size) are counted
+   exactly from ``aggregate`` for a sample of chunks and extrapolated to the day's 1,440 chunks, plus
+   the day's compaction; its time = aggregation CPU + writes at an assumed DynamoDB latency;
 4. cost per million downloads at AWS list prices (``bench/prices.py``: us-east-1, on-demand).
 """
 
@@ -119,12 +120,16 @@ def pipeline(n: int, files: int, offset: timedelta) -> dict[str, Any]:
 
 
 def simulated_day(downloads: int = 1_000_000, files: int = 10_000, sample_chunks: int = 24) -> dict:
-    """Rows (= writes) and CPU of a day's rollup, from ``sample_chunks`` chunks of 60 s extrapolated."""
+    """Write units and CPU of a day's rollup, from ``sample_chunks`` chunks of 60 s extrapolated: per
+    chunk the shared aggregate rows (one unit each), the repository's ledger chunk item (its gzip
+    payload's size, in 1 KB units) and its compaction mark; once a day the compaction's day item (every
+    package, country and version of the day: all of them, at this rate) and the mark's delete."""
+    from chalicelib.stats import ledger
     from chalicelib.stats.rollup import aggregate
 
     chunks = 24 * 60
     per_chunk = downloads // chunks
-    rows = 0
+    units = 0
     cpu = 0.0
     rng = random.Random(7)
     for _ in range(sample_chunks):
@@ -133,15 +138,26 @@ def simulated_day(downloads: int = 1_000_000, files: int = 10_000, sample_chunks
             f = rng.randrange(files)
             event.package, event.version, event.path = f"p{f % 1000}", f"{f // 1000}.0", f"f{f}.bin"
         started = time.process_time()
-        rows += len(aggregate(events).rows)
+        totals = aggregate(events)
         cpu += time.process_time() - started
+        units += len(totals.rows)
+        for days in totals.packages.values():
+            for packages in days.values():
+                entries = {name: [[*k, n] for k, n in sorted(c.items())] for name, c in packages.items()}
+                units += 1 + sum(-(-len(part) // 1024) for part in ledger.encode_parts(entries))
     scale = chunks / sample_chunks
-    writes = rows * scale
+    per_package = downloads // (files * len(COUNTRIES))
+    day_entries = {
+        f"p{p}": [[cc, f"{v}.0", per_package] for cc in sorted(COUNTRIES) for v in range(files // 1000)]
+        for p in range(1000)
+    }
+    day_units = 1 + sum(-(-len(part) // 1024) for part in ledger.encode_parts(day_entries))
+    writes = units * scale + day_units
     return {
         "per_chunk": per_chunk,
         "writes": writes,
         "cpu_s": cpu * scale,
-        "write_s": writes * WRITE_LATENCY_S,
+        "write_s": (len(totals.rows) + 2) * chunks * WRITE_LATENCY_S,
         "sample_chunks": sample_chunks,
     }
 

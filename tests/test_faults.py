@@ -710,19 +710,25 @@ def _recorded(batch: list[events.Downloaded]) -> list[Any]:
 
 
 def check_watermark(env: Env, made: Made) -> None:
-    """After the failed run: the watermark is before every chunk whose rows are not all written."""
+    """After the failed run: the watermark is before every chunk whose rows and ledger chunk items are
+    not all written."""
     from chalicelib.stats import rollup
 
     _, _, chunks = made.extra
-    from chalicelib.stats.models import Stat
+    from chalicelib.stats.models import Stat, repo_ledger_key
 
     mark = rollup.watermark()
     for chunk, batch in chunks:
         if mark < chunk:
             continue
-        for key, period in rollup.aggregate(_recorded(batch)).rows:
+        totals = rollup.aggregate(_recorded(batch))
+        for key, period in totals.rows:
             row = Stat.get(key, period, consistent_read=True)
             assert (row.applied or "") >= chunk, f"watermark {mark} past chunk {chunk}: {key} {period}"
+        for repo_id, days in totals.packages.items():
+            for when in days:
+                period = f"c#{when}#{chunk}#0"
+                assert Stat.count(repo_ledger_key(repo_id), Stat.period == period), f"{mark}: no {period}"
 
 
 # --- subject deletes ----------------------------------------------------------------------------

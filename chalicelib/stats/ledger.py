@@ -45,7 +45,7 @@ CHUNK_DAYS = CHUNK_RETENTION.days + 2
 Minutes = dict[str, dict[tuple[str, str, str], int]]
 
 
-def _parts(packages: dict[str, list[list]]) -> list[bytes]:
+def encode_parts(packages: dict[str, list[list]]) -> list[bytes]:
     """``packages`` as gzip JSON payloads of at most ``PART_BYTES`` each (byte-identical for the same
     input: a re-run writes the same items)."""
     parts: list[dict[str, list[list]]] = [{}]
@@ -103,7 +103,7 @@ def write_chunk(chunk: str, repo_id: str, days: dict[str, Minutes]) -> tuple[int
             name: [[at, cc, version, n] for (at, cc, version), n in sorted(counts.items())]
             for name, counts in packages.items()
         }
-        for index, payload in enumerate(_parts(entries)):
+        for index, payload in enumerate(encode_parts(entries)):
             item = Stat(key, f"c#{when}#{chunk}#{index}", payload=payload, expires_at=expires)
             if _put_once(item):
                 written += 1
@@ -152,7 +152,7 @@ def _compact_day(repo_id: str, when: str, done: str, latest: str) -> int:
             name: [[cc, version, n] for (cc, version), n in sorted(counts.items())]
             for name, counts in sums.items()
         }
-        parts = _parts(entries)
+        parts = encode_parts(entries)
         for index in reversed(range(len(parts))):  # part 0 last: it says the day item is complete
             item = Stat(key, f"d#{when}#{through}#{index}", payload=parts[index])
             if index == 0:
