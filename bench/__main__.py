@@ -256,8 +256,10 @@ def report_imports(repeat: int = 15) -> None:
     print("|---|---|---|---|---|")
     for name, statement in IMPORTS.items():
         wall, cpu = measured[name]
-        print(f"| `{statement}` | {wall * 1000:.0f} ms | {wall / base_wall:.2f} | {cpu * 1000:.0f} ms | "
-              f"{cpu / base_cpu:.2f} |")
+        print(
+            f"| `{statement}` | {wall * 1000:.0f} ms | {wall / base_wall:.2f} | {cpu * 1000:.0f} ms | "
+            f"{cpu / base_cpu:.2f} |"
+        )
     for label, index in (("wall", 0), ("CPU", 1)):
         ratio = measured["app"][index] / measured["baseline"][index]
         verdict = "OK" if ratio <= 1.3 else "OVER"

@@ -57,13 +57,30 @@ def routes(user: str, key: str) -> list[dict[str, Any]]:
 
     auth = {"Authorization": "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()}
     return [
-        {"label": f"GET /repos/{user}/tools (anonymous, no body)", "method": "GET",
-         "path": f"/repos/{user}/tools", "body": None, "headers": {}, "status": 200},
-        {"label": f"POST /packages/{user}/tools (JSON body: pydantic, CreatePackageBody)", "method": "POST",
-         "path": f"/packages/{user}/tools", "headers": auth, "status": 201,
-         "body": '{"name": "NAME", "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}'},
-        {"label": "GET /openapi.json (every model's schema)", "method": "GET", "path": "/openapi.json",
-         "body": None, "headers": {}, "status": 200},
+        {
+            "label": f"GET /repos/{user}/tools (anonymous, no body)",
+            "method": "GET",
+            "path": f"/repos/{user}/tools",
+            "body": None,
+            "headers": {},
+            "status": 200,
+        },
+        {
+            "label": f"POST /packages/{user}/tools (JSON body: pydantic, CreatePackageBody)",
+            "method": "POST",
+            "path": f"/packages/{user}/tools",
+            "headers": auth,
+            "status": 201,
+            "body": '{"name": "NAME", "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}',
+        },
+        {
+            "label": "GET /openapi.json (every model's schema)",
+            "method": "GET",
+            "path": "/openapi.json",
+            "body": None,
+            "headers": {},
+            "status": 200,
+        },
     ]
 
 
@@ -95,8 +112,14 @@ def report(repeat: int = 7, against: Path | None = None) -> None:
     runs: dict[str, list[dict[str, Any]]] = {spec["label"] + tag: [] for tag, _, spec in specs}
     for index in range(repeat + 1):  # the first round writes .pyc files and is not counted
         for tag, tree, spec in specs:
-            out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec)], cwd=tree, env=env,
-                                 check=True, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, json.dumps(spec)],
+                cwd=tree,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             if index:
                 runs[spec["label"] + tag].append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"\nCold start: import app + first request (median of {repeat} fresh interpreters; CPU, wall)\n")

@@ -638,8 +638,9 @@ def main() -> None:
     print(
         f"\nAPI rows: API Gateway HTTP API ${prices.API_GATEWAY_HTTP_PER_MILLION:.2f} per million requests "
         f"(512 KB increments; REST would add ${rest_extra:.2f}), requests to ApiUrl. Through the CDN URL "
-        f"add CloudFront ${prices.CLOUDFRONT_HTTPS_PER_MILLION:.2f} and the upload front's Lambda@Edge "
-        f"${edge:.2f} (1 ms at 128 MB)."
+        f"add CloudFront ${prices.CLOUDFRONT_HTTPS_PER_MILLION:.2f}, and on the paths that take uploads "
+        f"(/content, /maven, /npm, ...: not infra.cloudformation.NO_UPLOAD_PATHS) the upload front's "
+        f"Lambda@Edge ${edge:.2f} (1 ms at 128 MB)."
     )
     print(
         f"\nTransfer out per GB: CloudFront ${prices.CLOUDFRONT_TRANSFER_PER_GB}, S3 (redirect downloads) "

@@ -508,11 +508,31 @@ def cache_policy(name: str, max_ttl: int) -> dict[str, Any]:
     }
 
 
+#: API paths whose requests carry no upload (a JSON body at most; tests/test_deploy_template.py checks
+#: the app's routes against them): CloudFront sends them to the API without the upload front, whose
+#: Lambda@Edge costs $0.60 per million requests and its duration. Everything else (``/content``,
+#: ``/maven``, ``/npm``, ``/api``, a subject's root paths) gets the front.
+NO_UPLOAD_PATHS = (
+    "packages/*", "repo*", "orgs/*", "users/*", "search/*", "usage*", "products/*", "subjects/*",
+    "webhooks/*", "licenses*", "stream/*", "signed_url/*", "files/*", "file_*", "calc_metadata/*",
+    "gpg/*", "maven_central_sync/*", "openapi.json",
+)  # fmt: skip
+
+
 def cdn() -> dict[str, dict[str, Any]]:
-    """CloudFront: everything to the API (no caching; the upload front on every request), ``/dl/*``
-    from the bucket's copies first and from the API when there is none (private, restricted, unknown)."""
+    """CloudFront: everything to the API (no caching; the upload front on every request but those of
+    ``NO_UPLOAD_PATHS``), ``/dl/*`` from the bucket's copies first and from the API when there is none
+    (private, restricted, unknown)."""
     retain = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Condition": "UploadFrontHere"}
-    all_methods = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
+    api_behaviour = {
+        "TargetOriginId": "api",
+        "ViewerProtocolPolicy": "https-only",
+        "AllowedMethods": ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"],
+        "CachedMethods": ["GET", "HEAD"],
+        "CachePolicyId": ref("ApiCachePolicy"),
+        "OriginRequestPolicyId": ORIGIN_REQUEST_ALL_VIEWER_EXCEPT_HOST,
+        "Compress": False,
+    }
     edge = {
         "Fn::If": [
             "UploadFrontHere",
@@ -629,17 +649,9 @@ def cdn() -> dict[str, dict[str, Any]]:
                             }
                         ],
                     },
-                    "DefaultCacheBehavior": {
-                        "TargetOriginId": "api",
-                        "ViewerProtocolPolicy": "https-only",
-                        "AllowedMethods": all_methods,
-                        "CachedMethods": ["GET", "HEAD"],
-                        "CachePolicyId": ref("ApiCachePolicy"),
-                        "OriginRequestPolicyId": ORIGIN_REQUEST_ALL_VIEWER_EXCEPT_HOST,
-                        "Compress": False,
-                        "LambdaFunctionAssociations": edge,
-                    },
+                    "DefaultCacheBehavior": {**api_behaviour, "LambdaFunctionAssociations": edge},
                     "CacheBehaviors": [
+                        *({"PathPattern": pattern, **api_behaviour} for pattern in NO_UPLOAD_PATHS),
                         {
                             "PathPattern": f"{CDN_PREFIX}*",
                             "TargetOriginId": "downloads",
@@ -648,7 +660,7 @@ def cdn() -> dict[str, dict[str, Any]]:
                             "CachedMethods": ["GET", "HEAD"],
                             "CachePolicyId": ref("DownloadsCachePolicy"),
                             "Compress": False,
-                        }
+                        },
                     ],
                     "CustomErrorResponses": [
                         {"ErrorCode": code, "ErrorCachingMinTTL": 0} for code in (400, 403, 404, 405, 500)
@@ -794,9 +806,7 @@ def policy(name: str, spec: dict[str, Any], queue_names: list[str]) -> dict[str,
     }
 
 
-def function_overrides(
-    specs: dict[str, dict[str, Any]], queue_names: list[str]
-) -> dict[str, dict[str, Any]]:
+def function_overrides(specs: dict[str, dict[str, Any]], queue_names: list[str]) -> dict[str, dict[str, Any]]:
     """Partial resources merged into Chalice's: each function's environment, each role's policy."""
     resources: dict[str, dict[str, Any]] = {}
     for name, spec in specs.items():

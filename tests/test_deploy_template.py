@@ -229,6 +229,35 @@ def test_public_downloads_come_from_the_bucket_through_origin_access_control():
     )
 
 
+def test_the_upload_front_runs_on_every_path_that_takes_an_upload():
+    """CloudFront runs the upload front (Lambda@Edge) on the API's paths but those of
+    ``NO_UPLOAD_PATHS``, which otherwise behave as the default: no route with a non-JSON body (a file,
+    a key, large or binary) and no npm publish lies under them."""
+    from fnmatch import fnmatchcase
+
+    import app  # noqa: F401  (registers the routes)
+    from chalicelib.web.routing import ROUTES
+    from chalicelib.web.schemas import Media
+    from infra.cloudformation import NO_UPLOAD_PATHS
+
+    config = RESOURCES["Cdn"]["Properties"]["DistributionConfig"]
+    default = {k: v for k, v in config["DefaultCacheBehavior"].items() if k != "LambdaFunctionAssociations"}
+    plain = [b for b in config["CacheBehaviors"] if b["PathPattern"] in NO_UPLOAD_PATHS]
+    assert [b["PathPattern"] for b in plain] == list(NO_UPLOAD_PATHS)
+    assert all({k: v for k, v in b.items() if k != "PathPattern"} == default for b in plain)
+    assert len(config["CacheBehaviors"]) <= 25  # CloudFront's default quota per distribution
+
+    def covered(path: str) -> list[str]:
+        return [pattern for pattern in NO_UPLOAD_PATHS if fnmatchcase(path.lstrip("/"), pattern)]
+
+    uploads = [r for r in ROUTES if isinstance(r.body, Media) or r.path.startswith(("/npm", "/api/npm"))]
+    assert {r.path.split("/")[1] for r in uploads} >= {"content", "maven", "npm"}
+    assert [(r.path, covered(r.path)) for r in uploads if covered(r.path)] == []
+    # And the patterns do cover the JSON routes they are for.
+    assert covered("/packages/acme/repo/pkg/versions/1.0") and covered("/repos/acme/repo")
+    assert not covered("/content/acme/repo/pkg/1.0/a.bin") and not covered("/maven/acme/repo/p/a.jar")
+
+
 def test_every_function_gets_the_stack_bucket_and_a_policy_scoped_to_the_stack():
     roles = {k: v for k, v in RESOURCES.items() if k.endswith("Role") and "Type" not in v}
     assert {"ApiHandlerRole", "UploadEventsRole", "LifecycleEventsRole", "BootstrapAdminRole"} <= set(roles)
@@ -423,7 +452,11 @@ def packaged(tmp_path_factory) -> Path:
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
     subprocess.run(
         ["make", "-s", "package", f"OUT={out}", f"PY={sys.executable}", f"VENV={venv_bin.parent}"],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
     )
     return out
 
@@ -459,7 +492,9 @@ def test_the_packaged_template_passes_cfn_lint(packaged):
 
     linted = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), str(packaged / "sam.json")],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
@@ -480,8 +515,12 @@ def test_the_package_carries_bytecode_for_the_functions_runtime(packaged, tmp_pa
     sources = {n for n in names if n.endswith(".py")}
     modules = {n for n in sources if n.startswith(("chalicelib/", "chalice/", "botocore/", "pydantic/"))}
     assert "app.py" in sources and len([n for n in modules if n.startswith("chalicelib/")]) > 100
-    stale = [n for n in names if n.endswith(".pyc") and n != importlib.util.cache_from_source(
-        n.replace("__pycache__/", "").rsplit(".", 2)[0] + ".py")]
+    stale = [
+        n
+        for n in names
+        if n.endswith(".pyc")
+        and n != importlib.util.cache_from_source(n.replace("__pycache__/", "").rsplit(".", 2)[0] + ".py")
+    ]
     assert not stale  # only this runtime's tag (e.g. cpython-311)
     for source in {"app.py", *modules}:
         pyc = package.read(importlib.util.cache_from_source(source))
@@ -502,7 +541,10 @@ def test_the_package_carries_bytecode_for_the_functions_runtime(packaged, tmp_pa
         print([name for name in compiled if name.startswith(sys.argv[1])], app.__file__)
     """)
     ran = subprocess.run(  # -S: no site-packages, every dependency comes from the package
-        [sys.executable, "-S", "-B", "-c", probe, str(task)], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-S", "-B", "-c", probe, str(task)],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"},
     )
     assert ran.stdout.strip() == f"[] {task}/app.py", ran.stdout + ran.stderr
@@ -534,7 +576,11 @@ def test_every_deployed_function_starts_from_app_with_the_bus_and_telemetry(pack
         print("ok")
     """)
     ran = subprocess.run(
-        [sys.executable, "-c", probe, *sorted(handlers)], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "SHELF_LOG_FORMAT": "json"}, timeout=120,
+        [sys.executable, "-c", probe, *sorted(handlers)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SHELF_LOG_FORMAT": "json"},
+        timeout=120,
     )
     assert ran.stdout.strip() == "ok", ran.stdout + ran.stderr
