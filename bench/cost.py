@@ -452,8 +452,9 @@ def _billed(seconds: float) -> float:
     return math.ceil(seconds * 1000) / 1000
 
 
-def measure(base: str, runs: int) -> list[Usage]:
-    """Run each route ``runs`` times and deliver what it queued; the usage of each."""
+def measure(base: str, runs: int, only: str = "") -> list[Usage]:
+    """Run each route ``runs`` times and deliver what it queued; the usage of each (``only``: the routes
+    whose name contains it)."""
     import requests
 
     from chalicelib import queues, storage
@@ -509,6 +510,8 @@ def measure(base: str, runs: int) -> list[Usage]:
     deliver_queued(Usage("set-up"), clients)  # what the set-up queued is not the routes'
     results = []
     for route, prepare in scenarios:
+        if only not in route:
+            continue
         usage = Usage(route, runs=runs)
         requests_ = [prepare(i) for i in range(runs)]
         deliver_queued(Usage("preparation"), clients)
@@ -584,21 +587,25 @@ def main() -> None:
         "--log-lines", type=int, default=LOG_LINES, help=f"lines per CDN log file (default {LOG_LINES})"
     )
     parser.add_argument("--log-job-only", action="store_true", help="only the download-log job's figures")
+    parser.add_argument("--only", default="", help="only the routes whose name contains this (e.g. upload)")
     args = parser.parse_args()
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     base = start()
     # First: the other rows' downloads (some recorded in buckets ahead of the clock) would be
-    # rewritten by the job's runs too.
-    log_job = download_log_job(base)
+    # rewritten by the job's runs too. Not with --only (its rows only).
+    log_job = None if args.only else download_log_job(base)
     if args.log_job_only:
+        assert log_job is not None, "--log-job-only and --only exclude each other"
         print_download_log_job(log_job)
         return
-    measured = measure(base, args.runs)
+    measured = measure(base, args.runs, args.only)
     memory = api_memory_mb()
-    user = _cdn_user(base)
-    cdn_rows = [cdn_download(user, args.hit_ratio, scenario, args.log_lines) for scenario in ("hot", "tail")]
+    cdn_rows = []
+    if args.only in "public download through the CDN":  # "" (every row) or a part of it
+        user = _cdn_user(base)
+        cdn_rows = [cdn_download(user, args.hit_ratio, s, args.log_lines) for s in ("hot", "tail")]
     rows = [*cdn_rows, *measured]
 
     print(f"\nDollars per million requests, AWS list prices {prices.REGION} as of {prices.PRICES_AS_OF}")
@@ -646,7 +653,8 @@ def main() -> None:
         f"\nTransfer out per GB: CloudFront ${prices.CLOUDFRONT_TRANSFER_PER_GB}, S3 (redirect downloads) "
         f"${prices.S3_TRANSFER_PER_GB}, CodeArtifact ${prices.CODEARTIFACT_TRANSFER_PER_GB}."
     )
-    print_download_log_job(log_job)
+    if log_job is not None:
+        print_download_log_job(log_job)
 
 
 # --- the download-log job ---------------------------------------------------------------------------

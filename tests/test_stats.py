@@ -379,3 +379,50 @@ def scene_repo_id(org: str, repo: str) -> str:
     from chalicelib.repositories.models import Repository
 
     return Repository.get(org, repo).id
+
+
+def test_storage_counts_a_batch_in_one_transaction_and_each_event_once(api):
+    """The storage statistics count an SQS batch's file events in one transaction (the rows they share
+    written once), each event once however its redeliveries are batched; an event that changes
+    nothing writes nothing; the ledger's daily ``total`` is the sum of its repository rows."""
+    import uuid
+
+    from chalicelib.events import FileDeleted, FileStored
+    from chalicelib.stats import storage
+    from chalicelib.stats.models import event_mark_key, ledger_key, storage_key
+    from infra.local.opcount import count_operations
+
+    owner = f"batch-{uuid.uuid4().hex[:8]}"  # no such repository: no business unit
+
+    def stored(path: str, size: int, replaced: int | None = None) -> FileStored:
+        fields = {"owner": owner, "repo": "r", "repo_id": "r1", "package": "p", "version": "1"}
+        return FileStored(**fields, path=path, size=size, sha256="0" * 64, replaced_size=replaced)
+
+    a, b, c, d = stored("a", 100), stored("b", 20), stored("c", 3), stored("d", 4000)
+    with count_operations() as operations:
+        assert storage.apply_batch([a, b, c, b]) == 3
+    assert operations["TransactWriteItems"] == 1
+    # Redelivered in another batch, with a new event: only the new one counts.
+    assert storage.apply_batch([c, d, a]) == 1
+    assert storage.apply(b) is False
+    # An override of the same size changes nothing: no write at all, not even a mark.
+    same = stored("a", 100, replaced=100)
+    with count_operations() as operations:
+        assert storage.apply(same) is False
+    assert operations["TransactWriteItems"] == 0
+    with pytest.raises(Stat.DoesNotExist):
+        Stat.get(event_mark_key(same.id), "-")
+    gone = FileDeleted(owner=owner, repo="r", repo_id="r1", package="p", version="1", path="b", size=20)
+    assert storage.apply_batch([gone, gone]) == 1
+
+    def counter(period: str) -> tuple[int, int]:
+        row = Stat.get(storage_key(owner), period, consistent_read=True)
+        return int(row.bytes), int(row.files)
+
+    assert counter("total") == counter("r#r1") == counter("r#r1#p#p") == (4103, 3)
+    ledger = {row.period.split("#", 1)[1]: int(row.bytes) for row in Stat.query(ledger_key(owner))}
+    assert ledger == {"r#r1": 4103}
+    yesterday = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = yesterday + timedelta(days=1)
+    found = storage.storage_at(owner, ["total", "r#r1"], [yesterday, today])
+    assert found == {("total", 0): 0, ("r#r1", 0): 0, ("total", 1): 4103, ("r#r1", 1): 4103}

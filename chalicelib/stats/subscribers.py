@@ -16,6 +16,7 @@ def record_logged(event: DownloadsLogged) -> None:
     recording.record_logged(event)
 
 
-def storage_changed(event: FileStored | FileDeleted) -> None:
-    """Count a stored or deleted file in its subject's storage usage, once."""
-    storage.apply(event)
+def storage_changed(events: list[FileStored | FileDeleted]) -> None:
+    """Count a batch's stored and deleted files in their subjects' storage usage, once each (one
+    transaction per batch)."""
+    storage.apply_batch(events)

@@ -5,6 +5,6 @@ from chalicelib.events import Downloaded, DownloadsLogged, FileDeleted, FileStor
 SUBSCRIPTIONS = [
     Subscription(Downloaded, "chalicelib.stats.subscribers:record_downloads", queued=True, batch=True),
     Subscription(DownloadsLogged, "chalicelib.stats.subscribers:record_logged", queued=True),
-    Subscription(FileStored, "chalicelib.stats.subscribers:storage_changed", queued=True),
-    Subscription(FileDeleted, "chalicelib.stats.subscribers:storage_changed", queued=True),
+    Subscription(FileStored, "chalicelib.stats.subscribers:storage_changed", queued=True, batch=True),
+    Subscription(FileDeleted, "chalicelib.stats.subscribers:storage_changed", queued=True, batch=True),
 ]
