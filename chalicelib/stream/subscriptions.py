@@ -14,7 +14,7 @@ from chalicelib.events import (
 RECORD = "chalicelib.stream.subscribers:record"
 
 SUBSCRIPTIONS = [
-    Subscription(kind, RECORD, queued=True)
+    Subscription(kind, RECORD, queued=True, batch=True)
     for kind in (
         FileStored,
         FileDeleted,
