@@ -240,8 +240,9 @@ def storage_key(owner: str) -> str:
 
 
 def ledger_key(owner: str) -> str:
-    """Daily storage changes of a subject: periods ``<day>#total``, ``<day>#r#<repo_id>``,
-    ``<day>#bu#<business unit>``."""
+    """Daily storage changes of a subject: periods ``<day>#r#<repo_id>``, ``<day>#bu#<business unit>``
+    (the day's total is the sum of its repository rows; ``<day>#total`` rows of before 2026-12-03 are
+    ignored)."""
     return f"sl#{owner}"
 
 
