@@ -28,7 +28,8 @@ The download-log job (``chalicelib/download_logs``, Premium packages only; not i
 measured before and after a Premium subject's packages are downloaded (``download_log_job``), priced
 per download for a package downloaded once a day and for a hot one (``--log-job-only`` alone).
 
-Run: ``make cost`` (or ``.venv/bin/python -m bench.cost --runs 20 --hit-ratio 0.9``).
+Run: ``make cost`` (or ``.venv/bin/python -m bench.cost --runs 20 --hit-ratio 0.9``; ``--only upload``:
+only the routes whose name contains it, without the download-log job).
 """
 
 from __future__ import annotations
