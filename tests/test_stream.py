@@ -333,3 +333,33 @@ def test_a_failing_login_event_send_does_not_fail_the_request(api, world, monkey
     assert api.get(f"/users/{user.name}", user.auth).status_code == 200
     assert api.get(f"/users/{user.name}", user.auth).status_code == 200
     assert [e.user for e in sent] == [user.name, user.name]  # tried again after the failure
+
+
+def test_a_batch_looks_up_each_subjects_readers_once(api, scene):
+    """The queued subscriber takes an SQS batch: one ``stream_readers`` Query per subject of the batch
+    (not per event), its entries appended in order, a redelivery within the batch written once."""
+    from infra.local.opcount import count_operations
+
+    org, reader, repo = scene["org"], scene["reader"], scene["repo"]
+    _, reconnect = poll(api, org, reader.auth)
+
+    def deleted(path: str) -> events.FileDeleted:
+        return events.FileDeleted(
+            owner=org, repo=repo, repo_id="r", package="p", version="1", path=path, size=1
+        )
+
+    batch = [deleted("a.txt"), deleted("b.txt"), deleted("c.txt")]
+    others = [
+        events.FileDeleted(
+            owner="nobody-here", repo="x", repo_id="r", package="p", version="1", path="z", size=1
+        )
+    ]
+    # Logins of one user and address in one window share a dedup key: one line.
+    logins = [events.LoginSucceeded(subject=org, user="someone", ip="192.0.2.7") for _ in range(2)]
+    records = [{"messageId": e.id, "body": e.to_json()} for e in [*batch, batch[0], *logins, *others]]
+    with count_operations() as operations:
+        assert events.consume({"Records": records}) == 7
+    assert operations["Query"] == 2  # one per subject: the organisation and nobody-here
+    lines, _ = poll(api, org, reader.auth, reconnect)
+    paths = [f"/{org}/{repo}/{p}" for p in ("a.txt", "b.txt", "c.txt")]
+    assert [line.get("path", line["type"]) for line in lines] == [*paths, "login_success"]
