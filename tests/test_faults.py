@@ -669,7 +669,7 @@ def _rolled(totals: Any) -> list[str]:
     from chalicelib.stats.models import Stat, repo_ledger_key
 
     wrong = []
-    for (key, period), (downloads, size, _) in totals.rows.items():
+    for (key, period), (downloads, size) in totals.rows.items():
         try:
             row = Stat.get(key, period, consistent_read=True)
         except Stat.DoesNotExist:

@@ -63,17 +63,16 @@ def _nested(depth: int) -> defaultdict:
 @dataclass
 class Totals:
     """A chunk's sums: per shared aggregate row (a repository's, a subject's) ``rows``
-    ``{(key, period): [downloads, bytes, expires_at]}``; per repository the packages' downloads for
+    ``{(key, period): [downloads, bytes]}``; per repository the packages' downloads for
     its ledger (``ledger.py``) ``{repo_id: {day: {package: {(minute, country, version): downloads}}}}``."""
 
-    rows: dict[tuple[str, str], list] = field(default_factory=lambda: defaultdict(lambda: [0, 0, None]))
+    rows: dict[tuple[str, str], list] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     packages: dict[str, dict[str, ledger.Minutes]] = field(default_factory=lambda: _nested(4))
 
-    def add(self, key: str, period: str, size: int, expires: datetime | None = None) -> None:
+    def add(self, key: str, period: str, size: int) -> None:
         row = self.rows[(key, period)]
         row[0] += 1
         row[1] += size
-        row[2] = expires
 
 
 def aggregate(events: list[DownloadEvent | Download], totals: Totals | None = None) -> Totals:
@@ -99,15 +98,9 @@ def _not_applied(bucket: str):  # noqa: ANN202
     return Stat.applied.does_not_exist() | (Stat.applied < bucket)
 
 
-def _write(
-    bucket: str, key: str, period: str, downloads: int, size: int | None, expires: datetime | None
-) -> bool:
+def _write(bucket: str, key: str, period: str, downloads: int, size: int) -> bool:
     """Add one row's sums for ``bucket`` unless the row took it already; whether it was written."""
-    actions = [Stat.downloads.add(downloads), Stat.applied.set(bucket)]
-    if size is not None:
-        actions.append(Stat.bytes.add(size))
-    if expires is not None:
-        actions.append(Stat.expires_at.set(expires))
+    actions = [Stat.downloads.add(downloads), Stat.bytes.add(size), Stat.applied.set(bucket)]
     try:
         Stat(key, period).update(actions=actions, condition=_not_applied(bucket))
     except UpdateError as error:
@@ -118,8 +111,8 @@ def _write(
 
 
 def _write_row(chunk: str, row: tuple[tuple[str, str], list]) -> int:
-    (key, period), (downloads, size, expires) = row
-    return int(_write(chunk, key, period, downloads, size, expires))
+    (key, period), (downloads, size) = row
+    return int(_write(chunk, key, period, downloads, size))
 
 
 def _write_ledger(chunk: str, repo: tuple[str, dict[str, ledger.Minutes]]) -> tuple[int, int]:
