@@ -146,7 +146,9 @@ def bucket_downloads(bucket: str) -> list[DownloadEvent | Download]:
     payloads = {batch.id: batch.payload for batch in DownloadEvent.batch_get(batches)} if batches else {}
     out: list[DownloadEvent | Download] = []
     for item in items:
-        if item.id in payloads:
+        if item.count is not None and item.payload is None:
+            if item.id not in payloads:
+                continue  # gone from the table (its TTL) before its index entry
             item.payload = payloads[item.id]
         out.extend(downloads_of(item))
     return out
