@@ -708,6 +708,25 @@ def test_search_users_case_insensitive_prefix(api, admin, world):
     assert [r["name"] for r in narrower] == [first]
 
 
+def test_search_users_shows_the_quota_used_to_those_with_admin_rights_only(api, world):
+    """``kind_index`` does not hold the quota (every upload changes it): a search reads it from the
+    user's item for the user themselves (and system admins), and shows it to no one else."""
+    from chalicelib.accounts.models import Subject
+
+    user = world.user()
+    repo = world.repo(user.name)
+    world.package(user.name, repo, name="pkg")
+    response = api.put(f"/content/{user.name}/{repo}/pkg/1.0/a.bin", user.auth, data=b"x" * 1234)
+    assert response.status_code == 201, response.text
+    entry = next(Subject.kind_index.query("user", Subject.name_lower == user.name.lower()))
+    assert entry.password_hash is None and entry.api_key_hash is None  # not copied into the index
+    [own] = api.get("/search/users", auth=user.auth, params={"name": user.name}).json()
+    assert own["quota_used_bytes"] == 1234 == int(Subject.get(user.name).quota_used_bytes)
+    [seen] = api.get("/search/users", auth=world.user().auth, params={"name": user.name}).json()
+    assert "quota_used_bytes" not in seen
+    assert {k: v for k, v in own.items() if k != "quota_used_bytes"} == seen
+
+
 def test_search_users_errors(api, world):
     user = world.user()
     assert_error(api.get("/search/users", auth=user.auth), 400, "name")

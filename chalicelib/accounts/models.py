@@ -10,7 +10,7 @@ Access patterns (see docs/data-model.md):
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.db import table_meta
@@ -25,12 +25,18 @@ ADMIN = "admin"
 MEMBER = "member"
 
 
+#: What ``kind_index`` holds of a subject: what a user search shows to anyone. Not the password and API
+#: key hashes, and not ``quota_used_bytes``, which every upload changes (an index entry holding it would
+#: be rewritten, and billed, with each upload): a search reads the item for a user it shows the quota of.
+KIND_INDEX_ATTRIBUTES = ["full_name", "email", "registered", "followers_count"]
+
+
 class KindIndex(GlobalSecondaryIndex):
     """Subjects of one kind ordered by lower-case name (user listing and search)."""
 
     class Meta:
         index_name = "kind_index"
-        projection = AllProjection()
+        projection = IncludeProjection(KIND_INDEX_ATTRIBUTES)
 
     kind = UnicodeAttribute(hash_key=True)
     name_lower = UnicodeAttribute(range_key=True)

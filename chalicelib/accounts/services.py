@@ -394,4 +394,12 @@ def search_users(access: Access, name: str, start_pos: int, size: int) -> list[d
     if not prefix:
         raise BadRequest("The 'name' query parameter is required")
     matches = Subject.kind_index.query(USER, Subject.name_lower.startswith(prefix))
-    return [describe_user(access, user) for user in db.page(iter(matches), start_pos, size)]
+    return [describe_user(access, _whole(access, user)) for user in db.page(iter(matches), start_pos, size)]
+
+
+def _whole(access: Access, user: Subject) -> Subject:
+    """``user`` as the index holds it, or its whole item when the caller sees its quota (which the index
+    does not hold: ``KIND_INDEX_ATTRIBUTES``)."""
+    if Right.ADMIN in rights_on(access.principal, user.name):
+        return db.get_or_404(Subject, user.name, missing=f"User '{user.name}' was not found")
+    return user
