@@ -112,11 +112,12 @@ def write_chunk(chunk: str, repo_id: str, days: dict[str, Minutes]) -> tuple[int
     return written, skipped
 
 
-def _day_items(key: str, low: str, high: str) -> dict[str, dict[str, list[Stat]]]:
+def _day_items(key: str, low: str, high: str, consistent: bool = False) -> dict[str, dict[str, list[Stat]]]:
     """The complete day items of days ``low``…``high``: ``{day: {through: [parts]}}`` (a day item
     without its part 0, or with fewer parts than part 0 names, is left out)."""
     found: dict[str, dict[str, list[Stat]]] = defaultdict(lambda: defaultdict(list))
-    for item in Stat.query(key, Stat.period.between(f"d#{low}", f"d#{high}~")):
+    periods = Stat.period.between(f"d#{low}", f"d#{high}~")
+    for item in Stat.query(key, periods, consistent_read=consistent):
         _, when, through, _ = item.period.split("#")
         found[when][through].append(item)
     complete: dict[str, dict[str, list[Stat]]] = {}
@@ -128,20 +129,22 @@ def _day_items(key: str, low: str, high: str) -> dict[str, dict[str, list[Stat]]
     return complete
 
 
-def _chunk_items(key: str, when: str, after: str, until: str = "~") -> list[Stat]:
+def _chunk_items(key: str, when: str, after: str, until: str = "~", consistent: bool = False) -> list[Stat]:
     """The chunk items of ``when`` with a chunk after ``after`` ("" for all) and up to ``until``."""
     low = f"c#{when}#{after}#~" if after else f"c#{when}#"
-    return list(Stat.query(key, Stat.period.between(low, f"c#{when}#{until}#~")))
+    periods = Stat.period.between(low, f"c#{when}#{until}#~")
+    return list(Stat.query(key, periods, consistent_read=consistent))
 
 
 def _compact_day(repo_id: str, when: str, done: str, latest: str) -> int:
     """One day item of ``repo_id``'s chunk items of ``when`` after its last day item, up to chunk
-    ``done``; then the mark goes (unless a chunk after those was marked). Items written."""
+    ``done`` (consistent reads: every item up to ``done`` is written, so all are seen); then the mark
+    goes, unless it names a chunk after ``done`` (written meanwhile: the next run's). Items written."""
     key = repo_ledger_key(repo_id)
-    covered = max(_day_items(key, when, when).get(when, {}), default="")
+    covered = max(_day_items(key, when, when, consistent=True).get(when, {}), default="")
     sums: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
     through = ""
-    for item in _chunk_items(key, when, covered, done):
+    for item in _chunk_items(key, when, covered, done, consistent=True):
         through = max(through, item.period.split("#")[2])
         for name, entries in _decode(item).items():
             for _, cc, version, n in entries:
@@ -159,10 +162,9 @@ def _compact_day(repo_id: str, when: str, done: str, latest: str) -> int:
                 item.parts = len(parts)
             item.save()
             written += 1
-        covered = through
-    if latest <= covered:
+    if latest <= done:
         try:
-            Stat(COMPACT_KEY, f"{when}#{repo_id}").delete(condition=Stat.applied <= covered)
+            Stat(COMPACT_KEY, f"{when}#{repo_id}").delete(condition=Stat.applied <= done)
         except DeleteError as error:
             if not db.condition_failed(error):
                 raise
