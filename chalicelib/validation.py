@@ -204,6 +204,19 @@ class Body(metaclass=_BodyType):
     """Base of request bodies: strict types, unknown fields ignored (a declaration, built on first use)."""
 
 
+def needs_one_of(*names: str, exactly: bool = False, value: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``model_config`` of a body whose service refuses it without one of ``names`` (``exactly``:
+    with more than one too), for its JSON schema (the OpenAPI document): an ``anyOf`` (``oneOf``) of
+    the objects that hold one of them, not null (``value``: one that matches this schema; ``{}``, any)::
+
+        class ReadmeBody(Body):
+            model_config = needs_one_of("bintray", "github", exactly=True)
+    """
+    present = {"not": {"type": "null"}} if value is None else value
+    branches = [{"required": [name], "properties": {name: present}} for name in names]
+    return {"json_schema_extra": {"oneOf" if exactly else "anyOf": branches}}
+
+
 _MODELS: dict[type, Any] = {}
 _BUILDING = threading.RLock()
 #: What the class statement adds to a declaration's namespace that is not the body's.

@@ -14,7 +14,8 @@ from openapi_spec_validator import validate
 from app import app as chalice_app
 from chalicelib.web.openapi import GREEDY
 from chalicelib.web.routing import ROUTES, RouteSpec
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, World
+from tests.test_bola import allow_loopback, build_org, fill, values_of  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Writing routes that read no body: follow, regenerate keys, schedule a calculation, the usage
@@ -165,3 +166,86 @@ def test_the_document_needs_no_credentials_and_ignores_them(api):
 def test_readme_links_the_document():
     readme = (ROOT / "README.md").read_text()
     assert "`GET /openapi.json`" in readme and "docs/compatibility.md#openapi-document" in readme
+
+
+#: Query parameters of which a request names at least one: OpenAPI cannot say so (a parameter is
+#: required or not), so each of them says it in its description.
+ONE_OF_QUERY = {
+    "search_packages": {"name", "desc", "subject", "repo"},
+    "search_maven_packages": {"g", "a", "q"},
+    "search_repositories": {"name", "desc"},
+    "search_files": {"name", "sha1"},
+}
+#: What a refusal for a missing input says ("The 'name' query parameter is required", "Missing
+#: required field 'name'", "At least one of ... is required", "Exactly one of ...").
+MISSING = re.compile(
+    r"\brequired\b|\bAt least one\b|\bExactly one\b|\bmust be specified\b|\bnon-empty\b", re.I
+)
+
+
+def json_schema(document: dict, operation: dict):
+    """The JSON body's schema of ``operation`` (resolvable against the document), or None."""
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" not in content:
+        return None
+    return {"allOf": [content["application/json"]["schema"]], "components": document["components"]}
+
+
+def least_request(document: dict, spec: RouteSpec, method: str) -> tuple | None:
+    """The request of ``method`` on ``spec`` with only what its operation requires: no optional
+    query parameter and, for a JSON body, ``{}`` or ``[]`` where the body's schema accepts one."""
+    from jsonschema import Draft202012Validator
+
+    found = operation(document, spec, method)
+    if any(p["required"] for p in found.get("parameters", [])):
+        return None  # a required query parameter: the document says no request goes without it
+    if method in ("GET", "HEAD"):
+        return (method, None)
+    schema = json_schema(document, found)
+    if schema is None:
+        return None  # no JSON body: uploads, and writes with nothing to omit
+    for body in ({}, []):
+        if Draft202012Validator(schema).is_valid(body):
+            return (method, body)
+    return None  # the schema requires some of the body
+
+
+def test_a_request_without_its_optional_inputs_is_not_refused_for_them(api, document, request):
+    """Every read without its optional query parameters, every JSON write with the least body its
+    schema accepts: none is refused for a missing input (the document would declare it optional while
+    the route requires it, and clients and the fuzzer would send requests that can only get a 400).
+    The administrator calls, on objects of a new organisation (tests/test_bola.py), writes after
+    reads and the account writes last (a plan changed by one would refuse the routes after it)."""
+    request.getfixturevalue("allow_loopback")  # test_bola's: the organisation's webhook on loopback
+    org = build_org(api, World(api), "o")
+    org["log_name"] = "2026-01-01.log.gz"
+    late = ("put_user", "put_org")
+    calls = []
+    for spec in ROUTES:
+        for method in spec.methods:
+            if method != "DELETE" and (least := least_request(document, spec, method)):
+                calls.append((method not in ("GET", "HEAD"), spec.handler in late, spec, least))
+    refused = {}
+    for _, _, spec, (method, body) in sorted(calls, key=lambda call: call[:2]):
+        path = fill(spec, values_of(org, spec, False))
+        response = api.request(method, path, ADMIN, **({} if body is None else {"json": body}))
+        refusal = response.status_code == 400 and response.content
+        message = response.json().get("message", "") if refusal else ""
+        if MISSING.search(message) and spec.handler not in ONE_OF_QUERY:
+            refused[f"{method} {spec.path}"] = message
+    assert not refused, "\n".join(f"{call}: {message}" for call, message in refused.items())
+    assert len(calls) > 100
+
+
+def test_query_parameters_of_which_one_is_needed_say_so(api, document):
+    """GET /search/packages without name, desc, subject and repo is a 400 (as are the other routes of
+    ONE_OF_QUERY without any of theirs); each of those parameters' descriptions says so."""
+    by_handler = {spec.handler: spec for spec in ROUTES}
+    for handler, names in ONE_OF_QUERY.items():
+        spec = by_handler[handler]
+        response = api.get(spec.path, ADMIN)
+        assert response.status_code == 400 and "At least one of" in response.json()["message"], handler
+        parameters = {p["name"]: p for p in operation(document, spec, "GET")["parameters"]}
+        for name in names:
+            assert parameters[name]["required"] is False
+            assert "At least one of" in parameters[name]["schema"].get("description", ""), (handler, name)

@@ -649,7 +649,7 @@ def search_by_name(
     case-insensitive). Served by the sparse ``public_name_index``; the literal prefix bounds the read."""
     pattern = name.strip().lower()
     if not pattern:
-        raise BadRequest("The 'name' query parameter is required")
+        raise BadRequest("At least one of the 'name' and 'sha1' query parameters is required")
     after = parse_iso(created_after, "created_after") if created_after else None
     prefix = re.split(r"[*?]", pattern)[0]
     key = File.name_lower.startswith(prefix) if prefix else None

@@ -11,7 +11,7 @@ from chalicelib.docs_meta.models import BINTRAY, GITHUB, README, RELEASE_NOTES, 
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.packages.models import Package, Version
 from chalicelib.timefmt import now
-from chalicelib.validation import MARKDOWN, Body, Field, Flag, Syntax, syntax_name
+from chalicelib.validation import MARKDOWN, Body, Field, Flag, Syntax, needs_one_of, syntax_name
 
 #: Content is stored inline: at most 64 Ki characters keeps an item far below DynamoDB's 400 KB.
 MAX_CONTENT = 65536
@@ -32,6 +32,7 @@ class ReadmeGithub(Body):
 class ReadmeBody(Body):
     """``POST /packages/{subject}/{repo}/{package}/readme``."""
 
+    model_config = needs_one_of("bintray", "github", exactly=True)
     bintray: BintrayContent | None = None
     github: ReadmeGithub | None = None
 
@@ -44,6 +45,7 @@ class PackageNotesGithub(Body):
 class PackageNotesBody(Body):
     """``POST /packages/{subject}/{repo}/{package}/release_notes``."""
 
+    model_config = needs_one_of("bintray", "github", exactly=True)
     bintray: BintrayContent | None = None
     github: PackageNotesGithub | None = None
 
@@ -57,6 +59,7 @@ class VersionNotesGithub(Body):
 class VersionNotesBody(Body):
     """``POST /packages/{subject}/{repo}/{package}/versions/{version}/release_notes``."""
 
+    model_config = needs_one_of("bintray", "github", exactly=True)
     bintray: BintrayContent | None = None
     github: VersionNotesGithub | None = None
 

@@ -38,8 +38,15 @@ class LicenseBody(Body):
     url: str | None = Field(default=None, max_length=2048)
 
 
-def parse_license_body(raw: bytes | None) -> LicenseBody:
-    """The license of a request body: a JSON object, or the spec's one-element list of it (else 400)."""
+class NewLicenseBody(LicenseBody):
+    """``POST /{orgs|users}/{subject}/licenses``: the name is required."""
+
+    name: str = Field(max_length=64)
+
+
+def parse_license_body(raw: bytes | None, model: type[LicenseBody] = LicenseBody) -> LicenseBody:
+    """The license of a request body (``model``): a JSON object, or the spec's one-element list of it
+    (else 400)."""
     data = parse_json(raw)
     if isinstance(data, list):
         if len(data) != 1:
@@ -47,7 +54,7 @@ def parse_license_body(raw: bytes | None) -> LicenseBody:
         data = data[0]
     if not isinstance(data, dict):
         raise BadRequest("The request body must be one license: a JSON object or a list of one object")
-    body = LicenseBody.model_validate(data)
+    body = model.model_validate(data)
     if body.url:
         parts = urlsplit(body.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -36,7 +36,7 @@ def _list(subject: Subject) -> list[dict]:
 
 
 def _create(ctx: Ctx, subject: Subject) -> Response:
-    body = services.parse_license_body(ctx.raw_body)
+    body = services.parse_license_body(ctx.raw_body, services.NewLicenseBody)
     return created(services.render(services.create_license(subject, body)))
 
 
@@ -64,7 +64,7 @@ def get_user_licenses(ctx: Ctx, user: str) -> list[dict]:
     "/orgs/{org}/licenses",
     ["POST"],
     Need.ADMIN,
-    body=services.LicenseBody,
+    body=services.NewLicenseBody,
     response={201: schemas.LICENSE},
 )
 def create_org_license(ctx: Ctx, org: str) -> Response:
@@ -75,7 +75,7 @@ def create_org_license(ctx: Ctx, org: str) -> Response:
     "/users/{user}/licenses",
     ["POST"],
     Need.ADMIN,
-    body=services.LicenseBody,
+    body=services.NewLicenseBody,
     response={201: schemas.LICENSE},
 )
 def create_user_license(ctx: Ctx, user: str) -> Response:

@@ -38,7 +38,17 @@ from chalicelib.products.services import (
     product_versions,
 )
 from chalicelib.timefmt import iso, now, parse_iso
-from chalicelib.validation import MARKDOWN, REPO_NAME, Body, Field, Flag, Syntax, check_name, syntax_name
+from chalicelib.validation import (
+    MARKDOWN,
+    REPO_NAME,
+    Body,
+    Field,
+    Flag,
+    Syntax,
+    check_name,
+    needs_one_of,
+    syntax_name,
+)
 
 MAX_CONTENT = 65536
 MAX_VERSIONS = 500
@@ -58,7 +68,9 @@ class CreateEulaBody(EulaFields):
 
 
 class UpdateEulaBody(EulaFields):
-    """``PATCH /products/{subject}/{product}/eulas/{eula}``."""
+    """``PATCH /products/{subject}/{product}/eulas/{eula}``: at least one field."""
+
+    model_config = needs_one_of("syntax", "content", "default", "versions", value={})
 
 
 # --- reading -------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from chalicelib.products.models import (
 from chalicelib.records import dataclass
 from chalicelib.repositories.models import Repository
 from chalicelib.timefmt import iso, now
-from chalicelib.validation import PACKAGE_NAME, REPO_NAME, Body, Field, check_name
+from chalicelib.validation import PACKAGE_NAME, REPO_NAME, Body, Field, check_name, needs_one_of
 
 #: Product names: like repository names; ``_all`` is reserved (``/products/{subject}/_all/signed_eulas``).
 PRODUCT_NAME = REPO_NAME
@@ -61,7 +61,11 @@ class CreateProductBody(ProductFields):
 
 
 class UpdateProductBody(ProductFields):
-    """``PATCH /products/{subject}/{product}``."""
+    """``PATCH /products/{subject}/{product}``: at least one field (null removes one)."""
+
+    model_config = needs_one_of(
+        "display_name", "desc", "website_url", "vcs_url", "packages", "sign_url_expiry", value={}
+    )
 
 
 def product_name(value: str) -> str:

@@ -8,7 +8,7 @@ Enterprise, ``plans.require(org, "usage_thresholds")``).
 
 Example::
 
-    create(org, ORGANIZATION, None, None, ThresholdBody(daily_download_bytes=10_000))
+    create(org, ORGANIZATION, None, None, NewThresholdBody(daily_download_bytes=10_000))
     describe(get(org.name, scope_key(ORGANIZATION)))   # {"monthly_storage_bytes": 0, ...}
 """
 
@@ -25,7 +25,7 @@ from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.repositories.models import Repository
 from chalicelib.thresholds.models import KINDS, UsageThreshold, scope_key
 from chalicelib.timefmt import now
-from chalicelib.validation import AfterValidator, Body, Field, Flag
+from chalicelib.validation import AfterValidator, Body, Field, Flag, needs_one_of
 
 #: The largest threshold accepted (DynamoDB numbers hold it; no storage is that large).
 MAX_BYTES = 10**18
@@ -52,6 +52,12 @@ class ThresholdBody(Body):
     daily_download_bytes: Bytes | None = None
     alert_to_emails: list[Email] | None = Field(default=None, max_length=MAX_EMAILS)
     alert_to_admins: Flag | None = None
+
+
+class NewThresholdBody(ThresholdBody):
+    """``POST /usage_threshold/...``: at least one limit above 0."""
+
+    model_config = needs_one_of(*KINDS, value={"type": "integer", "minimum": 1})
 
 
 # --- scopes -------------------------------------------------------------------------------------
@@ -88,7 +94,7 @@ def get(org: str, scope: str) -> UsageThreshold:
 
 
 def create(
-    org: Subject, kind: str, name: str | None, repo_id: str | None, body: ThresholdBody
+    org: Subject, kind: str, name: str | None, repo_id: str | None, body: NewThresholdBody
 ) -> UsageThreshold:
     """Set the thresholds of a scope that has none (409 if it has); at least one limit above 0."""
     if not any(getattr(body, k) for k in KINDS):

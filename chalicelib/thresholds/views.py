@@ -15,7 +15,7 @@ from chalicelib import business_units
 from chalicelib.auth.policy import Need, Right, require
 from chalicelib.thresholds import services
 from chalicelib.thresholds.models import BUSINESS_UNIT, ORGANIZATION, REPO, scope_key
-from chalicelib.thresholds.services import ThresholdBody
+from chalicelib.thresholds.services import NewThresholdBody, ThresholdBody
 from chalicelib.validation import parse_body
 from chalicelib.web import schemas
 from chalicelib.web.context import Ctx
@@ -46,7 +46,7 @@ def _get(ctx: Ctx, kind: str, name: str | None = None) -> dict:
 
 def _create(ctx: Ctx, kind: str, name: str | None = None) -> Response:
     _, repo_id = _scope(ctx, kind, name)
-    body = parse_body(ctx.raw_body, ThresholdBody)
+    body = parse_body(ctx.raw_body, NewThresholdBody)
     assert ctx.subject is not None
     shown = ctx.repo.name if ctx.repo is not None else name
     return created(services.describe(services.create(ctx.subject, kind, shown, repo_id, body)))
@@ -79,7 +79,7 @@ def get_org_threshold(ctx: Ctx, org: str) -> dict:
     "/usage_threshold/organization/{org}",
     ["POST"],
     Need.ADMIN,
-    body=ThresholdBody,
+    body=NewThresholdBody,
     response={201: schemas.THRESHOLD},
 )
 def create_org_threshold(ctx: Ctx, org: str) -> Response:
@@ -114,7 +114,7 @@ def get_repo_threshold(ctx: Ctx, org: str, repo: str) -> dict:
     "/usage_threshold/repo/{org}/{repo}",
     ["POST"],
     Need.ADMIN,
-    body=ThresholdBody,
+    body=NewThresholdBody,
     response={201: schemas.THRESHOLD},
 )
 def create_repo_threshold(ctx: Ctx, org: str, repo: str) -> Response:
@@ -154,7 +154,7 @@ def get_business_unit_threshold(ctx: Ctx, org: str, business_unit: str) -> dict:
     "/usage_threshold/business_unit/{org}/{business_unit}",
     ["POST"],
     Need.AUTHENTICATED,
-    body=ThresholdBody,
+    body=NewThresholdBody,
     response={201: schemas.THRESHOLD},
 )
 def create_business_unit_threshold(ctx: Ctx, org: str, business_unit: str) -> Response:

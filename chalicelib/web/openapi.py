@@ -98,8 +98,10 @@ class Builder:
     def query_parameters(self, model: Any) -> list[dict[str, Any]]:
         if model is None:
             return []
-        if isinstance(model, dict):  # {parameter: JSON schema}, all optional
-            schema: dict[str, Any] = {"properties": model}
+        if isinstance(model, dict) and model.get("type") == "object":  # schemas.obj(required, optional)
+            schema: dict[str, Any] = model
+        elif isinstance(model, dict):  # {parameter: JSON schema}, all optional
+            schema = {"properties": model}
         else:  # a pydantic model or a TypedDict
             from pydantic import TypeAdapter
 
@@ -119,8 +121,10 @@ class Builder:
             return {"description": body.description, "content": content}
         schema = self.model_schema(body)
         target = self.components.get(schema["$ref"][len(COMPONENTS) :]) if "$ref" in schema else schema
-        # An empty body reads as {}: a body is required only when the object has required fields.
-        required = bool(target.get("required")) or target.get("type") == "array"
+        # An empty body reads as {}: a body is required only when the object has required fields (or
+        # needs one of some, ``validation.needs_one_of``).
+        needs = target.get("required") or target.get("anyOf") or target.get("oneOf")
+        required = bool(needs) or target.get("type") == "array"
         return {"required": required, "content": {"application/json": {"schema": schema}}}
 
     def responses(self, spec: RouteSpec, method: str) -> dict[str, Any]:
@@ -132,7 +136,7 @@ class Builder:
             out[str(status)] = answer = self.response(shape, method)
             answer["description"] = answer["description"] or HTTPStatus(status).phrase
         out["4XX"] = {
-            "description": "Refused: {\"message\": ...} (HEAD answers carry no body)",
+            "description": 'Refused: {"message": ...} (HEAD answers carry no body)',
             "content": {} if method == "HEAD" else {"application/json": {"schema": ERROR}},
         }
         return out
@@ -227,7 +231,7 @@ def document() -> dict[str, Any]:
             "title": "Shelf",
             "version": "1.0",
             "description": "A Bintray-compatible package host: the Bintray REST API (and Shelf's "
-            "extensions), generated from the route table. Errors are {\"message\": ...} with a 4xx status.",
+            'extensions), generated from the route table. Errors are {"message": ...} with a 4xx status.',
         },
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),

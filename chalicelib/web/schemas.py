@@ -90,8 +90,13 @@ ATTRIBUTES = array(obj({"name": STR, "type": STR, "values": array({})}))
 ATTRIBUTES_BODY = array(
     obj({"name": STR, "values": array({})}, {"type": {"enum": ["string", "date", "number", "boolean"]}})
 )
-#: An attribute search: a list of {name: [values or a range]} (the spec's Attribute Search).
-ATTRIBUTE_QUERY = array({"type": "object", "additionalProperties": array({})})
+#: An attribute search: a non-empty list of {name: [values or a range]} (the spec's Attribute Search;
+#: ``attributes.services.parse_clauses`` refuses an empty one, empty clauses and empty values).
+SCALAR: dict[str, Any] = {"type": ["string", "number", "boolean"]}
+ATTRIBUTE_QUERY = {
+    **array({"type": "object", "minProperties": 1, "additionalProperties": {**array(SCALAR), "minItems": 1}}),
+    "minItems": 1,
+}
 #: POST on a file's greedy path: attributes to set (``<path>/attributes``), or a search
 #: (``search/attributes``).
 ATTRIBUTES_OR_QUERY = {"anyOf": [ATTRIBUTES_BODY, ATTRIBUTE_QUERY]}
@@ -306,7 +311,8 @@ GEO_RESTRICTIONS = obj({"white_list": STRINGS, "black_list": STRINGS})
 IP_RESTRICTIONS = obj({"white_cidrs": STRINGS, "black_cidrs": STRINGS})
 
 # --- query parameters -----------------------------------------------------------------------------
-# Each is {parameter: JSON schema} (plain dicts: nothing to build at import time, see docs/performance.md).
+# Each is {parameter: JSON schema}, all optional, or ``obj(required, optional)`` where the route refuses
+# a request without some (plain dicts: nothing to build at import time, see docs/performance.md).
 
 #: ``start_pos``: the first item of the page (the spec's pagination).
 Paging = {"start_pos": {"type": "integer", "minimum": 0}}
@@ -316,17 +322,45 @@ AttributeValues = {"attribute_values": FLAG}
 AttributeNames = {"names": {"type": "string", "description": "Comma-separated attribute names"}}
 IncludeUnpublished = {"include_unpublished": FLAG}
 Path = {"path": STR}
-PackageSearch = {**Paging, "name": STR, "desc": STR, "subject": STR, "repo": STR}
-MavenSearch = {**Paging, "g": STR, "a": STR, "q": STR, "subject": STR, "repo": STR}
-RepoSearch = {**Paging, "name": STR, "desc": STR}
-UserSearch = {**Paging, "name": STR}
-FileSearch = {**Paging, "name": STR, "sha1": STR, "subject": STR, "repo": STR, "created_after": STR}
+
+
+def one_of(names: str) -> dict[str, Any]:
+    """A query parameter of a group of which a request names at least one (OpenAPI cannot say it of
+    parameters: each of them says it)."""
+    return {"type": "string", "description": f"At least one of {names} is required (a 400 otherwise)"}
+
+
+PACKAGE_TERM = one_of("name, desc, subject and repo")
+PackageSearch = {
+    **Paging,
+    "name": PACKAGE_TERM,
+    "desc": PACKAGE_TERM,
+    "subject": PACKAGE_TERM,
+    "repo": PACKAGE_TERM,
+}
+MAVEN_TERM = one_of("g, a and q")
+MavenSearch = {**Paging, "g": MAVEN_TERM, "a": MAVEN_TERM, "q": MAVEN_TERM, "subject": STR, "repo": STR}
+REPO_TERM = one_of("name and desc")
+RepoSearch = {**Paging, "name": REPO_TERM, "desc": REPO_TERM}
+UserSearch = obj({"name": STR}, Paging)
+FILE_TERM = one_of("name and sha1")
+FileSearch = {
+    **Paging,
+    "name": FILE_TERM,
+    "sha1": FILE_TERM,
+    "subject": STR,
+    "repo": STR,
+    "created_after": STR,
+}
 #: Upload options in the query (also matrix parameters or X-Bintray-* headers).
 UploadOptions = {"publish": FLAG, "override": FLAG, "bt_package": STR, "bt_version": STR}
 #: Dynamic downloads (``$latest``) name the package; signed URLs carry their claims.
 Download = {"bt_package": STR, "expiry": STR, "id": STR, "signature": STR}
 Encrypt = {"encrypt": FLAG}
-EntitlementSearch = {"scope": STR, "access_key": STR, "tag": STR, "product": STR, "deep": FLAG}
+EntitlementSearch = obj(
+    {"scope": {"type": "string", "description": "subject[/repo[/package[/version]]]"}},
+    {"access_key": STR, "tag": STR, "product": STR, "deep": FLAG},
+)
 #: EULA acceptance: the caller's own name (a user or access key).
 Acceptance = {"username": STR}
 #: EULA tracking: by user, EULA and time range (ISO-8601), paged.
