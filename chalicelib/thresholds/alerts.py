@@ -176,12 +176,12 @@ def alert(threshold: UsageThreshold, kind: str, period: str, used: int, limit: i
     if to:
         # From here on the email may be out: a ``mailing`` alert is never taken over (its email would
         # go twice when only the ``sent`` mark below failed).
-        if not _set_state(key, "mailing", lease):
-            return False  # this run took longer than its lease: the run that took the alert over sends it
         try:
+            if not _set_state(key, "mailing", lease):
+                return False  # this run outlived its lease: the run that took the alert over sends it
             mail.send(to, *_message(threshold, kind, period, used, limit))
         except Exception:
-            try:  # not sent: a run after the lease takes it over
+            try:  # not sent (or the mark's answer lost): a run after the lease takes it over
                 _set_state(key, "sending", lease)
             except Exception as error:  # noqa: BLE001  (the email's failure is the one to raise)
                 log.warning("usage threshold alert %s left mailing, not sent: %s", key, error)
