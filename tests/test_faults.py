@@ -1013,12 +1013,18 @@ LEDGER_DOWNLOADS = [
 ]
 
 
+_LEDGER_FLUSHED: list[bool] = []
+
+
 def ledger_setup(env: Env, made: Made) -> None:
     """Two packages' downloads of 3 days ago from a CloudFront log, recorded and rolled up into the
     repository's chunk item (the compaction left for the operation)."""
     from chalicelib.cdn import logs
     from chalicelib.stats import ledger, recording, rollup
 
+    if not _LEDGER_FLUSHED:  # earlier cases' days due for compaction: not in the counted run
+        rollup.run(until=_clock_tick() + timedelta(seconds=rollup.chunk_seconds() + 1))
+        _LEDGER_FLUSHED.append(True)
     _two_packages(env, made)
     day = now() - timedelta(days=3)
     conf, _ = _logged_file(made, f"{day:%Y-%m-%d}", LEDGER_DOWNLOADS)
@@ -1311,7 +1317,6 @@ OPS: dict[str, Op] = {
         (200,),
         (),
         check_compacted,
-        warm=True,
         after_failure=check_ledger_counts,
         files=False,
     ),
