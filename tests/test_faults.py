@@ -616,7 +616,6 @@ def _clock_tick() -> Any:
 
 def rollup_setup(env: Env, made: Made) -> None:
     """Downloads of a fresh owner recorded in two chunks (one with two packages, versions, countries)."""
-
     from chalicelib.stats import recording, rollup
 
     recording._marked.clear()  # marks of an earlier module's tables are gone
@@ -882,6 +881,8 @@ def check_logged(env: Env, made: Made) -> None:
     """Every download of the log file published and recorded once: each part reached the queue (the
     same downloads each time it did), each recorded as one item holding its downloads, no download in
     two parts; the file deleted."""
+    import gzip
+
     from chalicelib.stats import recording
     from chalicelib.stats.models import DownloadBatch
 
@@ -895,7 +896,7 @@ def check_logged(env: Env, made: Made) -> None:
     assert sorted(requests) == sorted(f"cdn-{made.owner.name}-{i}==" for i in range(len(CDN_DOWNLOADS)))
     for part, downloads in expected.items():
         item = DownloadBatch.get(part, consistent_read=True)
-        recorded = json.loads(__import__("gzip").decompress(item.payload))["downloads"]
+        recorded = json.loads(gzip.decompress(item.payload))["downloads"]
         assert int(item.count) == len(downloads) == len(recorded), part
         assert [(at, ip) for _, at, ip, _ in recorded] == [(at, ip) for _, at, _, ip in downloads], part
         assert not recording.record_logged(published[part][0])  # recorded already: nothing new
@@ -1202,6 +1203,7 @@ def check_alerted_once(env: Env, made: Made) -> None:
         ("daily_download_bytes", day(at)),
         ("monthly_storage_bytes", month(at)),
     }
+    assert len({e.id for e in env.alerted if e.org == org}) == 2  # one id per alert: one stream line
 
 
 # --- subject deletes ----------------------------------------------------------------------------
