@@ -47,11 +47,11 @@ DEFAULT_ANSWERS = [(500, "InternalFailure"), (503, "ServiceUnavailable"), (400, 
 
 def app_clients() -> list[Any]:
     """Every botocore client the app talks to AWS with (each created on first use, so create them)."""
-    from chalicelib import db, queues, storage
+    from chalicelib import db, mail, queues, storage
     from chalicelib.cdn import copies
     from chalicelib.gpg import keystore
 
-    clients = [storage.s3(), queues.sqs(), db.connection().client, keystore.kms()]
+    clients = [storage.s3(), queues.sqs(), db.connection().client, keystore.kms(), mail.ses()]
     for factory in (getattr(copies, "cloudfront", None),):
         if callable(factory):
             clients.append(factory())

@@ -48,6 +48,10 @@ class Env:
     queued: list[events.Event] = field(default_factory=list)
     #: (repo id, path) -> the S3 key the last delivered DownloadPathChanged named (an index file).
     served: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    #: Every DownloadsLogged that reached the events queue (a CDN log file's parts).
+    logged: list[events.DownloadsLogged] = field(default_factory=list)
+    #: Every UsageThresholdExceeded that reached the events queue.
+    alerted: list[events.UsageThresholdExceeded] = field(default_factory=list)
 
 
 @dataclass
@@ -74,7 +78,7 @@ def env(api, gateway) -> Env:
 
 #: The queued subscribers delivered to (those the invariants read: the storage statistics); the others
 #: (event stream, CDN copies, indexes, webhooks) cost the suite's time and are checked elsewhere.
-DELIVERED = {"chalicelib.stats.subscribers:storage_changed"}
+DELIVERED = {"chalicelib.stats.subscribers:storage_changed", "chalicelib.stats.subscribers:record_logged"}
 #: Events of no invariant here (left out: they only cost the suite's time).
 IGNORED = (events.LoginSucceeded, events.LoginFailed, events.Downloaded)
 
@@ -97,6 +101,10 @@ def _queue(env: Env, monkeypatch) -> None:
             env.announced.update((event.repo_id, path) for path in event.files)
         if isinstance(event, events.DownloadPathChanged):
             env.served[(event.repo_id, event.path)] = event.key
+        if isinstance(event, events.DownloadsLogged):
+            env.logged.append(event)
+        if isinstance(event, events.UsageThresholdExceeded):
+            env.alerted.append(event)
 
     monkeypatch.setattr(events, "sender", sender)
 
@@ -591,16 +599,25 @@ def check_index(env: Env, made: Made) -> None:
 _CLOCK: list[Any] = []
 
 
-def rollup_setup(env: Env, made: Made) -> None:
-    """Downloads of a fresh owner recorded in two chunks (one with two packages, versions, countries)."""
+def _clock_tick() -> Any:
+    """The next chunk of the rollup's virtual clock (``_CLOCK``: after every chunk recorded so far)."""
     from datetime import datetime
 
-    from chalicelib.stats import recording, rollup
+    from chalicelib.stats import rollup
 
     seconds = rollup.chunk_seconds()
     if not _CLOCK:
         start = int(time.time()) // seconds * seconds + seconds
-        _CLOCK.append(datetime.fromtimestamp(start, tz=datetime.now().astimezone().tzinfo).astimezone(UTC))
+        _CLOCK.append(datetime.fromtimestamp(start, tz=UTC))
+    at = _CLOCK[0]
+    _CLOCK[0] = at + timedelta(seconds=seconds)
+    return at
+
+
+def rollup_setup(env: Env, made: Made) -> None:
+    """Downloads of a fresh owner recorded in two chunks (one with two packages, versions, countries)."""
+    from chalicelib.stats import recording, rollup
+
     recording._marked.clear()  # marks of an earlier module's tables are gone
     owner, repo_id = f"stats-{made.owner.name}", f"r-{made.owner.name}"
     batches = [
@@ -609,8 +626,7 @@ def rollup_setup(env: Env, made: Made) -> None:
     ]
     chunks = []
     for batch in batches:
-        at = _CLOCK[0]
-        _CLOCK[0] = at + timedelta(seconds=seconds)
+        at = _clock_tick()
         downloads = [
             events.Downloaded(
                 owner=owner,
@@ -731,6 +747,465 @@ def check_watermark(env: Env, made: Made) -> None:
                 assert Stat.count(repo_ledger_key(repo_id), Stat.period == period), f"{mark}: no {period}"
 
 
+# --- the CDN log, download-log, ledger compaction and threshold jobs -------------------------------
+
+#: The log bucket of the CDN log cases (made once; each fixture's log file under a prefix of its own).
+LOG_BUCKET = "shelf-test-faults-cdn-logs"
+_LOG_BUCKET_MADE: list[bool] = []
+
+
+def _logged_file(made: Made, day: str, downloads: list[tuple[str, str, str]]) -> tuple[Any, str]:
+    """A CloudFront log file of ``downloads`` (``(path, HH:MM:SS, address)`` on ``day``) of the
+    owner's repository, among lines that are no downloads, in the log bucket under a prefix of the
+    fixture's own; returns the settings that name it and its key."""
+    import dataclasses
+
+    from chalicelib.config import settings
+    from tests.test_cdn import _line, _log_file
+
+    if not _LOG_BUCKET_MADE:
+        storage.s3().create_bucket(Bucket=LOG_BUCKET)
+        _LOG_BUCKET_MADE.append(True)
+    base = f"/dl/{made.owner.name}/{made.repo}"
+    lines = []
+    for i, (path, at, ip) in enumerate(downloads):
+        line = _line("GET", f"{base}/{path}", 200, f"{made.owner.name}-{i}==", ip=ip)
+        lines.append(line.replace("2026-12-01\t23:59:58", f"{day}\t{at}"))
+    lines.insert(1, _line("HEAD", f"{base}/{downloads[0][0]}", 200, "head=="))  # no download
+    lines.insert(3, _line("GET", f"{base}/{downloads[0][0]}", 304, "cached=="))
+    prefix = f"cloudfront/{made.owner.name}/"
+    key = f"{prefix}E2EXAMPLE.{day}-12.0a1b2c3d.gz"
+    storage.s3().put_object(Bucket=LOG_BUCKET, Key=key, Body=_log_file(*lines))
+    return dataclasses.replace(settings(), cdn_log_bucket=LOG_BUCKET, cdn_log_prefix=prefix), key
+
+
+def _file_record(made: Made, package: Any, path: str, size: int) -> None:
+    """A published file's record (the log job reads records only; no blob, no quota: ``files=False``)."""
+    import hashlib
+
+    File(
+        package.repo_id,
+        path,
+        name=path,
+        name_lower=path,
+        owner=made.owner.name,
+        repo=made.repo,
+        package_id=package.id,
+        version_key="1.0",
+        package=package.name,
+        version="1.0",
+        size=size,
+        sha1=hashlib.sha1(path.encode()).hexdigest(),
+        sha256=hashlib.sha256(path.encode()).hexdigest(),
+        published=True,
+        created=now(),
+    ).save()
+
+
+#: The CDN log case's downloads: (path, time, address); parts of 2 lines (with the noise: 4 parts).
+CDN_DOWNLOADS = [
+    ("a.bin", "10:00:01", "81.2.69.160"),
+    ("a.bin", "10:00:02", "8.8.8.8"),
+    ("b.bin", "10:00:03", "81.2.69.160"),
+    ("a.bin", "10:00:04", "5.9.0.1"),
+    ("b.bin", "10:00:05", "8.8.8.8"),
+]
+CDN_PART_LINES = 2
+
+
+def _two_packages(env: Env, made: Made) -> tuple[Any, Any]:
+    """Packages ``pkg`` (file ``a.bin``) and ``pkg2`` (``b.bin``) in the owner's repository, with the
+    records of their files."""
+    repo_id = Repository.get(made.owner.name, made.repo).id
+    out = []
+    for name, path, size in (("pkg", "a.bin", 1000), ("pkg2", "b.bin", 500)):
+        env.world.package(made.owner.name, made.repo, name=name)
+        package = Package.get(repo_id, name)
+        _file_record(made, package, path, size)
+        out.append(package)
+    return out[0], out[1]
+
+
+def cdn_logs_setup(env: Env, made: Made) -> None:
+    """A CloudFront log file (several parts) of downloads of two files, waiting in the log bucket."""
+    from chalicelib.cdn import logs
+
+    _two_packages(env, made)
+    conf, key = _logged_file(made, f"{now():%Y-%m-%d}", CDN_DOWNLOADS)
+    data = storage.s3().get_object(Bucket=LOG_BUCKET, Key=key)["Body"].read()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logs, "PART_LINES", CDN_PART_LINES)
+        expected = {event.id: event.downloads for event in logs.parts(key, data)}
+    assert len(expected) >= 3, expected  # a failure can fall between parts
+    made.extra = (conf, key, expected)
+
+
+def cdn_logs_run(env: Env, made: Made) -> WorkerAnswer:
+    """The scheduled log job (a failed run: the next run reads the file again)."""
+    from chalicelib.cdn import logs
+
+    conf, _, _ = made.extra
+
+    def job() -> None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(logs, "settings", lambda: conf)
+            patch.setattr(logs, "PART_LINES", CDN_PART_LINES)
+            logs.process_logs()
+
+    return as_worker(job)
+
+
+def _log_file_left(made: Made) -> bool:
+    conf, key, _ = made.extra
+    return bool(storage.s3().list_objects_v2(Bucket=LOG_BUCKET, Prefix=conf.cdn_log_prefix).get("KeyCount"))
+
+
+def _published_parts(env: Env, made: Made) -> dict[str, list[Any]]:
+    """The DownloadsLogged events of the fixture's log file that reached the queue, by id."""
+    _, key, _ = made.extra
+    out: dict[str, list[Any]] = {}
+    for event in env.logged:
+        if event.source == key:
+            out.setdefault(event.id, []).append(event)
+    return out
+
+
+def check_log_kept(env: Env, made: Made) -> None:
+    """After the failed run: the log file is gone only if every part of it reached the queue."""
+    _, _, expected = made.extra
+    if not _log_file_left(made):
+        assert set(_published_parts(env, made)) == set(expected), "log file deleted before all its parts"
+
+
+def check_logged(env: Env, made: Made) -> None:
+    """Every download of the log file published and recorded once: each part reached the queue (the
+    same downloads each time it did), each recorded as one item holding its downloads, no download in
+    two parts; the file deleted."""
+    import gzip
+
+    from chalicelib.stats import recording
+    from chalicelib.stats.models import DownloadBatch
+
+    _, _, expected = made.extra
+    assert not _log_file_left(made), "log file left in the bucket"
+    published = _published_parts(env, made)
+    assert set(published) == set(expected), (sorted(published), sorted(expected))
+    for part, sent in published.items():
+        assert all(event.downloads == expected[part] for event in sent), part
+    requests = [request for downloads in expected.values() for _, _, request, _ in downloads]
+    assert sorted(requests) == sorted(f"cdn-{made.owner.name}-{i}==" for i in range(len(CDN_DOWNLOADS)))
+    for part, downloads in expected.items():
+        item = DownloadBatch.get(part, consistent_read=True)
+        recorded = json.loads(gzip.decompress(item.payload))["downloads"]
+        assert int(item.count) == len(downloads) == len(recorded), part
+        assert [(at, ip) for _, at, ip, _ in recorded] == [(at, ip) for _, at, _, ip in downloads], part
+        assert not recording.record_logged(published[part][0])  # recorded already: nothing new
+
+
+#: The download-log case: each fixture's downloads on a day of its own (within retention, before the
+#: rollup's watermark: the rollup never reads them); the job's watermark set just before that day.
+_LOG_DAYS: list[int] = []
+
+
+def download_logs_setup(env: Env, made: Made) -> None:
+    """Downloads of two packages of a Premium owner recorded on a past day of their own."""
+    from datetime import datetime
+
+    from chalicelib.download_logs import services as download_logs
+    from chalicelib.download_logs.models import LogJob
+    from chalicelib.stats import recording
+
+    first, second = _two_packages(env, made)
+    _LOG_DAYS.append(len(_LOG_DAYS))
+    when = (now() - timedelta(days=60 - _LOG_DAYS[-1])).date()
+    noon = datetime(when.year, when.month, when.day, 12, tzinfo=UTC)
+    downloads = [
+        events.Downloaded(
+            owner=made.owner.name,
+            repo=made.repo,
+            repo_id=package.repo_id,
+            package=package.name,
+            version="1.0",
+            path=path,
+            size=size,
+            ip=ip,
+            country="DE",
+            user=user,
+            at=(noon - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        )
+        for package, path, size, ip, user, minutes in (
+            (first, "a.bin", 1000, "81.2.69.160", None, 50),
+            (first, "a.bin", 1000, "8.8.8.8", made.owner.name, 40),
+            (second, "b.bin", 500, "5.9.0.1", None, 30),
+            (first, "a.bin", 1000, "81.2.69.160", None, 20),
+            (second, "b.bin", 500, "8.8.8.8", None, 10),
+        )
+    ]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recording, "now", lambda: noon)
+        assert recording.record(downloads) == len(downloads)
+    job = LogJob(download_logs.JOB, final_through=(when - timedelta(days=1)).isoformat())
+    job.save()  # the job is through the day before: it writes that day only
+    made.extra = (when, noon + timedelta(hours=1), downloads, (first, second))
+
+
+def download_logs_run(env: Env, made: Made) -> WorkerAnswer:
+    from chalicelib.download_logs import services as download_logs
+
+    return as_worker(lambda: download_logs.run(at=made.extra[1]))
+
+
+def _log_lines_of(made: Made) -> dict[str, list[str] | None]:
+    """The lines each package's log file of the day holds (None: no file)."""
+    import gzip
+
+    from chalicelib.config import settings
+    from chalicelib.download_logs import services as download_logs
+
+    when, _, _, packages = made.extra
+    out: dict[str, list[str] | None] = {}
+    for package in packages:
+        key = download_logs.object_key(package, when)
+        try:
+            body = storage.s3().get_object(Bucket=settings().bucket, Key=key)["Body"].read()
+        except Exception as error:  # noqa: BLE001  (botocore's NoSuchKey)
+            assert "NoSuchKey" in str(error), error
+            out[package.name] = None
+            continue
+        out[package.name] = gzip.decompress(body).decode().splitlines()
+    return out
+
+
+def _expected_lines(made: Made) -> dict[str, list[str]]:
+    from chalicelib.download_logs import services as download_logs
+    from chalicelib.stats.models import DownloadEvent
+
+    _, _, downloads, packages = made.extra
+    rows = [DownloadEvent.get(event.id, consistent_read=True) for event in downloads]
+    return {
+        package.name: [
+            download_logs.line(row)
+            for row in sorted(rows, key=lambda r: (r.at, r.id))
+            if row.package == package.name
+        ]
+        for package in packages
+    }
+
+
+def check_log_files_whole(env: Env, made: Made) -> None:
+    """After the failed run: a package's file, where written, holds every line of its day once."""
+    expected = _expected_lines(made)
+    for name, found in _log_lines_of(made).items():
+        assert found is None or found == expected[name], (name, found)
+
+
+def check_log_files(env: Env, made: Made) -> None:
+    """After the retry: each package's file holds every download line of its day exactly once."""
+    assert _log_lines_of(made) == _expected_lines(made)
+
+
+#: The ledger compaction case: downloads of a day 3 days ago read from a CDN log (per package: by
+#: country), recorded and rolled up in a chunk of their own (the rollup's virtual clock), not compacted.
+LEDGER_DOWNLOADS = [
+    ("a.bin", "12:00:01", "81.2.69.160"),
+    ("a.bin", "12:03:00", "81.2.69.160"),
+    ("b.bin", "13:00:00", "8.8.8.8"),
+    ("a.bin", "20:00:00", "8.8.8.8"),
+]
+
+
+_LEDGER_FLUSHED: list[bool] = []
+
+
+def ledger_setup(env: Env, made: Made) -> None:
+    """Two packages' downloads of 3 days ago from a CloudFront log, recorded and rolled up into the
+    repository's chunk item (the compaction left for the operation)."""
+    from chalicelib.cdn import logs
+    from chalicelib.stats import ledger, recording, rollup
+
+    if not _LEDGER_FLUSHED:  # earlier cases' days due for compaction: not in the counted run
+        rollup.run(until=_clock_tick() + timedelta(seconds=rollup.chunk_seconds() + 1))
+        _LEDGER_FLUSHED.append(True)
+    _two_packages(env, made)
+    day = now() - timedelta(days=3)
+    conf, _ = _logged_file(made, f"{day:%Y-%m-%d}", LEDGER_DOWNLOADS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logs, "settings", lambda: conf)
+        assert logs.process_logs() == len(LEDGER_DOWNLOADS)
+    logged = [e for e in env.queued if isinstance(e, events.DownloadsLogged)]
+    env.queued[:] = [e for e in env.queued if not isinstance(e, events.DownloadsLogged)]
+    at = _clock_tick()
+    recording._marked.clear()  # marks of an earlier module's tables are gone
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recording, "now", lambda: at)
+        assert all(recording.record_logged(event) for event in logged)
+        patch.setattr(ledger, "compact", lambda until, done: 0)
+        assert rollup.run(until=at + timedelta(seconds=rollup.chunk_seconds() + 1)).events >= len(
+            LEDGER_DOWNLOADS
+        )
+    repo_id = Repository.get(made.owner.name, made.repo).id
+    made.extra = (repo_id, f"{day:%Y-%m-%d}", at)
+
+
+def ledger_run(env: Env, made: Made) -> WorkerAnswer:
+    """The next scheduled rollup: nothing new to roll up; it compacts the day (a day item of two
+    parts: one per package)."""
+    from chalicelib.stats import ledger, rollup
+
+    _, _, at = made.extra
+
+    def job() -> None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ledger, "PART_BYTES", 1)
+            rollup.run(until=at + timedelta(seconds=rollup.chunk_seconds() + 1))
+
+    return as_worker(job)
+
+
+#: What the ledger case's packages were downloaded: {package: {(country, version): downloads}}.
+LEDGER_COUNTS = {"pkg": {("GB", "1.0"): 2, ("US", "1.0"): 1}, "pkg2": {("US", "1.0"): 1}}
+
+
+def check_ledger_counts(env: Env, made: Made) -> None:
+    """After the failed run: the packages' counts (the ledger's reading) are the downloads."""
+    from chalicelib.stats import ledger
+
+    repo_id, day, _ = made.extra
+    for name, counts in LEDGER_COUNTS.items():
+        found = ledger.package_counts(repo_id, name, day, f"{now():%Y-%m-%d}", {}, f"{now():%Y-%m-%d}")
+        assert dict(found) == {(day, cc, v): n for (cc, v), n in counts.items()}, (name, dict(found))
+
+
+def check_compacted(env: Env, made: Made) -> None:
+    """After the retry: the statistics routes answer the downloads, no compaction mark is left for the
+    repository, and the day's complete day items sum to its chunk items (no chunk counted twice)."""
+    from chalicelib.stats import ledger
+    from chalicelib.stats.models import COMPACT_KEY, Stat, repo_ledger_key
+
+    repo_id, day, _ = made.extra
+    window = {
+        "from": f"{now() - timedelta(days=5):%Y-%m-%dT00:00:00.000Z}",
+        "to": f"{now():%Y-%m-%dT%H:%M:%S.000Z}",
+    }
+    # pkg by country (its downloads of two countries), pkg2 in total (one request each: they cost).
+    for name, report in (("pkg", "country_downloads"), ("pkg2", "total_downloads")):
+        path = f"/packages/{made.owner.name}/{made.repo}/{name}/stats/{report}"
+        answer = env.api.post(path, made.owner.auth, json=window)
+        assert answer.status_code == 200, answer.text
+        counts = LEDGER_COUNTS[name]
+        if report == "total_downloads":
+            want = [{"version": "1.0", "count": sum(counts.values())}]
+        else:
+            want = [{"country": cc, "count": n} for (cc, _), n in sorted(counts.items(), key=lambda i: -i[1])]
+        assert answer.json()["records"] == want, (name, answer.json())
+    marks = [
+        m.period for m in Stat.query(COMPACT_KEY, consistent_read=True) if m.period.endswith("#" + repo_id)
+    ]
+    assert not marks, marks
+    key = repo_ledger_key(repo_id)
+    day_sums: dict[tuple, int] = {}
+    day_items = ledger._day_items(key, day, day).get(day, {})
+    assert day_items, "no complete day item"
+    for parts in day_items.values():
+        for item in parts:
+            for name, entries in ledger._decode(item).items():
+                for cc, version, n in entries:
+                    day_sums[(name, cc, version)] = day_sums.get((name, cc, version), 0) + n
+    chunk_sums: dict[tuple, int] = {}
+    for item in ledger._chunk_items(key, day, ""):
+        for name, entries in ledger._decode(item).items():
+            for _, cc, version, n in entries:
+                chunk_sums[(name, cc, version)] = chunk_sums.get((name, cc, version), 0) + n
+    assert day_sums == chunk_sums, (day_sums, chunk_sums)
+
+
+#: The threshold case: an organisation whose storage (1,000 bytes) and day's downloads (2,000 bytes)
+#: cross its thresholds (500, 1,500): two alerts, each an email to its address and its owner.
+THRESHOLD = {
+    "monthly_storage_bytes": 500,
+    "daily_download_bytes": 1500,
+    "alert_to_emails": ["ops@example.com"],
+}
+
+
+def thresholds_setup(env: Env, made: Made) -> None:
+    """An Enterprise organisation with crossed thresholds (the usage rows written as the statistics
+    domain does); the thresholds of earlier fixtures removed (the job reads every threshold)."""
+    from chalicelib.stats.models import day, storage_key, subject_key
+    from chalicelib.thresholds.models import LISTED, UsageThreshold
+
+    for earlier in UsageThreshold.all_index.query(LISTED):
+        UsageThreshold(earlier.org, earlier.scope).delete()
+    org = env.world.org(made.owner, plan="enterprise")
+    answer = env.api.post(f"/usage_threshold/organization/{org}", made.owner.auth, json=THRESHOLD)
+    assert answer.status_code == 201, answer.text
+    at = now()
+    Stat(storage_key(org), "total", bytes=1000, files=1).save()
+    Stat(subject_key(org), f"d#{day(at)}", downloads=2, bytes=2000).save()
+    made.extra = {"org": org, "at": at, "runs": 0}
+
+
+def thresholds_run(env: Env, made: Made) -> WorkerAnswer:
+    """The scheduled evaluation; a later run (the retry) comes after a crashed run's lease expired,
+    so it may take the alerts over (the retry the job's design relies on)."""
+    from chalicelib.thresholds import alerts
+
+    runs = made.extra["runs"]
+    made.extra["runs"] += 1
+    later = (alerts.LEASE_SECONDS + 1) * 1000 * runs
+    real = alerts.now_ms
+
+    def job() -> None:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(alerts, "now_ms", lambda: real() + later)
+            alerts.run(at=made.extra["at"])
+
+    return as_worker(job)
+
+
+def _alert_emails(org: str) -> list[Any]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return [
+        m
+        for m in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+        if f"organization {org}" in m.subject
+    ]
+
+
+def _alert_events(env: Env, org: str) -> set[tuple[str, str]]:
+    return {(e.threshold, e.period) for e in env.alerted if e.org == org}
+
+
+def check_alerted_at_most_once(env: Env, made: Made) -> None:
+    """After the failed run: no threshold was emailed twice."""
+    subjects = [m.subject for m in _alert_emails(made.extra["org"])]
+    assert len(subjects) == len(set(subjects)), subjects
+
+
+def check_alerted_once(env: Env, made: Made) -> None:
+    """After the retry: each crossed threshold emailed exactly once (to its address and the owner) and
+    announced (the stream's event; ids derived from the alert, so one line however often it came)."""
+    from chalicelib.stats.models import day, month
+
+    org, at = made.extra["org"], made.extra["at"]
+    emails = _alert_emails(org)
+    assert sorted(m.subject.split(":")[1].split(" of ")[0].strip() for m in emails) == [
+        "daily download",
+        "monthly storage",
+    ], [m.subject for m in emails]
+    for email in emails:
+        assert sorted(email.destinations["ToAddresses"]) == sorted(
+            ["ops@example.com", f"{made.owner.name}@example.com"]
+        )
+    assert _alert_events(env, org) == {
+        ("daily_download_bytes", day(at)),
+        ("monthly_storage_bytes", month(at)),
+    }
+    assert len({e.id for e in env.alerted if e.org == org}) == 2  # one id per alert: one stream line
+
+
 # --- subject deletes ----------------------------------------------------------------------------
 
 
@@ -826,6 +1301,37 @@ OPS: dict[str, Op] = {
         fresh="name",
         tries=rollup_tries,
     ),
+    "cdn_logs": Op(
+        cdn_logs_setup, cdn_logs_run, (200,), (), check_logged, after_failure=check_log_kept, files=False
+    ),
+    "download_logs": Op(
+        download_logs_setup,
+        download_logs_run,
+        (200,),
+        (),
+        check_log_files,
+        after_failure=check_log_files_whole,
+        files=False,
+    ),
+    "ledger_compaction": Op(
+        ledger_setup,
+        ledger_run,
+        (200,),
+        (),
+        check_compacted,
+        after_failure=check_ledger_counts,
+        files=False,
+    ),
+    "threshold_alerts": Op(
+        thresholds_setup,
+        thresholds_run,
+        (200,),
+        (),
+        check_alerted_once,
+        after_failure=check_alerted_at_most_once,
+        files=False,
+        fresh="user",
+    ),
 }
 
 
@@ -897,6 +1403,8 @@ def every_n(env: Env, op: Op, lost: bool = False) -> int:
     calls, _ = run(env, op, fresh(env, op), None)
     if op.warm:
         calls, _ = run(env, op, fresh(env, op), None)
+    if PROFILE:
+        print("calls", list(enumerate(calls, 1)))
     made = None
     for n in (op.tries or failures_to_try)(calls) if not EVERY_N else failures_to_try(calls):
         t0 = time.process_time()

@@ -287,3 +287,50 @@ def test_a_crossed_threshold_alerts_once_per_period(api, world, in_request_event
     assert sorted(t.scope for t in UsageThreshold.query(org)) == ["business_unit#bu", "organization"]
     assert api.delete(f"/orgs/{org}", ADMIN).status_code == 200
     assert list(UsageThreshold.query(org)) == []
+
+
+def test_an_alert_emailed_whose_sent_mark_failed_is_not_emailed_again(api, world, monkeypatch):
+    """The email went out, then marking the alert ``sent`` failed (DynamoDB unavailable): a run after
+    the lease must not take the alert over and email it again (it did: the claim was still
+    ``sending``). An email that failed is still taken over after the lease."""
+    from chalicelib.stats.models import Stat, storage_key
+    from chalicelib.thresholds.models import ThresholdAlert
+
+    monkeypatch.setattr(alerts.events, "sender", lambda event: None)
+    owner = world.user()
+    org = world.org(owner, plan="enterprise")
+    body = {"monthly_storage_bytes": 500, "alert_to_admins": False, "alert_to_emails": ["ops@example.com"]}
+    assert api.post(f"/usage_threshold/organization/{org}", owner.auth, json=body).status_code == 201
+    Stat(storage_key(org), "total", bytes=1000, files=1).save()
+    real_update = ThresholdAlert.update
+
+    def unavailable(self, actions, *args, **kwargs):
+        if any(str(action) == "state = {'S': 'sent'}" for action in actions):
+            raise RuntimeError("DynamoDB is unavailable")
+        return real_update(self, actions, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ThresholdAlert, "update", unavailable)
+        with pytest.raises(RuntimeError):
+            alerts.run()
+    assert len(sent_emails(org)) == 1
+    lease_over = alerts.now_ms() + alerts.LEASE_SECONDS * 1000 + 1
+    monkeypatch.setattr(alerts, "now_ms", lambda: lease_over)
+    assert alerts.run().alerts == 0
+    assert len(sent_emails(org)) == 1  # once, not twice
+
+    # The next month: SES fails; the alert is taken over after the lease and emailed once.
+    later = now() + timedelta(days=32)
+
+    def down(*args, **kwargs):
+        raise RuntimeError("SES is down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(alerts.mail, "send", down)
+        with pytest.raises(RuntimeError):
+            alerts.run(at=later)
+    assert alerts.run(at=later).alerts == 0  # the failed run's lease holds it
+    taken_over = lease_over + alerts.LEASE_SECONDS * 1000 + 1
+    monkeypatch.setattr(alerts, "now_ms", lambda: taken_over)
+    assert alerts.run(at=later).alerts == 1
+    assert len(sent_emails(org)) == 2

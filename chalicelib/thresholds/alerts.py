@@ -9,8 +9,10 @@ business unit (``s#<org>``, periods ``bu#<month>#<unit>`` and ``bud#<day>#<unit>
 Once per period: an alert is claimed with a conditional put of ``ThresholdAlert`` (key
 ``<org>#<scope>#<kind>#<period>``), so a second run, or a concurrent one, sends nothing. The claim is
 a lease: a run that crashed before the email went out is taken over after ``LEASE_SECONDS`` (the
-stream event's id is derived from the key, so the stream shows it once even then). A new period
-(the next day or month) has a new key and alerts again.
+stream event's id is derived from the key, so the stream shows it once even then). Just before the
+email the alert becomes ``mailing``, which is never taken over: a run that sent the email and then
+failed to mark it ``sent`` does not get it sent twice; a failed send sets it back to ``sending``
+(taken over after the lease). A new period (the next day or month) has a new key and alerts again.
 
 Example::
 
@@ -23,7 +25,7 @@ import hashlib
 import logging
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib import db, events, mail
 from chalicelib.accounts.models import ADMIN, OWNER, Membership, Subject
@@ -104,23 +106,33 @@ def recipients(threshold: UsageThreshold) -> list[str]:
     return sorted(out)
 
 
-def _claim(key: str, used: int, limit: int) -> bool:
-    """Take the alert ``key`` (new, or a crashed run's expired lease); False when it is taken."""
+def _claim(key: str, used: int, limit: int) -> int | None:
+    """Take the alert ``key`` (new, or a crashed run's expired lease, unless that run may have sent
+    the email: ``mailing``); returns the lease's end (ms), None when it is taken."""
     at = now_ms()
     free = ThresholdAlert.key.does_not_exist() | (
         (ThresholdAlert.state == "sending") & (ThresholdAlert.lease_until_ms < at)
     )
+    lease = at + LEASE_SECONDS * 1000
     item = ThresholdAlert(
-        key,
-        state="sending",
-        lease_until_ms=at + LEASE_SECONDS * 1000,
-        usage=used,
-        limit=limit,
-        expires_at=now() + KEEP,
+        key, state="sending", lease_until_ms=lease, usage=used, limit=limit, expires_at=now() + KEEP
     )
     try:
         item.save(condition=free)
     except PutError as error:
+        if db.condition_failed(error):
+            return None
+        raise
+    return lease
+
+
+def _set_state(key: str, state: str, lease: int) -> bool:
+    """Set the state of alert ``key`` while this run's lease holds it; False when another run took it."""
+    try:
+        ThresholdAlert(key).update(
+            actions=[ThresholdAlert.state.set(state)], condition=ThresholdAlert.lease_until_ms == lease
+        )
+    except UpdateError as error:
         if db.condition_failed(error):
             return False
         raise
@@ -145,7 +157,8 @@ def alert(threshold: UsageThreshold, kind: str, period: str, used: int, limit: i
     """Alert once for (threshold, kind, period): the stream event and the email; whether this run
     sent it."""
     key = alert_key(threshold, kind, period)
-    if not _claim(key, used, limit):
+    lease = _claim(key, used, limit)
+    if lease is None:
         return False
     events.publish(
         UsageThresholdExceeded(
@@ -161,7 +174,18 @@ def alert(threshold: UsageThreshold, kind: str, period: str, used: int, limit: i
     )
     to = recipients(threshold)
     if to:
-        mail.send(to, *_message(threshold, kind, period, used, limit))
+        # From here on the email may be out: a ``mailing`` alert is never taken over (its email would
+        # go twice when only the ``sent`` mark below failed).
+        try:
+            if not _set_state(key, "mailing", lease):
+                return False  # this run outlived its lease: the run that took the alert over sends it
+            mail.send(to, *_message(threshold, kind, period, used, limit))
+        except Exception:
+            try:  # not sent (or the mark's answer lost): a run after the lease takes it over
+                _set_state(key, "sending", lease)
+            except Exception as error:  # noqa: BLE001  (the email's failure is the one to raise)
+                log.warning("usage threshold alert %s left mailing, not sent: %s", key, error)
+            raise
     ThresholdAlert(key).update(actions=[ThresholdAlert.state.set("sent"), ThresholdAlert.sent_at.set(now())])
     log.info("usage threshold alert %s: %s > %s, to %s", key, used, limit, to)
     return True

@@ -80,7 +80,8 @@ class ThresholdAlert(Model):
     """One alert: ``key`` is ``<org>#<scope>#<kind>#<period>`` (period ``YYYY-MM`` or ``YYYY-MM-DD``).
 
     ``state`` is ``sending`` while a run holds it (until ``lease_until_ms``; a crashed run's alert is
-    taken over after it) and ``sent`` once the email went out."""
+    taken over after it), ``mailing`` from just before the email (never taken over: the email may be
+    out) and ``sent`` once the email went out."""
 
     Meta = table_meta("threshold_alerts")
 
