@@ -511,7 +511,9 @@ def test_presigned_s3_signatures_only_in_their_own_location(walk: dict[str, Any]
     object in one second carry the same one), never in a body, another header or a log line."""
     records = walk["records"]
     issued = {m.group(1) for r in records for m in S3_SIGNATURE.finditer(r.location)}
-    assert len(issued) >= 3  # the 307, the 302s of the downloads (one object: one signature a second)
+    # The 307 (a PUT's signature) and the 302s of the downloads (a GET's: one object's downloads within
+    # one second carry the same signature, so how many differ depends on the clock).
+    assert len([r for r in records if S3_SIGNATURE.search(r.location)]) >= 3 and len(issued) >= 2
     for record in records:
         for signature in issued:
             assert record.text.count(signature) == record.location.count(signature), record.label
