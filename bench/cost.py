@@ -157,6 +157,8 @@ def _key_of(table: str, item: dict[str, Any]) -> dict[str, Any] | None:
     return {name: item[name] for name in known.keys}
 
 
+#: The DynamoDB operations that write items.
+WRITE_OPERATIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 #: What a write found and left: ``_key_id`` -> (the item before, the item after), None where absent.
 Stored = dict[tuple[str, str], tuple[dict[str, Any] | None, dict[str, Any] | None]]
 
@@ -282,7 +284,7 @@ def units_of(
             strong = bool(kwargs.get("RequestItems", {}).get(table, {}).get("ConsistentRead"))
             read += sum(_read_units(_size(item), strong) for item in items)
         return Units(read=read)
-    if operation in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"):
+    if operation in WRITE_OPERATIONS:
         units = Units()
         single = operation.endswith("Item") and operation != "BatchWriteItem"
         factor = 2.0 if operation == "TransactWriteItems" else 1.0
@@ -352,7 +354,7 @@ def capacity_units() -> Iterator[Units]:
     def counting(self: Connection, operation_name: str, operation_kwargs: dict[str, Any]) -> dict:
         stored: Stored | None = None
         started = time.perf_counter()
-        if operation_name in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"):
+        if operation_name in WRITE_OPERATIONS:
             stored = _stored_items(self.client, operation_name, operation_kwargs, None)
         add_span(started)
         response = original(self, operation_name, operation_kwargs)
@@ -685,10 +687,21 @@ class LogJobRun:
     s3_requests: int = 0  # PUT and LIST (both billed at the PUT price; DELETE is free)
     seconds: float = 0.0  # the run's extra duration against the local AWS (an upper bound)
 
+    def minus(self, before: LogJobRun, events: int) -> LogJobRun:
+        """What this run did beyond ``before``, for ``events`` downloads made between the two."""
+        return LogJobRun(
+            files=self.files - before.files,
+            events=events,
+            event_read_units=self.event_read_units - before.event_read_units,
+            event_bytes=self.event_bytes - before.event_bytes,
+            file_read_units=self.file_read_units - before.file_read_units,
+            s3_requests=self.s3_requests - before.s3_requests,
+            seconds=max(0.0, self.seconds - before.seconds),
+        )
 
-def _job_run(clients: dict[str, Any]) -> tuple[int, float, float, int, float, int]:
-    """One run of the job: files, bucket_index read units, other read units, S3 PUT+LIST, seconds,
-    and the bytes of the events read."""
+
+def _job_run(clients: dict[str, Any]) -> LogJobRun:
+    """What one run of the job did (``events``: 0, the caller knows how many downloads it made)."""
     from pynamodb.connection.base import Connection
 
     from chalicelib.download_logs import services
@@ -715,8 +728,14 @@ def _job_run(clients: dict[str, Any]) -> tuple[int, float, float, int, float, in
             seconds = time.perf_counter() - started
     finally:
         Connection.dispatch = original  # type: ignore[method-assign]
-    s3 = sum(n for op, n in calls["s3"].items() if op.startswith(("Put", "List")))
-    return files, event_units.read, other_units.read, s3, seconds, event_bytes
+    return LogJobRun(
+        files=files,
+        event_read_units=event_units.read,
+        event_bytes=event_bytes,
+        file_read_units=other_units.read,
+        s3_requests=sum(n for op, n in calls["s3"].items() if op.startswith(("Put", "List"))),
+        seconds=seconds,
+    )
 
 
 def download_log_job(base: str) -> LogJobRun:
@@ -729,16 +748,9 @@ def download_log_job(base: str) -> LogJobRun:
     from chalicelib import queues, storage
 
     http = requests.Session()
-    user = f"logs-{uuid.uuid4().hex[:8]}"
-    body = {"email": f"{user}@example.com", "plan": "premium"}
-    key = check(http.put(f"{base}/api/security/users/{user}", auth=ADMIN, json=body), 201).json()["api_key"]
-    auth = (user, key)
-    check(http.post(f"{base}/repos/{user}/public", auth=auth, json={"type": "generic"}), 201)
+    user, auth = _premium_user(http, base, "logs")
     for i in range(LOG_JOB_PACKAGES + 1):
-        package = {"name": f"p{i}", "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}
-        check(http.post(f"{base}/packages/{user}/public", auth=auth, json=package), 201)
-        url = f"{base}/content/{user}/public/p{i}/1.0/p{i}.bin;publish=1"
-        check(http.put(url, auth=auth, data=os.urandom(1024)), 201)
+        _publish(http, base, auth, f"p{i}", f"p{i}.bin")
     clients = {"s3": storage.s3(), "sqs": queues.sqs()}
     deliver_queued(Usage("set-up"), clients)
     _job_run(clients)  # what earlier rows downloaded is written
@@ -747,16 +759,7 @@ def download_log_job(base: str) -> LogJobRun:
     for path in paths:
         check(http.get(f"{base}/dl/{user}/public/{path}", allow_redirects=False), 302)
     deliver_queued(Usage("downloads"), clients)
-    after = _job_run(clients)
-    return LogJobRun(
-        files=after[0] - before[0],
-        events=len(paths),
-        event_read_units=after[1] - before[1],
-        file_read_units=after[2] - before[2],
-        s3_requests=after[3] - before[3],
-        seconds=max(0.0, after[4] - before[4]),
-        event_bytes=after[5] - before[5],
-    )
+    return _job_run(clients).minus(before, events=len(paths))
 
 
 def log_job_dollars(run: LogJobRun, downloads_per_day: int) -> dict[str, float]:
@@ -836,16 +839,29 @@ def _cdn_user(base: str) -> str:
     import requests
 
     http = requests.Session()
-    user = f"cdn-{uuid.uuid4().hex[:8]}"
+    user, auth = _premium_user(http, base, "cdn")
+    _publish(http, base, auth, "tool", "tool-1.0.bin")
+    return user
+
+
+def _premium_user(http: Any, base: str, prefix: str) -> tuple[str, tuple[str, str]]:
+    """A new Premium user named ``<prefix>-…`` with a generic repository ``public``: (name, auth)."""
+    user = f"{prefix}-{uuid.uuid4().hex[:8]}"
     body = {"email": f"{user}@example.com", "plan": "premium"}
     key = check(http.put(f"{base}/api/security/users/{user}", auth=ADMIN, json=body), 201).json()["api_key"]
     auth = (user, key)
     check(http.post(f"{base}/repos/{user}/public", auth=auth, json={"type": "generic"}), 201)
-    package = {"name": "tool", "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}
-    check(http.post(f"{base}/packages/{user}/public", auth=auth, json=package), 201)
-    url = f"{base}/content/{user}/public/tool/1.0/tool-1.0.bin;publish=1"
+    return user, auth
+
+
+def _publish(http: Any, base: str, auth: tuple[str, str], package: str, name: str) -> None:
+    """Package ``package`` in the user's ``public`` repository with version 1.0 holding the published
+    file ``name`` (1 KiB)."""
+    user = auth[0]
+    body = {"name": package, "licenses": ["MIT"], "vcs_url": "https://example.com/x.git"}
+    check(http.post(f"{base}/packages/{user}/public", auth=auth, json=body), 201)
+    url = f"{base}/content/{user}/public/{package}/1.0/{name};publish=1"
     check(http.put(url, auth=auth, data=os.urandom(1024)), 201)
-    return user
 
 
 def _tail_files(user: str, repo: str, count: int) -> list[str]:

@@ -119,6 +119,13 @@ def pipeline(n: int, files: int, offset: timedelta) -> dict[str, Any]:
     return {"record": dict(recorded), "rollup": dict(rolled), "report": report, "seconds": seconds}
 
 
+def _item_units(entries: dict[str, list[list]]) -> int:
+    """Write units of a ledger item with ``entries`` (its parts, 1 KB units) and of its mark (1)."""
+    from chalicelib.stats import ledger
+
+    return 1 + sum(-(-len(part) // 1024) for part in ledger.encode_parts(entries))
+
+
 def simulated_day(downloads: int = 1_000_000, files: int = 10_000, sample_chunks: int = 24) -> dict:
     """Write units and CPU of a day's rollup, from ``sample_chunks`` chunks of 60 s extrapolated: per
     chunk the shared aggregate rows (one unit each), the repository's ledger chunk item (its gzip
@@ -143,15 +150,14 @@ def simulated_day(downloads: int = 1_000_000, files: int = 10_000, sample_chunks
         units += len(totals.rows)
         for days in totals.packages.values():
             for packages in days.values():
-                entries = {name: [[*k, n] for k, n in sorted(c.items())] for name, c in packages.items()}
-                units += 1 + sum(-(-len(part) // 1024) for part in ledger.encode_parts(entries))
+                units += _item_units(ledger.entries(packages))
     scale = chunks / sample_chunks
     per_package = downloads // (files * len(COUNTRIES))
     day_entries = {
         f"p{p}": [[cc, f"{v}.0", per_package] for cc in sorted(COUNTRIES) for v in range(files // 1000)]
         for p in range(1000)
     }
-    day_units = 1 + sum(-(-len(part) // 1024) for part in ledger.encode_parts(day_entries))
+    day_units = _item_units(day_entries)
     writes = units * scale + day_units
     return {
         "per_chunk": per_chunk,

@@ -77,6 +77,17 @@ def _local_aws_per_module() -> Iterator[None]:
     fresh_local_aws()
 
 
+def deliver(queued: list) -> None:
+    """Deliver queued lifecycle events (``events.sender`` patched to ``queued.append``) as the events
+    queue does: to the consumer in batches of 10; ``queued`` is emptied."""
+    from chalicelib import events
+
+    for start in range(0, len(queued), 10):
+        batch = queued[start : start + 10]
+        events.consume({"Records": [{"messageId": e.id, "body": e.to_json()} for e in batch]})
+    queued.clear()
+
+
 def unique(prefix: str = "n") -> str:
     """A name no other test uses."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"

@@ -26,7 +26,7 @@ from chalicelib.repositories.models import Repository
 from chalicelib.stats import recording, rollup
 from chalicelib.stats.models import DownloadEvent
 from chalicelib.timefmt import iso, now
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, deliver
 from tests.test_cdn import _line, _log_file
 
 LOG_BUCKET = "shelf-test-cdn-stats-logs"
@@ -43,14 +43,6 @@ DOWNLOADS = [
     (GB, "main", "a.bin"),
 ]
 PART_LINES = 3  # so the log file has several parts
-
-
-def deliver(queued: list[events.Event]) -> None:
-    """Deliver queued events as the events queue does: batches of 10."""
-    for start in range(0, len(queued), 10):
-        batch = queued[start : start + 10]
-        events.consume({"Records": [{"messageId": e.id, "body": e.to_json()} for e in batch]})
-    queued.clear()
 
 
 def roll_up() -> rollup.Report:

@@ -13,18 +13,10 @@ from chalicelib import events
 from chalicelib.stats import recording, rollup
 from chalicelib.stats.models import ROLLUP_KEY, Stat
 from chalicelib.timefmt import iso, now
-from tests.conftest import ADMIN, assert_message
+from tests.conftest import ADMIN, assert_message, deliver
 
 GB, US, DE, JP = "81.2.69.160", "8.8.8.8", "5.9.0.1", "133.242.0.1"
 SIZES = {"a.bin": 1000, "b.bin": 500, "c.bin": 200}
-
-
-def deliver(queued: list[events.Event]) -> None:
-    """Deliver queued lifecycle events as the events queue does: batches of 10."""
-    for start in range(0, len(queued), 10):
-        batch = queued[start : start + 10]
-        events.consume({"Records": [{"messageId": e.id, "body": e.to_json()} for e in batch]})
-    queued.clear()
 
 
 #: The rollup's chunk: everything recorded until now is in a chunk closed by then.

@@ -18,20 +18,13 @@ from chalicelib.repositories.models import Repository
 from chalicelib.stats import ledger, recording, rollup
 from chalicelib.stats.models import COMPACT_KEY, ROLLUP_KEY, Stat, repo_ledger_key
 from chalicelib.timefmt import iso, now
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, deliver
 from tests.test_cdn import _line, _log_file
 
 LOG_BUCKET = "shelf-test-ledger-logs"
 GB, US, DE = "81.2.69.160", "8.8.8.8", "5.9.0.1"
 #: The day of the downloads: long enough ago to be compacted, within the chunk items' retention.
 DAY = (now() - timedelta(days=3)).replace(hour=12, minute=0, second=0, microsecond=0)
-
-
-def deliver(queued: list[events.Event]) -> None:
-    for start in range(0, len(queued), 10):
-        batch = queued[start : start + 10]
-        events.consume({"Records": [{"messageId": e.id, "body": e.to_json()} for e in batch]})
-    queued.clear()
 
 
 def roll_up() -> rollup.Report:

@@ -45,6 +45,11 @@ CHUNK_DAYS = CHUNK_RETENTION.days + 2
 Minutes = dict[str, dict[tuple[str, str, str], int]]
 
 
+def entries(packages: dict[str, dict[tuple, int]]) -> dict[str, list[list]]:
+    """A payload's form of per-package counts: ``{package: [[*key, count], ...]}``, keys in order."""
+    return {name: [[*key, n] for key, n in sorted(counts.items())] for name, counts in packages.items()}
+
+
 def encode_parts(packages: dict[str, list[list]]) -> list[bytes]:
     """``packages`` as gzip JSON payloads of at most ``PART_BYTES`` each (byte-identical for the same
     input: a re-run writes the same items)."""
@@ -99,11 +104,7 @@ def write_chunk(chunk: str, repo_id: str, days: dict[str, Minutes]) -> tuple[int
     key = repo_ledger_key(repo_id)
     for when, packages in sorted(days.items()):
         _mark(when, repo_id, chunk)
-        entries = {
-            name: [[at, cc, version, n] for (at, cc, version), n in sorted(counts.items())]
-            for name, counts in packages.items()
-        }
-        for index, payload in enumerate(encode_parts(entries)):
+        for index, payload in enumerate(encode_parts(entries(packages))):
             item = Stat(key, f"c#{when}#{chunk}#{index}", payload=payload, expires_at=expires)
             if _put_once(item):
                 written += 1
@@ -146,16 +147,12 @@ def _compact_day(repo_id: str, when: str, done: str, latest: str) -> int:
     through = ""
     for item in _chunk_items(key, when, covered, done, consistent=True):
         through = max(through, item.period.split("#")[2])
-        for name, entries in _decode(item).items():
-            for _, cc, version, n in entries:
+        for name, rows in _decode(item).items():
+            for _, cc, version, n in rows:
                 sums[name][(cc, version)] += n
     written = 0
     if through:
-        entries = {
-            name: [[cc, version, n] for (cc, version), n in sorted(counts.items())]
-            for name, counts in sums.items()
-        }
-        parts = encode_parts(entries)
+        parts = encode_parts(entries(sums))
         for index in reversed(range(len(parts))):  # part 0 last: it says the day item is complete
             item = Stat(key, f"d#{when}#{through}#{index}", payload=parts[index])
             if index == 0:

@@ -195,7 +195,8 @@ def run(until: datetime | None = None, max_chunks: int = 10_000) -> Report:
     until = until or (now() - timedelta(seconds=settings().stats_lag_seconds))
     seconds = chunk_seconds()
     report = Report()
-    for chunk, marks in pending_chunks(watermark(), until, seconds)[:max_chunks]:
+    done = watermark()  # then the last bucket this run wrote (another run's may be later: fine)
+    for chunk, marks in pending_chunks(done, until, seconds)[:max_chunks]:
         events = _events_of(marks)
         totals = aggregate(events)
         with ThreadPoolExecutor(WRITERS) as pool:
@@ -204,10 +205,10 @@ def run(until: datetime | None = None, max_chunks: int = 10_000) -> Report:
         report.writes += sum(written) + sum(w for w, _ in items)
         report.skipped += written.count(0) + sum(s for _, s in items)
         last_bucket = read_iso(chunk + "Z") + timedelta(seconds=seconds - BUCKET_SECONDS)
-        _set_watermark(max(last_bucket.strftime("%Y-%m-%dT%H:%M:%S"), max(m.split("#")[0] for m in marks)))
+        done = max(last_bucket.strftime("%Y-%m-%dT%H:%M:%S"), max(m.split("#")[0] for m in marks))
+        _set_watermark(done)
         report.chunks += 1
         report.events += len(events)
-    done = watermark()
     if done:
         report.compacted = ledger.compact(until, chunk_of(done, seconds))
     if report.chunks or report.compacted:
